@@ -1,0 +1,82 @@
+/**
+ * One error family for DockStack. Every error carries a stable `code`, the context it happened in,
+ * an optional `hint` for the user and the underlying `cause`. The CLI renders them with one formatter.
+ */
+export class DockstackError extends Error {
+  readonly code: string;
+  readonly hint?: string;
+  readonly context: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: string,
+    message: string,
+    opts: { cause?: unknown; hint?: string; context?: Record<string, unknown> } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    if (opts.hint !== undefined) this.hint = opts.hint;
+    this.context = opts.context ?? {};
+  }
+}
+
+/** A source position: 1-based line and column. */
+export interface Position {
+  readonly line: number;
+  readonly column: number;
+}
+
+/** A manifest that cannot be used: where it is (file:line:col), which field, and why. */
+export class ManifestError extends DockstackError {
+  readonly file: string;
+  readonly position: Position | undefined;
+  readonly field: string | undefined;
+  readonly detail: string;
+
+  constructor(file: string, position: Position | undefined, field: string | undefined, detail: string, cause?: unknown) {
+    const where = position ? `${file}:${position.line}:${position.column}` : file;
+    super('E_MANIFEST', `${where}${field ? ` ${field}` : ''}: ${detail}`, { cause, context: { file, field } });
+    this.file = file;
+    this.position = position;
+    this.field = field;
+    this.detail = detail;
+  }
+}
+
+/** A registry operation failed. `transient` errors (connection loss, timeouts) are retried with backoff. */
+export class RegistryError extends DockstackError {
+  readonly transient: boolean;
+  constructor(message: string, opts: { transient: boolean; cause?: unknown; hint?: string }) {
+    super(opts.transient ? 'E_REGISTRY_UNAVAILABLE' : 'E_REGISTRY', message, opts);
+    this.transient = opts.transient;
+  }
+}
+
+/** HAProxy refused a config or a runtime command; `output` is what HAProxy printed. */
+export class HaproxyError extends DockstackError {
+  readonly output: string;
+  constructor(message: string, output = '', cause?: unknown) {
+    super('E_HAPROXY', output ? `${message}: ${output.trim()}` : message, { cause, context: { output } });
+    this.output = output;
+  }
+}
+
+/** A reconcile that cannot succeed until its input changes: not retried, surfaced as a condition. */
+export class TerminalError extends DockstackError {
+  constructor(message: string, opts: { cause?: unknown; hint?: string } = {}) {
+    super('E_TERMINAL', message, opts);
+  }
+}
+
+/** A user mistake on the command line (bad flag, missing argument). */
+export class UsageError extends DockstackError {
+  constructor(message: string, hint?: string) {
+    super('E_USAGE', message, hint === undefined ? {} : { hint });
+  }
+}
+
+/** Wrap `err` with what was being done: "creating znode /a: connection lost". Keeps the cause chain. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,195 @@
+/**
+ * The manifest API (dockstack.io/v1alpha1): zod schemas are the single source of truth for
+ * validation, TypeScript types (z.infer) and the published JSON Schema (schemas/).
+ *
+ * Every value that can reach the HAProxy config or a registry key is constrained here to a safe
+ * charset, so rendering never has to guess how to escape it.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+export const API_VERSION = 'dockstack.io/v1alpha1';
+
+const got = (input: unknown): string => {
+  const s = JSON.stringify(input);
+  return s === undefined ? String(input) : s.length > 40 ? `${s.slice(0, 37)}...` : s;
+};
+
+/** Integer in [min, max] whose every failure reads "expected integer min–max, got X". */
+function intIn(min: number, max: number) {
+  const error = (iss: { input?: unknown }) => `expected integer ${min}–${max}, got ${got(iss.input)}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+export const port = () => intIn(1, 65535);
+const durationMs = (min: number, max: number) => intIn(min, max);
+
+/** Object names: DNS-label-like, safe as HAProxy identifiers and file names. */
+export const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
+export const name = () =>
+  z.string({ error: (iss) => `expected a name, got ${got(iss.input)}` }).regex(NAME_RE, {
+    error: (iss) =>
+      `expected lowercase letters, digits, '-', '_' or '.', starting and ending alphanumeric, at most 63 characters, got ${got(iss.input)}`,
+  });
+
+/** Registry paths: "/services/mysql". Each segment a safe token (valid znode and etcd key part). */
+export const REGISTRY_PATH_RE = /^(\/[A-Za-z0-9._-]+)+$/;
+export const registryPath = () =>
+  z.string().regex(REGISTRY_PATH_RE, {
+    error: (iss) => `expected a registry path like "/services/mysql" (segments of A-Z a-z 0-9 . _ -), got ${got(iss.input)}`,
+  });
+
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** True for an IPv4/IPv6 literal or an RFC 1123 hostname: the only hosts that may reach HAProxy. */
+export function isValidHost(host: string): boolean {
+  return isIP(host) !== 0 || HOSTNAME_RE.test(host);
+}
+export const host = () =>
+  z.string().refine(isValidHost, { error: (iss) => `expected an IP address or hostname, got ${got(iss.input)}` });
+
+/** "host:port" or "[v6]:port". */
+export const HOST_PORT_RE = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/;
+export function parseHostPort(s: string): { host: string; port: number } | undefined {
+  const m = HOST_PORT_RE.exec(s);
+  if (!m) return undefined;
+  const h = (m[1] ?? m[2])!;
+  const p = Number(m[3]);
+  if (!isValidHost(h) || p < 1 || p > 65535) return undefined;
+  return { host: h, port: p };
+}
+const hostPort = () =>
+  z.string().refine((s) => parseHostPort(s) !== undefined, {
+    error: (iss) => `expected "host:port" with a valid host and a port 1–65535, got ${got(iss.input)}`,
+  });
+
+const LABEL_KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/;
+const labels = () =>
+  z.record(
+    z.string().regex(LABEL_KEY_RE, { error: (iss) => `expected a label key of A-Z a-z 0-9 . _ / -, got ${got(iss.input)}` }),
+    z.string().max(253, { error: 'expected a label value of at most 253 characters' }),
+  );
+
+const metadata = z.strictObject({
+  name: name(),
+  labels: labels().optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+// ---- Service: "register this instance while it is healthy" -------------------------------
+
+const checkTiming = {
+  intervalMs: durationMs(50, 3_600_000).default(2000),
+  timeoutMs: durationMs(10, 600_000).default(1000),
+  rise: intIn(1, 100).default(2),
+  fall: intIn(1, 100).default(3),
+};
+
+export const TcpCheck = z.strictObject({ type: z.literal('tcp'), host: host().optional(), port: port().optional(), ...checkTiming });
+export const HttpCheck = z.strictObject({
+  type: z.literal('http'),
+  host: host().optional(),
+  port: port().optional(),
+  path: z.string().regex(/^\/[\x21-\x7e]*$/, { error: 'expected an absolute URL path without spaces' }).default('/'),
+  hostHeader: host().optional(),
+  expectStatus: z.array(intIn(100, 599)).optional(),
+  expectBody: z.string().optional(),
+  ...checkTiming,
+});
+const checkUser = () =>
+  z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, { error: (iss) => `expected a user name of A-Z a-z 0-9 _ . -, got ${got(iss.input)}` });
+export const MysqlCheck = z.strictObject({
+  type: z.literal('mysql'),
+  host: host().optional(),
+  port: port().optional(),
+  user: checkUser().default('haproxy_check'),
+  password: z.string().optional(),
+  /** Count "access denied" as alive: the server answered the handshake. */
+  acceptAuthError: z.boolean().default(false),
+  ...checkTiming,
+});
+export const RedisCheck = z.strictObject({
+  type: z.literal('redis'),
+  host: host().optional(),
+  port: port().optional(),
+  password: z.string().optional(),
+  ...checkTiming,
+});
+export const HealthCheckSpec = z.discriminatedUnion('type', [TcpCheck, HttpCheck, MysqlCheck, RedisCheck]);
+
+export const ServiceSpec = z.strictObject({
+  path: registryPath(),
+  host: host().optional(),
+  port: port(),
+  weight: intIn(0, 256).optional(),
+  labels: labels().optional(),
+  instanceId: name().optional(),
+  checks: z.array(HealthCheckSpec).max(16).default([]),
+  /** Declarative maintenance: deregister while keeping the process up. */
+  maintenance: z.boolean().default(false),
+});
+
+export const ServiceManifest = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Service'),
+  metadata,
+  spec: ServiceSpec,
+});
+
+// ---- Subscription: "give me a local port that routes to that service" --------------------
+
+const proxyCheckTiming = {
+  interMs: durationMs(100, 3_600_000).default(2000),
+  rise: intIn(1, 100).default(2),
+  fall: intIn(1, 100).default(3),
+};
+export const ProxyCheck = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('tcp'), ...proxyCheckTiming }),
+  z.strictObject({
+    type: z.literal('http'),
+    path: z.string().regex(/^\/[\x21-\x7e]*$/, { error: 'expected an absolute URL path without spaces' }).default('/'),
+    hostHeader: host().optional(),
+    ...proxyCheckTiming,
+  }),
+  z.strictObject({ type: z.literal('mysql'), user: checkUser(), ...proxyCheckTiming }),
+  z.strictObject({ type: z.literal('redis'), ...proxyCheckTiming }),
+  z.strictObject({ type: z.literal('none') }),
+]);
+
+export const SubscriptionSpec = z.strictObject({
+  service: registryPath(),
+  listen: z.strictObject({ address: host().default('127.0.0.1'), port: port() }),
+  mode: z.enum(['tcp', 'http']).default('tcp'),
+  balance: z.enum(['roundrobin', 'leastconn', 'first', 'source', 'random']).default('roundrobin'),
+  check: ProxyCheck.default({ type: 'tcp', interMs: 2000, rise: 2, fall: 3 }),
+  defaultServers: z.array(hostPort()).max(256).default([]),
+  failStatic: z.boolean().default(true),
+  timeouts: z
+    .strictObject({
+      connectMs: durationMs(1, 3_600_000).default(5000),
+      clientMs: durationMs(1, 86_400_000).default(3_600_000),
+      serverMs: durationMs(1, 86_400_000).default(3_600_000),
+    })
+    .default({ connectMs: 5000, clientMs: 3_600_000, serverMs: 3_600_000 }),
+  /** Backends ("host:port") held in HAProxy maintenance (no new traffic). */
+  maintenance: z.array(hostPort()).default([]),
+});
+
+export const SubscriptionManifest = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Subscription'),
+  metadata,
+  spec: SubscriptionSpec,
+});
+
+export const Manifest = z.discriminatedUnion('kind', [ServiceManifest, SubscriptionManifest]);
+
+export type ServiceManifest = z.infer<typeof ServiceManifest>;
+export type SubscriptionManifest = z.infer<typeof SubscriptionManifest>;
+export type Manifest = z.infer<typeof Manifest>;
+export type HealthCheckSpec = z.infer<typeof HealthCheckSpec>;
+export type ProxyCheck = z.infer<typeof ProxyCheck>;
+export type Kind = Manifest['kind'];
+export const KINDS: readonly Kind[] = ['Service', 'Subscription'];
+
+/** The queue/status key of a manifest: "service/mysql", "subscription/db". */
+export const keyOf = (kind: Kind, name: string): string => `${kind.toLowerCase()}/${name}`;
