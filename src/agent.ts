@@ -1,0 +1,159 @@
+/**
+ * The agent: manifest source → desired-state store → work queue → controllers, plus the status
+ * view the status API serves. Watch callbacks and source snapshots only enqueue keys; all work
+ * happens in reconciles. A periodic resync catches drift.
+ */
+import { describeError } from './errors.ts';
+import type { ProxyBackend } from './haproxy/proxy-backend.ts';
+import type { ManifestSource } from './manifest/manifest-source.ts';
+import { ManifestStore } from './manifest/manifest-store.ts';
+import type { FileResult } from './manifest/load.ts';
+import { API_VERSION, type Kind } from './manifest/schema.ts';
+import { silentLogger, type Logger } from './reconcile/controller-context.ts';
+import { ServiceController, type HealthFactory } from './reconcile/service-controller.ts';
+import { StatusStore, type ObjectStatus } from './reconcile/status-store.ts';
+import { SubscriptionController } from './reconcile/subscription-controller.ts';
+import { WorkQueue, type Outcome } from './reconcile/work-queue.ts';
+import type { Registry } from './registry/registry.ts';
+
+export interface AgentOptions {
+  readonly source: ManifestSource;
+  readonly registry: Registry;
+  readonly proxy: ProxyBackend;
+  readonly health: HealthFactory;
+  /** The host Services register when their spec has none. */
+  readonly host: string;
+  readonly log?: Logger;
+  readonly resyncMs?: number;
+  readonly concurrency?: number;
+  readonly onReconcile?: (key: string, outcome: Outcome, durationMs: number, err?: unknown) => void;
+}
+
+/** One object as `get`/`describe` show it. */
+export interface ObjectView {
+  apiVersion: string;
+  kind: Kind;
+  metadata: { name: string; generation?: number; labels?: Record<string, string>; source?: string };
+  spec?: unknown;
+  status: ObjectStatus & { validationErrors: string[] };
+}
+
+export class Agent {
+  readonly manifests = new ManifestStore();
+  readonly status = new StatusStore();
+  readonly queue: WorkQueue;
+  readonly services: ServiceController;
+  readonly subscriptions: SubscriptionController;
+  private readonly log: Logger;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private unsubscribeState: (() => void) | undefined;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.log = opts.log ?? silentLogger;
+    const ctx = { desired: this.manifests, status: this.status, enqueue: (k: string) => this.queue.add(k), log: this.log };
+    this.services = new ServiceController(ctx, opts.registry, opts.health, opts.host);
+    this.subscriptions = new SubscriptionController(ctx, opts.registry, opts.proxy);
+    this.queue = new WorkQueue((key) => this.reconcile(key), {
+      concurrency: opts.concurrency ?? 4,
+      onResult: (key, outcome, ms, err) => {
+        if (outcome === 'error' || outcome === 'terminal')
+          this.log.warn({ object: key, outcome, err: describeError(err), retries: this.queue.retries(key) }, 'reconcile failed');
+        else this.log.debug({ object: key, outcome, durationMs: Math.round(ms) }, 'reconciled');
+        opts.onReconcile?.(key, outcome, ms, err);
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribeState = this.opts.registry.onStateChange((state) => {
+      this.log.info({ registry: this.opts.registry.kind, state }, 'registry state');
+      if (state === 'connected') this.resync();
+    });
+    await this.opts.source.start((files) => this.onSnapshot(files));
+    const every = this.opts.resyncMs ?? 30_000;
+    this.resyncTimer = setInterval(() => this.resync(), every);
+    this.resyncTimer.unref();
+  }
+
+  /** Graceful stop: stop watching, finish in-flight work, deregister every Service, close. */
+  async stop(): Promise<void> {
+    clearInterval(this.resyncTimer);
+    this.unsubscribeState?.();
+    await this.opts.source.close();
+    await this.queue.shutdown();
+    await this.services.shutdown();
+    await this.subscriptions.shutdown();
+    await this.opts.proxy.close();
+    await this.opts.registry.close();
+  }
+
+  /** Enqueue every known object. */
+  resync(): void {
+    for (const key of new Set([...this.manifests.keys(), ...this.status.keys()])) this.queue.add(key);
+  }
+
+  /** All objects of `kind` (or all), sorted by name, as the status API serves them. */
+  view(kind?: Kind): ObjectView[] {
+    const keys = new Set([...this.manifests.keys(), ...this.status.keys()]);
+    const out: ObjectView[] = [];
+    for (const key of [...keys].sort()) {
+      const v = this.viewOf(key);
+      if (v && (!kind || v.kind === kind)) out.push(v);
+    }
+    return out;
+  }
+
+  viewOf(key: string): ObjectView | undefined {
+    const stored = this.manifests.get(key);
+    const status = this.status.get(key);
+    const errors = this.manifests.errors(key).map((e) => e.message);
+    if (!stored && !status && errors.length === 0) return undefined;
+    const kind: Kind = key.startsWith('service/') ? 'Service' : 'Subscription';
+    const name = key.slice(key.indexOf('/') + 1);
+    const m = stored?.manifest;
+    return {
+      apiVersion: API_VERSION,
+      kind,
+      metadata: {
+        name,
+        ...(stored && { generation: stored.generation, source: `${stored.file}:${stored.position.line}:${stored.position.column}` }),
+        ...(m?.metadata.labels && { labels: m.metadata.labels }),
+      },
+      ...(m && { spec: m.spec }),
+      status: { conditions: [], retries: 0, details: {}, ...status, validationErrors: errors },
+    };
+  }
+
+  private onSnapshot(files: ReadonlyMap<string, FileResult>): void {
+    const changed = this.manifests.update(files);
+    for (const e of this.manifests.unattributedErrors()) this.log.warn({ err: e.message }, 'invalid manifest');
+    for (const key of changed) {
+      this.markValidity(key);
+      this.queue.add(key);
+    }
+  }
+
+  private markValidity(key: string): void {
+    const errors = this.manifests.errors(key);
+    if (errors.length === 0) {
+      if (this.manifests.get(key)) this.status.setCondition(key, 'Valid', 'True', 'Valid');
+      return;
+    }
+    const kept = this.manifests.get(key) ? ' (the last good version stays in force)' : '';
+    this.status.setCondition(key, 'Valid', 'False', 'InvalidManifest', errors.map((e) => e.message).join('; ') + kept);
+    for (const e of errors) {
+      this.status.event(key, 'Warning', 'InvalidManifest', e.message);
+      this.log.warn({ object: key, err: e.message }, 'invalid manifest');
+    }
+  }
+
+  private async reconcile(key: string): Promise<void | { requeueAfterMs?: number }> {
+    try {
+      if (key.startsWith('service/')) return await this.services.reconcile(key);
+      if (key.startsWith('subscription/')) return await this.subscriptions.reconcile(key);
+    } finally {
+      // A controller drops the status of an object it no longer has; invalid-only objects keep theirs.
+      if (this.manifests.errors(key).length) this.markValidity(key);
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import { Command, Option } from 'commander';
+import { UsageError } from '../../errors.ts';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../../log.ts';
+import { startAgent } from '../../run-agent.ts';
+import { DEFAULT_STATUS_ADDR } from '../status-client.ts';
+
+/** The registry URL: --registry, DOCKSTACK_REGISTRY, the seed's ZK_HOSTS, ETCD_ENDPOINTS, else memory://. */
+export function registryUrlFromEnv(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag) return flag;
+  if (env.DOCKSTACK_REGISTRY) return env.DOCKSTACK_REGISTRY;
+  if (env.ZK_HOSTS) return `zk://${env.ZK_HOSTS}`;
+  if (env.ETCD_ENDPOINTS) return `etcd://${env.ETCD_ENDPOINTS.replace(/https?:\/\//g, '')}`;
+  return 'memory://';
+}
+
+const positiveInt = (flag: string) => (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag}: expected a positive integer, got "${v}"`);
+  return Number(v);
+};
+
+export interface AgentFlags {
+  manifests: string;
+  registry?: string;
+  host: string;
+  statusAddr: string;
+  proxy: 'haproxy' | 'none';
+  haproxyDir: string;
+  haproxyBin?: string;
+  haproxyUpdates: 'runtime' | 'reload';
+  zkAuth?: string;
+  sessionTimeout?: number;
+  leaseTtl?: number;
+  etcdPrefix?: string;
+  etcdUser?: string;
+  etcdPassword?: string;
+  resync?: number;
+  logLevel: LogLevel;
+}
+
+/** Add the agent's flags to `cmd` (shared with the seed-compatible nerve/synapse commands). */
+export function withAgentOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--manifests <dir>', 'directory of Service/Subscription manifests to watch').env('DOCKSTACK_MANIFESTS').default('manifests'))
+    .addOption(new Option('--registry <url>', 'memory:// | zk://h1:2181,h2:2181/chroot | etcd://h1:2379 (env DOCKSTACK_REGISTRY, ZK_HOSTS, ETCD_ENDPOINTS)'))
+    .addOption(new Option('--host <host>', 'address Services register when their spec has no host').env('DOCKSTACK_HOST').default('127.0.0.1'))
+    .addOption(new Option('--status-addr <addr>', 'status API listen address').env('DOCKSTACK_STATUS_ADDR').default(DEFAULT_STATUS_ADDR))
+    .addOption(new Option('--proxy <kind>', 'local proxy').choices(['haproxy', 'none']).default('haproxy'))
+    .addOption(new Option('--haproxy-dir <dir>', 'HAProxy state dir (config, sockets)').env('DOCKSTACK_HAPROXY_DIR').default('.state/haproxy'))
+    .addOption(new Option('--haproxy-bin <path>', 'haproxy binary').default(undefined))
+    .addOption(new Option('--haproxy-updates <mode>', 'runtime: membership via the runtime API; reload: reload on every change (baseline)').choices(['runtime', 'reload']).default('runtime'))
+    .option('--zk-auth <user:pass>', 'ZooKeeper digest credentials; our nodes get CREATOR_ALL + world READ ACLs')
+    .option('--session-timeout <ms>', 'ZooKeeper session timeout', positiveInt('--session-timeout'))
+    .option('--lease-ttl <seconds>', 'etcd lease TTL', positiveInt('--lease-ttl'))
+    .option('--etcd-prefix <prefix>', 'etcd key prefix (default /dockstack)')
+    .addOption(new Option('--etcd-user <user>').env('ETCD_USER'))
+    .addOption(new Option('--etcd-password <password>').env('ETCD_PASSWORD'))
+    .option('--resync <ms>', 'periodic full resync interval', positiveInt('--resync'))
+    .addOption(new Option('--log-level <level>').choices([...LOG_LEVELS]).env('DOCKSTACK_LOG_LEVEL').default('info'));
+}
+
+/** Run an agent until SIGTERM/SIGINT; deregisters before exiting. */
+export async function runAgent(flags: AgentFlags): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  if (flags.zkAuth !== undefined && !/^[^:\s]+:\S+$/.test(flags.zkAuth)) throw new UsageError(`--zk-auth: expected user:password, got "${flags.zkAuth}"`);
+  if ((flags.etcdUser === undefined) !== (flags.etcdPassword === undefined)) throw new UsageError('--etcd-user and --etcd-password go together');
+  const running = await startAgent({
+    manifestsDir: flags.manifests,
+    registry: {
+      url: registryUrlFromEnv(flags.registry),
+      ...(flags.zkAuth && { zkAuth: flags.zkAuth }),
+      ...(flags.sessionTimeout && { sessionTimeoutMs: flags.sessionTimeout }),
+      ...(flags.leaseTtl && { leaseTtlSec: flags.leaseTtl }),
+      ...(flags.etcdPrefix && { etcdPrefix: flags.etcdPrefix }),
+      ...(flags.etcdUser && flags.etcdPassword && { etcdAuth: { username: flags.etcdUser, password: flags.etcdPassword } }),
+    },
+    host: flags.host,
+    statusAddr: flags.statusAddr,
+    proxy: flags.proxy,
+    haproxyDir: flags.haproxyDir,
+    ...(flags.haproxyBin && { haproxyBin: flags.haproxyBin }),
+    haproxyUpdates: flags.haproxyUpdates,
+    ...(flags.resync && { resyncMs: flags.resync }),
+    log,
+  });
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      log.info({ signal: sig }, 'shutting down');
+      process.once(sig, () => process.exit(130)); // a second signal forces the exit
+      running.stop().then(resolve, (err: unknown) => {
+        log.error({ err: String(err) }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
+export function agentCommand(): Command {
+  return withAgentOptions(new Command('agent'))
+    .description('watch the manifests directory and reconcile registrations and HAProxy until stopped')
+    .addHelpText('after', '\nExamples:\n  dockstack agent --manifests manifests --registry mem://\n  ZK_HOSTS=zk1:2181,zk2:2181 dockstack agent --host 10.0.0.5\n  dockstack agent --registry etcd://127.0.0.1:2379 --status-addr 127.0.0.1:7070')
+    .action((flags: AgentFlags) => runAgent(flags));
+}

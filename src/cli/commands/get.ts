@@ -1,0 +1,71 @@
+import { Command, Option } from 'commander';
+import YAML from 'yaml';
+import type { ObjectView } from '../../agent.ts';
+import { DockstackError, UsageError } from '../../errors.ts';
+import type { StatusEvent } from '../../reconcile/status-store.ts';
+import { parseKind, pluralOf } from '../kinds.ts';
+import { renderDescribe, renderTable } from '../output.ts';
+import { getJson, statusAddr, streamJson } from '../status-client.ts';
+
+const output = () => new Option('-o, --output <format>', 'wide | yaml | json').choices(['wide', 'yaml', 'json']);
+const server = () => new Option('--status-addr <addr>', 'the agent status API (env DOCKSTACK_STATUS_ADDR)');
+
+/** `dockstack get services|subscriptions [NAME] [-o wide|yaml|json] [-w]` from the agent's status API. */
+export function getCommand(): Command {
+  return new Command('get')
+    .description('list services or subscriptions with their conditions, from the running agent')
+    .argument('<kind>', 'services | subscriptions')
+    .argument('[name]')
+    .addOption(output())
+    .option('-w, --watch', 'after listing, stream changes')
+    .addOption(server())
+    .addHelpText('after', '\nExamples:\n  dockstack get services\n  dockstack get subscription mysql -o yaml\n  dockstack get subs -w')
+    .action(async (kindArg: string, name: string | undefined, opts: { output?: string; watch?: boolean; statusAddr?: string }) => {
+      const kind = parseKind(kindArg);
+      if (!kind) throw new UsageError(`unknown kind "${kindArg}"`, 'use services or subscriptions');
+      const addr = statusAddr(opts.statusAddr);
+      if (opts.watch) {
+        const ac = new AbortController();
+        process.once('SIGINT', () => ac.abort());
+        let header = true;
+        await streamJson(addr, `/api/v1/watch?kind=${pluralOf(kind)}`, (item) => {
+          const v = item as ObjectView;
+          if (!('kind' in v) || (name && v.metadata.name !== name)) return;
+          process.stdout.write(print([v], opts.output, header));
+          header = false;
+        }, ac.signal);
+        return;
+      }
+      const path = `/api/v1/${pluralOf(kind)}${name ? `/${encodeURIComponent(name)}` : ''}`;
+      const res = await getJson<ObjectView | ObjectView[]>(addr, path);
+      if (res === undefined) throw new DockstackError('E_NOT_FOUND', `${kind.toLowerCase()} "${name}" not found`);
+      const items = Array.isArray(res) ? res : [res];
+      if (items.length === 0 && !opts.output) return void process.stderr.write(`No ${pluralOf(kind)} found.\n`);
+      process.stdout.write(print(items, opts.output, true, !Array.isArray(res)));
+    });
+}
+
+function print(items: ObjectView[], format: string | undefined, header: boolean, single = false): string {
+  if (format === 'json') return `${JSON.stringify(single ? items[0] : items, null, 2)}\n`;
+  if (format === 'yaml') return single ? YAML.stringify(items[0]) : items.map((i) => `---\n${YAML.stringify(i)}`).join('');
+  return renderTable(items, format === 'wide', header);
+}
+
+/** `dockstack describe service|subscription NAME`: spec, status, conditions and recent events. */
+export function describeCommand(): Command {
+  return new Command('describe')
+    .description('show one object in detail: spec, conditions, observed state and recent events')
+    .argument('<kind>', 'service | subscription')
+    .argument('<name>')
+    .addOption(server())
+    .addHelpText('after', '\nExample:\n  dockstack describe subscription mysql')
+    .action(async (kindArg: string, name: string, opts: { statusAddr?: string }) => {
+      const kind = parseKind(kindArg);
+      if (!kind) throw new UsageError(`unknown kind "${kindArg}"`, 'use service or subscription');
+      const addr = statusAddr(opts.statusAddr);
+      const view = await getJson<ObjectView>(addr, `/api/v1/${pluralOf(kind)}/${encodeURIComponent(name)}`);
+      if (!view) throw new DockstackError('E_NOT_FOUND', `${kind.toLowerCase()} "${name}" not found`);
+      const events = (await getJson<StatusEvent[]>(addr, `/api/v1/events?object=${encodeURIComponent(`${kind.toLowerCase()}/${name}`)}`)) ?? [];
+      process.stdout.write(renderDescribe(view, events));
+    });
+}

@@ -1,0 +1,17 @@
+import { Command } from 'commander';
+import { jsonSchemaFor } from '../../manifest/json-schema.ts';
+import { UsageError } from '../../errors.ts';
+import { parseKind } from '../kinds.ts';
+
+/** `dockstack schema [KIND]`: print the JSON Schema generated from the zod schemas. */
+export function schemaCommand(): Command {
+  return new Command('schema')
+    .description('print the JSON Schema of the manifests (all kinds, or one)')
+    .argument('[kind]', 'service | subscription')
+    .addHelpText('after', '\nExamples:\n  dockstack schema > dockstack.schema.json\n  dockstack schema service')
+    .action((kind?: string) => {
+      const k = kind === undefined ? undefined : parseKind(kind);
+      if (kind !== undefined && !k) throw new UsageError(`unknown kind "${kind}"`, 'use service or subscription');
+      process.stdout.write(`${JSON.stringify(jsonSchemaFor(k), null, 2)}\n`);
+    });
+}

@@ -1,0 +1,47 @@
+/**
+ * `dockstack` — one commander program, one file per command under ./commands, one error
+ * formatter here. Actions throw; nothing inside them calls process.exit.
+ */
+import { Command, CommanderError } from 'commander';
+import { DockstackError } from '../errors.ts';
+import { agentCommand } from './commands/agent.ts';
+import { applyCommand, deleteCommand, diffCommand } from './commands/apply.ts';
+import { describeCommand, getCommand } from './commands/get.ts';
+import { schemaCommand } from './commands/schema.ts';
+import { validateCommand } from './commands/validate.ts';
+import { ExitCode } from './exit-code.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('dockstack')
+    .description('Declarative service discovery: register healthy services in ZooKeeper/etcd, route to them through a local HAProxy.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) });
+  for (const cmd of [agentCommand(), applyCommand(), deleteCommand(), diffCommand(), getCommand(), describeCommand(), validateCommand(), schemaCommand()])
+    program.addCommand(cmd);
+  program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+/** Render any error as one clear line (plus a hint); stack traces only with DOCKSTACK_DEBUG. */
+export function formatError(err: unknown): string {
+  if (err instanceof DockstackError) return `error: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`;
+  if (err instanceof Error) return process.env.DOCKSTACK_DEBUG ? String(err.stack) : `error: ${err.message}`;
+  return `error: ${String(err)}`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof ExitCode) return err.code;
+    process.stderr.write(`${formatError(err)}\n`);
+    return err instanceof DockstackError && err.code === 'E_DIFF_FAILED' ? 2 : 1;
+  }
+}
+
+const code = await main(process.argv);
+process.exitCode = code;

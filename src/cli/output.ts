@@ -1,0 +1,63 @@
+/** Human output for get/describe: kubectl-like aligned tables and a describe layout. */
+import YAML from 'yaml';
+import type { ObjectView } from '../agent.ts';
+import type { StatusEvent } from '../reconcile/status-store.ts';
+
+const cond = (v: ObjectView, type: string) => v.status.conditions.find((c) => c.type === type);
+
+function age(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return '-';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
+function row(v: ObjectView, wide: boolean): string[] {
+  const ready = cond(v, 'Ready');
+  const valid = cond(v, 'Valid');
+  const d = v.status.details;
+  const spec = (v.spec ?? {}) as Record<string, unknown>;
+  const base = [v.metadata.name, ready?.status ?? 'Unknown', ready?.reason ?? (valid?.status === 'False' ? 'InvalidManifest' : '-')];
+  const kindCols =
+    v.kind === 'Service'
+      ? [String(spec.path ?? '-'), d.host && d.port ? `${String(d.host)}:${String(d.port)}` : '-']
+      : [String(spec.service ?? '-'), String(d.listen ?? '-'), String((d.backends as string[] | undefined)?.length ?? '-')];
+  const cols = [...base, ...kindCols, String(v.metadata.generation ?? '-'), String(v.status.observedGeneration ?? '-'), age(ready?.lastTransitionTime)];
+  if (wide) cols.push(v.status.lastError ?? (v.status.validationErrors[0] ?? ''), v.metadata.source ?? '-');
+  return cols;
+}
+
+/** An aligned table of objects (all of one kind). */
+export function renderTable(items: readonly ObjectView[], wide: boolean, header = true): string {
+  if (items.length === 0) return '';
+  const kind = items[0]!.kind;
+  const head = ['NAME', 'READY', 'REASON', ...(kind === 'Service' ? ['PATH', 'ADDRESS'] : ['SERVICE', 'LISTEN', 'BACKENDS']), 'GEN', 'OBSERVED', 'AGE'];
+  if (wide) head.push('ERROR', 'SOURCE');
+  const rows = items.map((i) => row(i, wide));
+  const all = header ? [head, ...rows] : rows;
+  const widths = head.map((_, c) => Math.max(...[head, ...rows].map((r) => (r[c] ?? '').length)));
+  return all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('   ')).join('\n') + '\n';
+}
+
+/** kubectl-describe-like text: metadata, spec, conditions table, details, events. */
+export function renderDescribe(v: ObjectView, events: readonly StatusEvent[]): string {
+  const lines: string[] = [];
+  lines.push(`Name:                ${v.metadata.name}`, `Kind:                ${v.kind}`);
+  lines.push(`Source:              ${v.metadata.source ?? '-'}`);
+  lines.push(`Generation:          ${v.metadata.generation ?? '-'}`, `Observed Generation: ${v.status.observedGeneration ?? '-'}`);
+  if (v.status.lastError) lines.push(`Last Error:          ${v.status.lastError}`, `Retries:             ${v.status.retries}`);
+  if (v.status.validationErrors.length) lines.push('Validation Errors:', ...v.status.validationErrors.map((e) => `  ${e}`));
+  lines.push('Spec:', indent(YAML.stringify(v.spec ?? {})));
+  lines.push('Conditions:', '  TYPE              STATUS   REASON               AGE    MESSAGE');
+  for (const c of v.status.conditions)
+    lines.push(`  ${c.type.padEnd(17)} ${c.status.padEnd(8)} ${c.reason.padEnd(20)} ${age(c.lastTransitionTime).padEnd(6)} ${c.message}`);
+  if (Object.keys(v.status.details).length) lines.push('Status:', indent(YAML.stringify(v.status.details)));
+  lines.push('Events:');
+  if (events.length === 0) lines.push('  <none>');
+  else {
+    lines.push('  TYPE      REASON               AGE    MESSAGE');
+    for (const e of events) lines.push(`  ${e.type.padEnd(9)} ${e.reason.padEnd(20)} ${age(e.time).padEnd(6)} ${e.message}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const indent = (s: string) => s.trimEnd().split('\n').map((l) => `  ${l}`).join('\n');

@@ -1,0 +1,30 @@
+/**
+ * What every controller is handed: desired state (manifest store), the status store, a way to
+ * enqueue keys (watch callbacks only ever do that) and a logger.
+ */
+import type { Manifest } from '../manifest/schema.ts';
+import type { StatusStore } from './status-store.ts';
+
+/** The read side of the manifest store that controllers need. */
+export interface DesiredState {
+  get(key: string): { manifest: Manifest; generation: number } | undefined;
+}
+
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ControllerContext {
+  readonly desired: DesiredState;
+  readonly status: StatusStore;
+  readonly enqueue: (key: string) => void;
+  readonly log: Logger;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** "service/mysql" → "mysql". */
+export const nameOf = (key: string): string => key.slice(key.indexOf('/') + 1);

@@ -1,0 +1,141 @@
+/**
+ * The Service controller (Nerve's job, declaratively): while the instance passes its checks and
+ * is not in maintenance, it is registered; otherwise, or once the manifest is gone, it is not.
+ * Health runners live per key and are rebuilt when the spec's generation changes; their
+ * transitions only enqueue the key.
+ */
+import { describeError, RegistryError } from '../errors.ts';
+import type { HealthCheckSpec, ServiceManifest } from '../manifest/schema.ts';
+import type { Instance, Registry } from '../registry/registry.ts';
+import type { ControllerContext } from './controller-context.ts';
+import { nameOf } from './controller-context.ts';
+import type { ReconcileResult } from './work-queue.ts';
+
+/** The health of one Service instance under its checks (rise/fall applied). */
+export interface HealthRunner {
+  readonly healthy: boolean;
+  start(): void;
+  stop(): Promise<void>;
+  statuses(): readonly unknown[];
+}
+
+export type HealthFactory = (
+  checks: readonly HealthCheckSpec[],
+  target: { host: string; port: number },
+  onChange: (healthy: boolean) => void,
+) => HealthRunner;
+
+interface Registered {
+  readonly path: string;
+  readonly instanceId: string;
+}
+
+export class ServiceController {
+  private readonly runners = new Map<string, { generation: number; runner: HealthRunner }>();
+  private readonly registered = new Map<string, Registered>();
+  private readonly draining = new Set<string>();
+
+  constructor(
+    private readonly ctx: ControllerContext,
+    private readonly registry: Registry,
+    private readonly health: HealthFactory,
+    private readonly agentHost: string,
+  ) {}
+
+  /** Keys this controller currently holds a registration for. */
+  registeredKeys(): string[] {
+    return [...this.registered.keys()];
+  }
+
+  /** Deregister `key` and keep it out of the registry until undrain (the process keeps serving). */
+  drain(key: string, on: boolean): void {
+    if (on) this.draining.add(key);
+    else this.draining.delete(key);
+    this.ctx.enqueue(key);
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const desired = this.ctx.desired.get(key);
+    if (!desired || desired.manifest.kind !== 'Service') return this.remove(key);
+    const m = desired.manifest;
+    const host = m.spec.host ?? this.agentHost;
+    const instanceId = m.spec.instanceId ?? instanceIdFor(host, m.metadata.name);
+    const runner = await this.ensureRunner(key, desired.generation, m, host);
+    const { status } = this.ctx;
+    status.patch(key, { observedGeneration: desired.generation, details: { instanceId, host, port: m.spec.port, path: m.spec.path, checks: runner.statuses() } });
+    status.setCondition(key, 'Healthy', runner.healthy ? 'True' : 'False', runner.healthy ? 'ChecksPassing' : 'ChecksFailing', m.spec.checks.length ? '' : 'no checks configured');
+
+    const prev = this.registered.get(key);
+    const want = runner.healthy && !m.spec.maintenance && !this.draining.has(key);
+    try {
+      if (prev && (prev.path !== m.spec.path || prev.instanceId !== instanceId)) {
+        await this.registry.deregister(prev.path, prev.instanceId);
+        this.registered.delete(key);
+      }
+      if (want) {
+        const instance: Instance = { host, port: m.spec.port, name: instanceId, ...(m.spec.weight !== undefined && { weight: m.spec.weight }), ...(m.spec.labels && { labels: m.spec.labels }) };
+        const written = await this.registry.register(m.spec.path, instance);
+        if (!this.registered.has(key)) status.event(key, 'Normal', 'Registered', `registered ${written}`);
+        this.registered.set(key, { path: m.spec.path, instanceId });
+        status.patch(key, { details: { registryKey: written } });
+        status.setCondition(key, 'Registered', 'True', 'Registered', written);
+      } else {
+        await this.registry.deregister(m.spec.path, instanceId);
+        const reason = m.spec.maintenance ? 'Maintenance' : this.draining.has(key) ? 'Draining' : 'Unhealthy';
+        if (this.registered.delete(key)) status.event(key, 'Normal', 'Deregistered', `deregistered (${reason})`);
+        status.patch(key, { details: { registryKey: null } });
+        status.setCondition(key, 'Registered', 'False', reason);
+      }
+      status.patch(key, { lastError: undefined, retries: 0 });
+      status.setCondition(key, 'Ready', want ? 'True' : 'False', want ? 'Registered' : 'NotRegistered');
+    } catch (err) {
+      const transient = err instanceof RegistryError && err.transient;
+      status.patch(key, { lastError: describeError(err), retries: (status.get(key)?.retries ?? 0) + 1 });
+      status.setCondition(key, 'Ready', 'False', transient ? 'RegistryUnavailable' : 'RegistryError', describeError(err));
+      throw err;
+    }
+  }
+
+  /** Deregister everything (graceful shutdown: deregister first, then exit). */
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.runners.values()].map(({ runner }) => runner.stop()));
+    this.runners.clear();
+    await Promise.allSettled(
+      [...this.registered.values()].map((r) => this.registry.deregister(r.path, r.instanceId)),
+    );
+    this.registered.clear();
+  }
+
+  private async ensureRunner(key: string, generation: number, m: ServiceManifest, host: string): Promise<HealthRunner> {
+    const existing = this.runners.get(key);
+    if (existing && existing.generation === generation) return existing.runner;
+    await existing?.runner.stop();
+    const runner = this.health(m.spec.checks, { host, port: m.spec.port }, (healthy) => {
+      this.ctx.status.event(key, healthy ? 'Normal' : 'Warning', healthy ? 'CheckPassed' : 'CheckFailed', healthy ? 'checks passing' : 'checks failing');
+      this.ctx.enqueue(key);
+    });
+    this.runners.set(key, { generation, runner });
+    runner.start();
+    return runner;
+  }
+
+  private async remove(key: string): Promise<void> {
+    const r = this.runners.get(key);
+    this.runners.delete(key);
+    await r?.runner.stop();
+    const reg = this.registered.get(key);
+    if (reg) {
+      await this.registry.deregister(reg.path, reg.instanceId);
+      this.registered.delete(key);
+      this.ctx.status.event(key, 'Normal', 'Deregistered', `deregistered ${reg.path}/${reg.instanceId} (manifest removed)`);
+    }
+    this.ctx.status.delete(key);
+    this.draining.delete(key);
+  }
+}
+
+/** A stable instance id from host and Service name: restarts of the same agent reuse it. */
+export function instanceIdFor(host: string, name: string): string {
+  const raw = `${name}-${host}`.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  return raw.slice(0, 63).replace(/[^a-z0-9]+$/, '');
+}

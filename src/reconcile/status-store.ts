@@ -1,0 +1,125 @@
+/**
+ * Observed status of every object, Kubernetes-style: observedGeneration, conditions with
+ * reason/message/lastTransitionTime, lastError, retries, controller-specific details, and a bounded
+ * ring of recent events per object. Subscribers (status API `-w`) hear every change.
+ */
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  readonly type: string;
+  readonly status: ConditionStatus;
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: string;
+}
+
+export interface ObjectStatus {
+  observedGeneration?: number;
+  conditions: Condition[];
+  lastError?: string;
+  retries: number;
+  /** Controller-specific observed facts (registered key, checks, backends…). */
+  details: Record<string, unknown>;
+}
+
+export interface StatusEvent {
+  readonly time: string;
+  readonly object: string;
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+}
+
+const MAX_EVENTS_PER_OBJECT = 50;
+
+export class StatusStore {
+  private readonly statuses = new Map<string, ObjectStatus>();
+  private readonly eventLog = new Map<string, StatusEvent[]>();
+  private readonly listeners = new Set<(key: string) => void>();
+  private readonly eventListeners = new Set<(e: StatusEvent) => void>();
+
+  constructor(private readonly now: () => Date = () => new Date()) {}
+
+  get(key: string): Readonly<ObjectStatus> | undefined {
+    return this.statuses.get(key);
+  }
+
+  keys(): string[] {
+    return [...this.statuses.keys()].sort();
+  }
+
+  /** Set a condition; lastTransitionTime moves only when its status changes. */
+  setCondition(key: string, type: string, status: ConditionStatus, reason: string, message = ''): void {
+    const s = this.ensure(key);
+    const prev = s.conditions.find((c) => c.type === type);
+    if (prev && prev.status === status && prev.reason === reason && prev.message === message) return;
+    const cond: Condition = {
+      type,
+      status,
+      reason,
+      message,
+      lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : this.now().toISOString(),
+    };
+    s.conditions = prev ? s.conditions.map((c) => (c.type === type ? cond : c)) : [...s.conditions, cond];
+    this.changed(key);
+  }
+
+  condition(key: string, type: string): Condition | undefined {
+    return this.statuses.get(key)?.conditions.find((c) => c.type === type);
+  }
+
+  /** Merge fields into the status (details are replaced key by key). */
+  patch(key: string, patch: Partial<Omit<ObjectStatus, 'conditions' | 'details'>> & { details?: Record<string, unknown> }): void {
+    const s = this.ensure(key);
+    const { details, ...rest } = patch;
+    Object.assign(s, rest);
+    if ('lastError' in patch && patch.lastError === undefined) delete s.lastError;
+    if (details) s.details = { ...s.details, ...details };
+    this.changed(key);
+  }
+
+  /** Record an event; an identical repeat of the last event for the object is folded into it. */
+  event(key: string, type: StatusEvent['type'], reason: string, message: string): void {
+    const list = this.eventLog.get(key) ?? [];
+    this.eventLog.set(key, list);
+    const last = list.at(-1);
+    if (last && last.reason === reason && last.message === message) return;
+    const e: StatusEvent = { time: this.now().toISOString(), object: key, type, reason, message };
+    list.push(e);
+    if (list.length > MAX_EVENTS_PER_OBJECT) list.splice(0, list.length - MAX_EVENTS_PER_OBJECT);
+    for (const l of this.eventListeners) l(e);
+  }
+
+  events(key?: string): readonly StatusEvent[] {
+    if (key !== undefined) return this.eventLog.get(key) ?? [];
+    return [...this.eventLog.values()].flat().sort((a, b) => a.time.localeCompare(b.time));
+  }
+
+  /** Forget an object (it was deleted); its events are kept so `describe` can still explain. */
+  delete(key: string): void {
+    if (this.statuses.delete(key)) this.changed(key);
+  }
+
+  subscribe(onChange: (key: string) => void): () => void {
+    this.listeners.add(onChange);
+    return () => this.listeners.delete(onChange);
+  }
+
+  onEvent(cb: (e: StatusEvent) => void): () => void {
+    this.eventListeners.add(cb);
+    return () => this.eventListeners.delete(cb);
+  }
+
+  private ensure(key: string): ObjectStatus {
+    let s = this.statuses.get(key);
+    if (!s) {
+      s = { conditions: [], retries: 0, details: {} };
+      this.statuses.set(key, s);
+    }
+    return s;
+  }
+
+  private changed(key: string): void {
+    for (const l of this.listeners) l(key);
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The local status API: read-only JSON views of every object, their events, a change stream for
+ * `get -w`, /healthz, and /metrics when a metrics handler is given. Binds 127.0.0.1 by default.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Agent } from '../agent.ts';
+import { DockstackError } from '../errors.ts';
+import type { Kind } from '../manifest/schema.ts';
+
+const KIND_BY_PLURAL: Record<string, Kind> = { services: 'Service', subscriptions: 'Subscription' };
+
+export interface StatusServerOptions {
+  readonly host?: string;
+  readonly port: number;
+  readonly metrics?: () => Promise<{ contentType: string; body: string }>;
+}
+
+export class StatusServer {
+  private server: Server | undefined;
+  private readonly streams = new Set<ServerResponse>();
+
+  constructor(
+    private readonly agent: Agent,
+    private readonly opts: StatusServerOptions,
+  ) {}
+
+  /** Listen; resolves with the bound address ("127.0.0.1:7070"). */
+  async start(): Promise<string> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => send(res, 500, { error: String(err) }));
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new DockstackError('E_STATUS_LISTEN', `starting the status API on ${this.opts.host ?? '127.0.0.1'}:${this.opts.port}: ${err.message}`, { cause: err, hint: 'pick another --status-addr' })));
+      server.listen(this.opts.port, this.opts.host ?? '127.0.0.1', resolve);
+    });
+    const a = server.address() as AddressInfo;
+    return `${a.address}:${a.port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.streams) s.end();
+    this.streams.clear();
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    if (req.method !== 'GET') return send(res, 405, { error: 'read-only API' });
+    const parts = url.pathname.split('/').filter(Boolean);
+    if (url.pathname === '/healthz') return send(res, 200, { ok: true });
+    if (url.pathname === '/metrics' && this.opts.metrics) {
+      const m = await this.opts.metrics();
+      res.writeHead(200, { 'content-type': m.contentType });
+      return void res.end(m.body);
+    }
+    if (parts[0] !== 'api' || parts[1] !== 'v1') return send(res, 404, { error: `no route ${url.pathname}` });
+    const [, , resource, name] = parts;
+    if (resource === 'events') return send(res, 200, this.agent.status.events(url.searchParams.get('object') ?? undefined));
+    if (resource === 'watch') return this.watch(res, KIND_BY_PLURAL[url.searchParams.get('kind') ?? '']);
+    const kind = KIND_BY_PLURAL[resource ?? ''];
+    if (!kind) return send(res, 404, { error: `unknown resource ${resource}` });
+    if (name === undefined) return send(res, 200, this.agent.view(kind));
+    const view = this.agent.viewOf(`${kind.toLowerCase()}/${name}`);
+    return view ? send(res, 200, view) : send(res, 404, { error: `${kind.toLowerCase()} "${name}" not found` });
+  }
+
+  /** NDJSON: every object now, then each object again whenever its status or manifest changes. */
+  private watch(res: ServerResponse, kind: Kind | undefined): void {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+    for (const v of this.agent.view(kind)) res.write(`${JSON.stringify(v)}\n`);
+    const unsubscribe = this.agent.status.subscribe((key) => {
+      const v = this.agent.viewOf(key);
+      if (v && (!kind || v.kind === kind)) res.write(`${JSON.stringify(v)}\n`);
+      else if (!v) res.write(`${JSON.stringify({ deleted: key })}\n`);
+    });
+    this.streams.add(res);
+    res.on('close', () => {
+      unsubscribe();
+      this.streams.delete(res);
+    });
+  }
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
