@@ -1,0 +1,63 @@
+/**
+ * Loading manifests for the CLI and tests: a file, a directory of .yaml/.yml/.json files, or "-"
+ * for stdin. Reading is size-bounded; unreadable files become fatal located results, never throws
+ * for a bad file.
+ */
+import { open, stat } from 'node:fs/promises';
+import { ManifestError } from '../errors.ts';
+import { fatalResult, type FileResult } from './file-result.ts';
+import { MAX_MANIFEST_BYTES, parseManifestBytes } from './parse.ts';
+import { walkManifests } from './walk.ts';
+
+export { parseManifestText, parseManifestBytes } from './parse.ts';
+export type { FileResult, LoadedManifest } from './file-result.ts';
+
+/** Read at most MAX_MANIFEST_BYTES + 1 bytes of `abs` (one more, so "too large" is detectable). */
+export async function readBounded(abs: string): Promise<Buffer> {
+  const fh = await open(abs, 'r');
+  try {
+    const buf = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
+    let n = 0;
+    for (let i = 0; i < 1024 && n < buf.length; i++) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    return buf.subarray(0, n);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Read and parse one file; read failures become a fatal result for `file`. */
+export async function loadFile(abs: string, file = abs): Promise<FileResult> {
+  try {
+    return parseManifestBytes(await readBounded(abs), file);
+  } catch (err) {
+    return fatalResult(file, [new ManifestError(file, undefined, undefined, `reading file: ${(err as Error).message}`, err)]);
+  }
+}
+
+/** Load a file, a directory (recursive by default, sorted by path) or "-" (stdin). Never rejects for bad content. */
+export async function loadPath(path: string, opts: { recursive?: boolean } = {}): Promise<FileResult[]> {
+  if (path === '-') return [parseManifestBytes(await readStdin(), '<stdin>')];
+  const st = await stat(path).catch((err: Error) => err);
+  if (st instanceof Error) return [fatalResult(path, [new ManifestError(path, undefined, undefined, `reading path: ${st.message}`, st)])];
+  if (!st.isDirectory()) return [await loadFile(path)];
+  const walk = await walkManifests(path, path, opts);
+  const results: FileResult[] = [];
+  for (const f of walk.files) results.push(await loadFile(f.abs, f.file));
+  return results;
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    chunks.push(b);
+    size += b.length;
+    if (size > MAX_MANIFEST_BYTES) break; // enough to report "too large" without buffering the rest
+  }
+  return Buffer.concat(chunks);
+}

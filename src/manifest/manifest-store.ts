@@ -1,0 +1,127 @@
+/**
+ * Desired state built from whole snapshots of files. Fail static: a document that stops validating,
+ * or a file that stops parsing, leaves the last good manifest in force (with its errors recorded);
+ * only deleting the file (or the document) removes a manifest.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { ManifestError, Position } from '../errors.ts';
+import type { FileResult } from './file-result.ts';
+import { duplicateError } from './parse.ts';
+import type { Kind, Manifest } from './schema.ts';
+
+/** A manifest in force. `generation` is bumped only when its spec changes (metadata-only edits don't). */
+export interface StoredManifest {
+  readonly key: string;
+  readonly manifest: Manifest;
+  readonly generation: number;
+  readonly file: string;
+  readonly position: Position;
+}
+
+// One file's claim on a key in a snapshot: a valid manifest, or a failed/unparseable one.
+interface Claim {
+  readonly file: string;
+  readonly fresh?: { manifest: Manifest; position: Position };
+  readonly errors: ManifestError[];
+}
+
+const byPath = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The desired-state store. Not thread-hopping: `update` is synchronous and whole-snapshot. */
+export class ManifestStore {
+  #desired = new Map<string, StoredManifest>();
+  #errors = new Map<string, readonly ManifestError[]>();
+  #unattributed: readonly ManifestError[] = [];
+  #generations = new Map<string, number>(); // survives deletion, so generations never go back
+
+  /** Replace the file set with `snapshot`; returns the keys whose manifest, validity or errors changed (sorted). */
+  update(snapshot: ReadonlyMap<string, FileResult>): string[] {
+    const claims = new Map<string, Claim[]>();
+    const claim = (key: string, c: Claim) => (claims.get(key) ?? claims.set(key, []).get(key)!).push(c);
+    const unattributed: ManifestError[] = [];
+
+    for (const file of [...snapshot.keys()].sort(byPath)) {
+      const r = snapshot.get(file)!;
+      if (r.fatal) {
+        const kept = [...this.#desired.values()].filter((s) => s.file === r.file);
+        for (const s of kept) claim(s.key, { file: r.file, errors: r.errors });
+        if (kept.length === 0) unattributed.push(...r.errors);
+        continue;
+      }
+      for (const m of r.manifests) claim(m.key, { file: r.file, fresh: { manifest: m.manifest, position: m.position }, errors: [] });
+      const failed = new Map<string, ManifestError[]>();
+      for (const e of r.errors) {
+        const key = r.errorKeys.get(e);
+        if (key === undefined) unattributed.push(e);
+        else if (r.manifests.some((m) => m.key === key)) claims.get(key)!.at(-1)!.errors.push(e); // in-file duplicate
+        else (failed.get(key) ?? failed.set(key, []).get(key)!).push(e);
+      }
+      for (const [key, errors] of failed) claim(key, { file: r.file, errors });
+    }
+
+    const desired = new Map<string, StoredManifest>();
+    const errors = new Map<string, readonly ManifestError[]>();
+    for (const [key, list] of claims) {
+      const prev = this.#desired.get(key);
+      const owner = list.find((c) => c.file === prev?.file) ?? list.find((c) => c.fresh) ?? list[0]!;
+      const errs = [...owner.errors];
+      for (const c of list) {
+        if (c === owner) continue;
+        errs.push(...c.errors);
+        const ownerPos = owner.fresh?.position ?? prev?.position ?? { line: 1, column: 1 };
+        const m = c.fresh?.manifest;
+        if (m && c.fresh) errs.push(duplicateError(c.file, c.fresh.position, m.kind, m.metadata.name, owner.file, ownerPos));
+      }
+      if (errs.length > 0) errors.set(key, errs);
+      if (owner.fresh) desired.set(key, this.#stored(key, owner.file, owner.fresh.manifest, owner.fresh.position, prev));
+      else if (prev) desired.set(key, prev); // last good stays in force
+    }
+
+    const changed = new Set<string>();
+    for (const key of new Set([...this.#desired.keys(), ...desired.keys(), ...this.#errors.keys(), ...errors.keys()])) {
+      const a = this.#desired.get(key);
+      const b = desired.get(key);
+      if (a !== b || messages(this.#errors.get(key)) !== messages(errors.get(key))) changed.add(key);
+    }
+    this.#desired = desired;
+    this.#errors = errors;
+    this.#unattributed = unattributed;
+    return [...changed].sort(byPath);
+  }
+
+  /** The manifest in force for `key` ("service/db"), if any. */
+  get(key: string): StoredManifest | undefined {
+    return this.#desired.get(key);
+  }
+
+  /** Manifests in force, sorted by key, optionally of one kind. */
+  list(kind?: Kind): StoredManifest[] {
+    return [...this.#desired.values()].filter((s) => kind === undefined || s.manifest.kind === kind).sort((a, b) => byPath(a.key, b.key));
+  }
+
+  /** Current errors for `key`: its failed documents, duplicates elsewhere, or its unparseable file. */
+  errors(key: string): readonly ManifestError[] {
+    return this.#errors.get(key) ?? [];
+  }
+
+  /** Errors with no readable key (syntax errors, documents without kind/name, unparseable new files). */
+  unattributedErrors(): readonly ManifestError[] {
+    return this.#unattributed;
+  }
+
+  /** Every key with a manifest in force or errors, sorted. */
+  keys(): string[] {
+    return [...new Set([...this.#desired.keys(), ...this.#errors.keys()])].sort(byPath);
+  }
+
+  // Reuses the previous object when nothing changed, so "changed" is an identity check.
+  #stored(key: string, file: string, manifest: Manifest, position: Position, prev: StoredManifest | undefined): StoredManifest {
+    if (prev && prev.file === file && isDeepStrictEqual(prev.manifest, manifest) && isDeepStrictEqual(prev.position, position)) return prev;
+    const specSame = prev !== undefined && isDeepStrictEqual(prev.manifest.spec, manifest.spec);
+    const generation = specSame ? prev.generation : (this.#generations.get(key) ?? 0) + 1;
+    this.#generations.set(key, generation);
+    return { key, manifest, generation, file, position };
+  }
+}
+
+const messages = (errs: readonly ManifestError[] | undefined): string => (errs ?? []).map((e) => e.message).join('\n');

@@ -1,0 +1,176 @@
+/**
+ * Parsing one manifest file's bytes/text into located results. Multi-document YAML (JSON is YAML);
+ * every issue becomes its own ManifestError "file:line:col field: detail". Hostile input is bounded:
+ * size, alias expansion, binary content.
+ */
+import { LineCounter, isMap, isScalar, parseAllDocuments, type Document } from 'yaml';
+import { ManifestError } from '../errors.ts';
+import { fatalResult, type FileResult, type LoadedManifest } from './file-result.ts';
+import { describeValue, issueMessage } from './issue-format.ts';
+import { KINDS, Manifest, keyOf, type Kind } from './schema.ts';
+import { formatPath, locate, nodePosition, positionAt, type PathSegment } from './yaml-locate.ts';
+
+/** Files larger than this are refused as a whole (one located error). */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
+/** Flow collections ("[[[…" / "{{{…") nested deeper than this are refused before the parser can blow its stack. */
+export const MAX_FLOW_DEPTH = 64;
+/** Syntax errors reported per file: past that, they are the parser's cascade. */
+export const MAX_SYNTAX_ERRORS = 20;
+/** Aliases a document may expand: billion-laughs fails fast with bounded memory. */
+export const MAX_ALIAS_COUNT = 100;
+
+/** Parse raw file bytes: refuses oversized, binary (NUL) and non-UTF-8 content, then parses the text. */
+export function parseManifestBytes(bytes: Uint8Array, file: string): FileResult {
+  if (bytes.byteLength > MAX_MANIFEST_BYTES) return tooLarge(file, bytes.byteLength);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch (err) {
+    return fatalResult(file, [new ManifestError(file, { line: 1, column: 1 }, undefined, 'binary content: not valid UTF-8', err)]);
+  }
+  return parseManifestText(text, file);
+}
+
+/** Parse manifest text. `file` is only used in error messages and results. */
+export function parseManifestText(text: string, file: string): FileResult {
+  if (text.length > MAX_MANIFEST_BYTES && Buffer.byteLength(text) > MAX_MANIFEST_BYTES) return tooLarge(file, Buffer.byteLength(text));
+  const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const nul = src.indexOf('\0');
+  if (nul >= 0) {
+    const before = src.slice(0, nul);
+    const line = before.split('\n').length;
+    const column = nul - before.lastIndexOf('\n');
+    return fatalResult(file, [new ManifestError(file, { line, column }, undefined, 'binary content: NUL byte')]);
+  }
+  const deep = tooDeep(src);
+  if (deep) return fatalResult(file, [new ManifestError(file, deep, undefined, `nesting deeper than ${MAX_FLOW_DEPTH} levels`)]);
+  const lc = new LineCounter();
+  let docs: Document.Parsed[];
+  try {
+    const parsed = parseAllDocuments(src, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    docs = Array.isArray(parsed) ? parsed : [];
+  } catch (err) {
+    return fatalResult(file, [new ManifestError(file, { line: 1, column: 1 }, undefined, `cannot parse YAML: ${(err as Error).message}`, err)]);
+  }
+  const syntax: ManifestError[] = [];
+  const lines = new Set<number>();
+  for (const e of docs.flatMap((d) => d.errors)) {
+    const pos = positionAt(lc, e.pos[0]);
+    // Further errors on the same line are the parser's cascade from the first: one error per issue.
+    if (lines.has(pos.line) || syntax.length >= MAX_SYNTAX_ERRORS) continue;
+    lines.add(pos.line);
+    syntax.push(new ManifestError(file, pos, undefined, `YAML syntax error: ${e.message}`, e));
+  }
+  if (syntax.length > 0) return fatalResult(file, syntax);
+
+  const result = { file, manifests: [] as LoadedManifest[], errors: [] as ManifestError[], failedKeys: [] as string[], errorKeys: new Map<ManifestError, string>(), fatal: false };
+  const seen = new Map<string, LoadedManifest>();
+  docs.forEach((doc, index) => {
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return; // an empty document is fine
+    const position = nodePosition(lc, doc.contents, doc.range[0]);
+    const at = (path: readonly PathSegment[], useKey = false) => {
+      const { node, keyNode } = locate(doc, path);
+      return nodePosition(lc, useKey ? keyNode : node, doc.range[0]);
+    };
+    let data: unknown;
+    try {
+      data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      result.errors.push(new ManifestError(file, position, undefined, `cannot expand document: ${(err as Error).message}`, err));
+      return;
+    }
+    if (!isMap(doc.contents) || data === null || typeof data !== 'object' || Array.isArray(data)) {
+      result.errors.push(new ManifestError(file, position, undefined, `expected a mapping with apiVersion, kind, metadata and spec, got ${describeValue(data)}`));
+      return;
+    }
+    const key = readableKey(data as Record<string, unknown>);
+    const parsed = Manifest.safeParse(data, { error: issueMessage });
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        for (const e of issueErrors(file, data, issue, at)) {
+          result.errors.push(e);
+          if (key) result.errorKeys.set(e, key);
+        }
+      }
+      if (key && !result.failedKeys.includes(key)) result.failedKeys.push(key);
+      return;
+    }
+    const m = parsed.data;
+    const k = keyOf(m.kind, m.metadata.name);
+    const first = seen.get(k);
+    if (first) {
+      const e = duplicateError(file, at(['metadata', 'name']), m.kind, m.metadata.name, first.file, first.position);
+      result.errors.push(e);
+      result.errorKeys.set(e, k);
+      return;
+    }
+    const loaded: LoadedManifest = { manifest: m, key: k, file, index, position };
+    seen.set(k, loaded);
+    result.manifests.push(loaded);
+  });
+  return result;
+}
+
+/** "duplicate Service "db": already defined at a.yaml:3:1" — the later definition is the error. */
+export function duplicateError(file: string, position: { line: number; column: number }, kind: Kind, name: string, firstFile: string, firstPos: { line: number; column: number }): ManifestError {
+  return new ManifestError(file, position, 'metadata.name', `duplicate ${kind} ${JSON.stringify(name)}: already defined at ${firstFile}:${firstPos.line}:${firstPos.column}`);
+}
+
+function readableKey(data: Record<string, unknown>): string | undefined {
+  const kind = data['kind'];
+  const meta = data['metadata'];
+  const name = meta !== null && typeof meta === 'object' ? (meta as Record<string, unknown>)['name'] : undefined;
+  if (!KINDS.includes(kind as Kind) || typeof name !== 'string' || name === '') return undefined;
+  return keyOf(kind as Kind, name);
+}
+
+type Issue = { code: string; path: PropertyKey[]; message: string; keys?: string[] };
+
+function issueErrors(file: string, data: unknown, issue: Issue, at: (p: readonly PathSegment[], useKey?: boolean) => { line: number; column: number }): ManifestError[] {
+  const path = issue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
+  if (issue.code === 'invalid_key') return [new ManifestError(file, at(path, true), formatPath(path), issue.message)];
+  if (issue.code === 'unrecognized_keys') {
+    return (issue.keys ?? []).map((k) => new ManifestError(file, at([...path, k], true), formatPath([...path, k]), 'unknown field'));
+  }
+  if (valueAt(data, path) === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union' || issue.code === 'invalid_value')) {
+    return [new ManifestError(file, at(path.slice(0, -1)), formatPath(path), 'required field is missing')];
+  }
+  return [new ManifestError(file, at(path), formatPath(path) || undefined, issue.message)];
+}
+
+function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
+  let v = data;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[seg as string];
+  }
+  return v;
+}
+
+function tooLarge(file: string, bytes: number): FileResult {
+  return fatalResult(file, [new ManifestError(file, { line: 1, column: 1 }, undefined, `file is ${bytes} bytes, larger than the ${MAX_MANIFEST_BYTES}-byte limit`)]);
+}
+
+// A lexical pre-scan (quotes and comments skipped, O(n)): where flow nesting first exceeds the limit.
+function tooDeep(src: string): { line: number; column: number } | undefined {
+  let depth = 0;
+  let line = 1;
+  let lineStart = 0;
+  let quote = '';
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (c === '\n') {
+      line++;
+      lineStart = i + 1;
+      if (quote === '#') quote = '';
+    } else if (quote) {
+      if (c === quote && quote !== '#') quote = '';
+      else if (c === '\\' && quote === '"') i++;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '#' && (i === 0 || /\s/.test(src[i - 1] ?? ''))) quote = '#';
+    else if (c === '[' || c === '{') {
+      if (++depth > MAX_FLOW_DEPTH) return { line, column: i - lineStart + 1 };
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return undefined;
+}

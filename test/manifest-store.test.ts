@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { FileResult } from '../src/manifest/file-result.ts';
+import { ManifestStore } from '../src/manifest/manifest-store.ts';
+import { parseManifestText } from '../src/manifest/parse.ts';
+
+const svc = (name: string, port: number | string, extra = '') =>
+  `apiVersion: dockstack.io/v1alpha1\nkind: Service\nmetadata:\n  name: ${name}\n${extra}spec:\n  path: /services/${name}\n  port: ${port}\n`;
+const snap = (files: Record<string, string>): Map<string, FileResult> =>
+  new Map(Object.entries(files).map(([f, text]) => [f, parseManifestText(text, f)]));
+const port = (s: ManifestStore, key: string) => {
+  const m = s.get(key)?.manifest;
+  return m?.kind === 'Service' ? m.spec.port : undefined;
+};
+
+describe('ManifestStore', () => {
+  it('adds, reports changes and deletes with the file', () => {
+    const s = new ManifestStore();
+    assert.deepEqual(s.update(snap({ 'a.yaml': svc('db', 1) })), ['service/db']);
+    assert.equal(s.get('service/db')?.generation, 1);
+    assert.equal(s.get('service/db')?.file, 'a.yaml');
+    assert.deepEqual(s.update(snap({ 'a.yaml': svc('db', 1) })), [], 'identical snapshot changes nothing');
+    assert.deepEqual(s.update(new Map()), ['service/db']);
+    assert.equal(s.get('service/db'), undefined);
+    assert.deepEqual(s.keys(), []);
+  });
+
+  it('keeps the last good version while a document fails, with its errors', () => {
+    const s = new ManifestStore();
+    s.update(snap({ 'a.yaml': svc('db', 1) }));
+    assert.deepEqual(s.update(snap({ 'a.yaml': svc('db', 'abc') })), ['service/db']);
+    assert.equal(port(s, 'service/db'), 1);
+    assert.deepEqual(s.errors('service/db').map((e) => e.message), ['a.yaml:7:9 spec.port: expected integer 1–65535, got "abc"']);
+    assert.deepEqual(s.update(snap({ 'a.yaml': svc('db', 2) })), ['service/db']);
+    assert.equal(port(s, 'service/db'), 2);
+    assert.equal(s.get('service/db')?.generation, 2);
+    assert.deepEqual(s.errors('service/db'), []);
+  });
+
+  it('records a failing new key with no manifest in force', () => {
+    const s = new ManifestStore();
+    assert.deepEqual(s.update(snap({ 'a.yaml': svc('db', 0) })), ['service/db']);
+    assert.equal(s.get('service/db'), undefined);
+    assert.deepEqual(s.keys(), ['service/db']);
+    assert.equal(s.errors('service/db').length, 1);
+  });
+
+  it('keeps everything a fatal file provided', () => {
+    const s = new ManifestStore();
+    s.update(snap({ 'a.yaml': `${svc('x', 1)}---\n${svc('y', 2)}` }));
+    const changed = s.update(snap({ 'a.yaml': `${svc('x', 1)}---\nbroken: [\n` }));
+    assert.deepEqual(changed, ['service/x', 'service/y'], 'their errors changed');
+    assert.deepEqual(s.list().map((m) => m.key), ['service/x', 'service/y']);
+    assert.match(s.errors('service/y')[0]?.message ?? '', /^a\.yaml:\d+:\d+: YAML syntax error/);
+    assert.deepEqual(s.unattributedErrors(), []);
+    s.update(snap({ 'a.yaml': `${svc('x', 1)}---\n${svc('y', 2)}`, 'new.yaml': 'x: "' }));
+    assert.equal(s.unattributedErrors().length, 1, 'a new unparseable file has no key');
+  });
+
+  it('gives a duplicate to the file that had it first, the error to the other', () => {
+    const s = new ManifestStore();
+    s.update(snap({ 'b.yaml': svc('db', 2) }));
+    s.update(snap({ 'a.yaml': svc('db', 1), 'b.yaml': svc('db', 2) }));
+    assert.equal(s.get('service/db')?.file, 'b.yaml');
+    assert.deepEqual(s.errors('service/db').map((e) => e.message), [
+      'a.yaml:1:1 metadata.name: duplicate Service "db": already defined at b.yaml:1:1',
+    ]);
+    const fresh = new ManifestStore();
+    fresh.update(snap({ 'b.yaml': svc('db', 2), 'a.yaml': svc('db', 1) }));
+    assert.equal(fresh.get('service/db')?.file, 'a.yaml', 'sorted order when neither had it');
+    assert.equal(port(fresh, 'service/db'), 1);
+    s.update(snap({ 'a.yaml': svc('db', 1) }));
+    assert.equal(s.get('service/db')?.file, 'a.yaml', 'the survivor takes over when the first goes');
+    assert.deepEqual(s.errors('service/db'), []);
+  });
+
+  it('bumps generation only when the spec changes', () => {
+    const s = new ManifestStore();
+    s.update(snap({ 'a.yaml': svc('db', 1) }));
+    assert.deepEqual(s.update(snap({ 'a.yaml': svc('db', 1, '  labels: {team: x}\n') })), ['service/db']);
+    assert.equal(s.get('service/db')?.generation, 1);
+    assert.equal(s.get('service/db')?.manifest.metadata.labels?.['team'], 'x');
+    s.update(snap({ 'a.yaml': svc('db', 5, '  labels: {team: x}\n') }));
+    assert.equal(s.get('service/db')?.generation, 2);
+    s.update(new Map());
+    s.update(snap({ 'a.yaml': svc('db', 6) }));
+    assert.equal(s.get('service/db')?.generation, 3, 'generations never go back after a delete');
+  });
+
+  it('lists by kind and attributes keyless errors', () => {
+    const s = new ManifestStore();
+    const sub = 'apiVersion: dockstack.io/v1alpha1\nkind: Subscription\nmetadata: {name: db}\nspec: {service: /services/db, listen: {port: 9}}\n';
+    s.update(snap({ 'a.yaml': `${svc('db', 1)}---\n${sub}---\n- not a map\n` }));
+    assert.deepEqual(s.list('Subscription').map((m) => m.key), ['subscription/db']);
+    assert.deepEqual(s.list('Service').map((m) => m.key), ['service/db']);
+    assert.deepEqual(s.unattributedErrors().map((e) => e.message), ['a.yaml:14:1: expected a mapping with apiVersion, kind, metadata and spec, got a list']);
+  });
+});
