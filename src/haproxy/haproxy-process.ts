@@ -1,0 +1,219 @@
+/**
+ * Owns one HAProxy in master-worker mode (`-W -S master.sock -f haproxy.cfg -p haproxy.pid`):
+ * validates configs, starts or adopts the master, reloads it through the master CLI and checks the
+ * reload took, notices when it dies, stops it. It does not decide *when*: see HaproxyProxy.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { HaproxyError } from '../errors.ts';
+import { parseShowProc, sendCommand, type ProcInfo } from './runtime-api.ts';
+
+export interface HaproxyProcessOptions {
+  readonly dir: string;
+  readonly bin: string;
+  /** Called once when the master is seen gone without stop() being asked. */
+  readonly onDied?: (why: string) => void;
+  /** How long start/reload may take before failing. */
+  readonly readyTimeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A HAProxy master process and its sockets under `dir`. */
+export class HaproxyProcess {
+  readonly configPath: string;
+  readonly adminSocket: string;
+  readonly masterSocket: string;
+  readonly pidFile: string;
+  readonly logFile: string;
+  private masterPid: number | undefined;
+  private monitor: NodeJS.Timeout | undefined;
+  private stopping = false;
+
+  constructor(private readonly opts: HaproxyProcessOptions) {
+    this.configPath = join(opts.dir, 'haproxy.cfg');
+    this.adminSocket = join(opts.dir, 'admin.sock');
+    this.masterSocket = join(opts.dir, 'master.sock');
+    this.pidFile = join(opts.dir, 'haproxy.pid');
+    this.logFile = join(opts.dir, 'haproxy.log');
+  }
+
+  /** The master's pid while running. */
+  get pid(): number | undefined {
+    return this.masterPid;
+  }
+
+  /** Run `haproxy -c -f path`; throws HaproxyError carrying HAProxy's output when it rejects the file. */
+  validate(path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      execFile(this.opts.bin, ['-c', '-f', path], { timeout: 30_000 }, (err, stdout, stderr) => {
+        if (err) reject(new HaproxyError(`validating ${path} with ${this.opts.bin} -c`, `${stdout}${stderr}` || err.message, err));
+        else resolve();
+      });
+    });
+  }
+
+  /** Adopt a master left by a previous run (pid file + live master CLI answering with that pid). */
+  async adopt(): Promise<boolean> {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(this.pidFile, 'utf8').trim());
+    } catch {
+      return false;
+    }
+    if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return false;
+    const procs = await this.showProc().catch(() => []);
+    if (!procs.some((p) => p.type === 'master' && p.pid === pid)) return false;
+    this.masterPid = pid;
+    await this.waitForWorker([]);
+    this.watch();
+    return true;
+  }
+
+  /** Start a new master with the config at configPath; resolves once its worker answers the stats socket. */
+  async start(): Promise<void> {
+    this.stopping = false;
+    const logFrom = this.logSize();
+    const log = openSync(this.logFile, 'a');
+    let exited: string | undefined;
+    try {
+      const child = spawn(
+        this.opts.bin,
+        ['-W', '-S', `${this.masterSocket},mode,600`, '-f', this.configPath, '-p', this.pidFile],
+        { detached: true, stdio: ['ignore', log, log] },
+      );
+      child.unref();
+      child.on('error', (err) => (exited = err.message));
+      child.on('exit', (code, signal) => {
+        exited = `exited with ${signal ?? `code ${code}`}`;
+        this.check();
+      });
+      if (child.pid === undefined) await sleep(10);
+      if (child.pid === undefined) throw new HaproxyError(`starting ${this.opts.bin}: ${exited ?? 'no pid'}`);
+      this.masterPid = child.pid;
+    } finally {
+      closeSync(log);
+    }
+    try {
+      await this.waitForWorker([], () => exited);
+    } catch (err) {
+      const pid = this.masterPid;
+      this.masterPid = undefined;
+      if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+      throw new HaproxyError(`starting HAProxy: ${(err as Error).message}`, this.logSince(logFrom), err);
+    }
+    this.watch();
+  }
+
+  /** Reload through the master CLI and verify a new worker took over; throws with HAProxy's log otherwise. */
+  async reload(): Promise<void> {
+    const logFrom = this.logSize();
+    const before = await this.showProc();
+    const master = before.find((p) => p.type === 'master');
+    if (!master) throw new HaproxyError('reloading HAProxy: no master in "show proc"');
+    await sendCommand(this.masterSocket, 'reload').catch(() => '');
+    try {
+      await this.waitForWorker(before, undefined, master);
+    } catch (err) {
+      throw new HaproxyError(`reloading HAProxy: ${(err as Error).message}`, this.logSince(logFrom), err);
+    }
+  }
+
+  /** Stop the master (SIGTERM, then SIGKILL to its process group after a bound). */
+  async stop(timeoutMs = 5000): Promise<void> {
+    this.stopping = true;
+    if (this.monitor) clearInterval(this.monitor);
+    const pid = this.masterPid;
+    this.masterPid = undefined;
+    if (pid === undefined || !alive(pid)) return;
+    process.kill(pid, 'SIGTERM');
+    for (const deadline = Date.now() + timeoutMs; alive(pid) && Date.now() < deadline; ) await sleep(20);
+    if (alive(pid)) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        process.kill(pid, 'SIGKILL');
+      }
+    }
+  }
+
+  /** Release the process without stopping it (it keeps serving; a later run adopts it). */
+  detach(): void {
+    this.stopping = true;
+    if (this.monitor) clearInterval(this.monitor);
+  }
+
+  async showProc(): Promise<ProcInfo[]> {
+    return parseShowProc(await sendCommand(this.masterSocket, 'show proc', 2000));
+  }
+
+  private watch(): void {
+    if (this.monitor) clearInterval(this.monitor);
+    this.monitor = setInterval(() => this.check(), 200);
+    this.monitor.unref();
+  }
+
+  private check(): void {
+    const pid = this.masterPid;
+    if (this.stopping || pid === undefined || alive(pid)) return;
+    this.masterPid = undefined;
+    if (this.monitor) clearInterval(this.monitor);
+    this.opts.onDied?.(`HAProxy master ${pid} is gone`);
+  }
+
+  /**
+   * Poll until the master reports a current worker that is new relative to `before` (and, after a
+   * reload, a higher reload count) and the stats socket answers from that worker.
+   */
+  private async waitForWorker(before: readonly ProcInfo[], exited?: () => string | undefined, master?: ProcInfo): Promise<void> {
+    const old = new Set(before.filter((p) => p.type !== 'master').map((p) => p.pid));
+    const deadline = Date.now() + (this.opts.readyTimeoutMs ?? 10_000);
+    let last = 'no answer yet';
+    while (Date.now() < deadline) {
+      const why = exited?.();
+      if (why) throw new Error(`master ${why}`);
+      try {
+        const procs = await this.showProc();
+        const m = procs.find((p) => p.type === 'master');
+        if (master && m && (m.failedReloads ?? 0) > (master.failedReloads ?? 0)) throw new Error('the master reports a failed reload');
+        const worker = procs.find((p) => p.type === 'worker' && !old.has(p.pid));
+        if (worker && (!master || (m && m.reloads > master.reloads))) {
+          const info = await sendCommand(this.adminSocket, 'show info', 2000);
+          if (new RegExp(`^Pid: ${worker.pid}$`, 'm').test(info)) return;
+          last = `stats socket still answers from another process`;
+        } else last = 'no new worker';
+      } catch (err) {
+        if ((err as Error).message.includes('failed reload')) throw err;
+        last = (err as Error).message;
+      }
+      await sleep(25);
+    }
+    throw new Error(`not ready within ${this.opts.readyTimeoutMs ?? 10_000} ms (${last})`);
+  }
+
+  private logSize(): number {
+    try {
+      return statSync(this.logFile).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  private logSince(offset: number): string {
+    try {
+      return readFileSync(this.logFile).subarray(offset).toString('utf8').slice(-4000);
+    } catch {
+      return '';
+    }
+  }
+}

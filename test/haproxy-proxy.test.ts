@@ -1,0 +1,162 @@
+/** HaproxyProxy against the real HAProxy 2.6: runtime membership, drains, slot growth, reloads, status. */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { HaproxyProxy } from '../src/haproxy/haproxy-proxy.ts';
+import type { BackendServer } from '../src/haproxy/proxy-backend.ts';
+import { sendCommand, parseShowProc } from '../src/haproxy/runtime-api.ts';
+import { SubscriptionSpec } from '../src/manifest/schema.ts';
+import { answering, connectThrough, startHttpBackend, startTcpBackend, whoAnswers, type TestBackend } from './harness/backends.ts';
+import { eventually } from './harness/eventually.ts';
+import { freePort } from './harness/ports.ts';
+
+const spec = (port: number, over: Record<string, unknown> = {}) =>
+  SubscriptionSpec.parse({ service: '/services/x', listen: { port }, check: { type: 'tcp', interMs: 100, rise: 1, fall: 1 }, ...over });
+const srv = (...bs: TestBackend[]): BackendServer[] => bs.map((b) => ({ host: '127.0.0.1', port: b.port }));
+const sameSet = (a: Set<string>, b: string[]) => assert.deepEqual([...a].sort(), [...b].sort());
+
+describe('HaproxyProxy (runtime updates)', () => {
+  let dir: string;
+  let proxy: HaproxyProxy;
+  const reloads: string[][] = [];
+  const backends: TestBackend[] = [];
+  const backend = async (name: string) => {
+    const b = await startTcpBackend(name);
+    backends.push(b);
+    return b;
+  };
+  const masterReloads = async () => parseShowProc(await sendCommand(join(dir, 'master.sock'), 'show proc')).find((p) => p.type === 'master')?.reloads;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ds-hap-'));
+    proxy = new HaproxyProxy({ dir, reloadDebounceMs: 20, minReloadIntervalMs: 50, drainTimeoutMs: 60_000, onReload: (r) => reloads.push([...r]) });
+    await proxy.start();
+  });
+  after(async () => {
+    await proxy?.close();
+    await Promise.all(backends.map((b) => b.close()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('starts with no listeners', async () => {
+    assert.ok(proxy.masterPid);
+    assert.equal(await masterReloads(), 0);
+    assert.deepEqual(await proxy.status('web'), []);
+  });
+
+  test('membership changes are runtime edits; drains keep open connections; new connections reach the new set', async () => {
+    const [a, b, c] = [await backend('a'), await backend('b'), await backend('c')];
+    const port = await freePort();
+    const first = await proxy.apply('web', spec(port), srv(a, b));
+    assert.equal(first.reloaded, true);
+    assert.deepEqual(first.reasons, ['listener web added']);
+    await eventually(async () => sameSet(await answering(port, 6), ['a', 'b']), { message: 'round robin over a and b' });
+
+    const held = await connectThrough(port);
+    const drained = held.backend === 'a' ? a : b;
+    const kept = drained === a ? b : a;
+    const reloadsBefore = await masterReloads();
+    const second = await proxy.apply('web', spec(port), srv(kept, c));
+    assert.equal(second.reloaded, false);
+    assert.ok(second.runtimeOps > 0);
+    assert.equal(await masterReloads(), reloadsBefore, 'no HAProxy reload');
+    assert.equal(reloads.length, 1);
+    await eventually(async () => sameSet(await answering(port, 6), [kept.name, 'c']), { message: 'new set answers' });
+    assert.equal(await held.echo('still-here'), 'still-here', 'the drained connection stays up');
+    assert.equal(drained.open(), 1);
+
+    const st = await proxy.status('web');
+    const byAddr = new Map(st.map((s) => [s.address, s.status]));
+    assert.equal(byAddr.get(`127.0.0.1:${drained.port}`), 'DRAIN');
+    assert.equal(st.length, 3, 'only live slots are reported');
+    held.close();
+    await eventually(async () => assert.equal((await proxy.status('web')).length, 2), { message: 'drained slot freed once idle' });
+  });
+
+  test('a long-lived connection survives a reload; slot growth is exactly one reload; traffic keeps flowing', async () => {
+    const port = await freePort();
+    const many = await Promise.all(Array.from({ length: 9 }, (_, i) => backend(`g${i}`)));
+    await proxy.apply('grow', spec(port), srv(...many.slice(0, 8)));
+    const held = await eventually(() => connectThrough(port));
+    const before = proxy.reloadCount;
+    const r = await proxy.apply('grow', spec(port), srv(...many));
+    assert.equal(r.reloaded, true);
+    assert.deepEqual(r.reasons, ['listener grow needs more than 8 server slots']);
+    assert.equal(proxy.reloadCount, before + 1);
+    assert.equal(await held.echo('across-reload'), 'across-reload');
+    await eventually(async () => assert.ok((await answering(port, 18)).has('g8')), { message: 'the ninth server answers' });
+    const again = await proxy.apply('grow', spec(port), srv(...many.slice(1)));
+    assert.equal(again.reloaded, false, 'grown slots absorb further changes');
+    held.close();
+  });
+
+  test('a spec change (port) reloads and moves the listener', async () => {
+    const a = await backend('p');
+    const [p1, p2] = [await freePort(), await freePort()];
+    await proxy.apply('moving', spec(p1), srv(a));
+    await eventually(async () => assert.equal(await whoAnswers(p1), 'p'));
+    const r = await proxy.apply('moving', spec(p2), srv(a));
+    assert.equal(r.reloaded, true);
+    assert.deepEqual(r.reasons, ['listener moving changed']);
+    await eventually(async () => assert.equal(await whoAnswers(p2), 'p'));
+    await eventually(() => assert.rejects(whoAnswers(p1)), { message: 'old port closed' });
+  });
+
+  test('a burst of applies leads to one reload', async () => {
+    const a = await backend('burst');
+    const ports = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+    const before = proxy.reloadCount;
+    const results = await Promise.all(ports.map((p, i) => proxy.apply(`burst-${i}`, spec(p), srv(a))));
+    assert.equal(proxy.reloadCount, before + 1);
+    assert.ok(results.every((r) => r.reloaded && r.reasons.length === 5), JSON.stringify(results));
+    for (const p of ports) await eventually(async () => assert.equal(await whoAnswers(p), 'burst'));
+  });
+
+  test('status() reports UP and DOWN from real checks, and maintenance', async () => {
+    const live = await backend('live');
+    const deadPort = await freePort();
+    const port = await freePort();
+    await proxy.apply('checked', spec(port), [...srv(live), { host: '127.0.0.1', port: deadPort }]);
+    await eventually(async () => {
+      const st = new Map((await proxy.status('checked')).map((s) => [s.address, s]));
+      assert.equal(st.get(`127.0.0.1:${live.port}`)?.status, 'UP');
+      assert.equal(st.get(`127.0.0.1:${deadPort}`)?.status, 'DOWN');
+      assert.equal(st.get(`127.0.0.1:${deadPort}`)?.checkStatus, 'L4CON');
+      assert.equal(st.get(`127.0.0.1:${live.port}`)?.weight, 1);
+    });
+    const r = await proxy.apply('checked', spec(port), [{ host: '127.0.0.1', port: live.port, maintenance: true, weight: 7 }]);
+    assert.equal(r.reloaded, false);
+    const st = (await proxy.status('checked')).find((s) => s.address === `127.0.0.1:${live.port}`);
+    assert.equal(st?.status, 'MAINT');
+    assert.equal(st?.weight, 7);
+  });
+
+  test('http mode with an http check routes requests and reports L7 check results', async () => {
+    const h = await startHttpBackend('http-a');
+    backends.push(h);
+    const port = await freePort();
+    const s = spec(port, { mode: 'http', check: { type: 'http', path: '/health', hostHeader: 'svc.local', interMs: 100, rise: 1, fall: 1 } });
+    await proxy.apply('web-http', s, srv(h));
+    await eventually(async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(await res.text(), 'http-a');
+    });
+    await eventually(async () => assert.match((await proxy.status('web-http'))[0]?.checkStatus ?? '', /^L7OK/));
+  });
+
+  test('remove() drops the listener with one reload', async () => {
+    const a = await backend('gone');
+    const port = await freePort();
+    await proxy.apply('gone', spec(port), srv(a));
+    await eventually(async () => assert.equal(await whoAnswers(port), 'gone'));
+    const before = proxy.reloadCount;
+    await proxy.remove('gone');
+    assert.equal(proxy.reloadCount, before + 1);
+    assert.deepEqual(await proxy.status('gone'), []);
+    await eventually(() => assert.rejects(whoAnswers(port)));
+    await proxy.remove('gone');
+    assert.equal(proxy.reloadCount, before + 1, 'removing an absent listener is a no-op');
+  });
+});

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { HaproxyError } from '../src/errors.ts';
+import { SubscriptionSpec } from '../src/manifest/schema.ts';
+import { configKey, renderConfig, slotCountFor, type ListenerRender } from '../src/haproxy/config-render.ts';
+import { ReloadManager } from '../src/haproxy/reload-manager.ts';
+import { parseShowProc, parseShowStat } from '../src/haproxy/runtime-api.ts';
+import { layoutForReload, planRuntime } from '../src/haproxy/slot-plan.ts';
+
+const spec = (over: Record<string, unknown> = {}) => SubscriptionSpec.parse({ service: '/services/db', listen: { port: 3307 }, ...over });
+const listener = (over: Partial<ListenerRender> = {}): ListenerRender => ({
+  name: 'db',
+  spec: spec({ check: { type: 'mysql', user: 'haproxy_check' } }),
+  slots: [{ ip: '10.0.0.1', port: 3306, weight: 1, admin: 'ready' }, undefined],
+  ...over,
+});
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ds-render-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** What the real HAProxy 2.6 says about `text`. */
+async function haproxyCheck(text: string): Promise<{ ok: boolean; output: string }> {
+  const path = join(dir, 'check.cfg');
+  await writeFile(path, text);
+  return new Promise((resolve) =>
+    execFile('haproxy', ['-c', '-f', path], (err, stdout, stderr) => resolve({ ok: !err, output: stdout + stderr })),
+  );
+}
+
+describe('renderConfig', () => {
+  test('renders a mysql-checked tcp listener with slots, accepted by haproxy -c', async () => {
+    const text = renderConfig({ dir }, [listener()]);
+    assert.match(text, /^listen db\n  bind 127\.0\.0\.1:3307\n  mode tcp\n  balance roundrobin$/m);
+    assert.match(text, /^  option mysql-check user haproxy_check$/m);
+    assert.match(text, /^  server s1 10\.0\.0\.1:3306 weight 1 check inter 2000 rise 2 fall 3$/m);
+    assert.match(text, /^  server s2 127\.0\.0\.1:1 disabled check inter 2000 rise 2 fall 3$/m);
+    assert.match(text, new RegExp(`stats socket ${dir}/admin\\.sock mode 600 level admin expose-fd listeners`));
+    assert.match(text, /httpclient\.ssl\.verify none/);
+    assert.match(text, /hard-stop-after \d+ms/);
+    const r = await haproxyCheck(text);
+    assert.ok(r.ok, r.output);
+  });
+
+  test('renders http checks with the 2.6 http-check syntax and idle-close-on-response', async () => {
+    const s = spec({ mode: 'http', check: { type: 'http', path: '/health?x=1', hostHeader: 'db.example', interMs: 500, rise: 1, fall: 2 } });
+    const text = renderConfig({ dir }, [listener({ spec: s, slots: [{ ip: '::1', port: 80, weight: 3, admin: 'maint' }] })]);
+    assert.match(text, /^  option httpchk\n  http-check send meth GET uri '\/health\?x=1' hdr Host db\.example$/m);
+    assert.match(text, /^  option idle-close-on-response$/m);
+    assert.match(text, /^  server s1 \[::1\]:80 weight 3 disabled check inter 500 rise 1 fall 2$/m);
+    const r = await haproxyCheck(text);
+    assert.ok(r.ok, r.output);
+  });
+
+  test('renders redis checks, no check for type none, and an empty config HAProxy accepts', async () => {
+    assert.match(renderConfig({ dir }, [listener({ spec: spec({ check: { type: 'redis' } }) })]), /option redis-check/);
+    const none = renderConfig({ dir }, [listener({ spec: spec({ check: { type: 'none' } }) })]);
+    assert.doesNotMatch(none, /^  server .* check|check$/m);
+    assert.doesNotMatch(renderConfig({ dir }, []), /^listen/m);
+    assert.ok((await haproxyCheck(renderConfig({ dir }, []))).ok);
+  });
+
+  test('rejects hostile values even when the schema was bypassed', () => {
+    const hostile: ListenerRender[] = [
+      listener({ name: 'db\n  stats enable' }),
+      listener({ name: 'DB' }),
+      listener({ spec: { ...spec(), check: { type: 'mysql', user: 'x\nlisten evil', interMs: 100, rise: 1, fall: 1 } } }),
+      listener({ spec: { ...spec(), check: { type: 'http', path: "/a' hdr X y", interMs: 100, rise: 1, fall: 1 } } }),
+      listener({ spec: { ...spec(), check: { type: 'http', path: '/a\n', interMs: 100, rise: 1, fall: 1 } } }),
+      listener({ spec: { ...spec(), listen: { address: '127.0.0.1 ssl', port: 1 } } }),
+      listener({ spec: { ...spec(), balance: 'roundrobin\n  option x' as 'roundrobin' } }),
+      listener({ slots: [{ ip: 'evil.example\n', port: 1, weight: 1, admin: 'ready' }] }),
+      listener({ slots: [{ ip: '10.0.0.1', port: 70000, weight: 1, admin: 'ready' }] }),
+      listener({ spec: { ...spec(), timeouts: { connectMs: 1.5, clientMs: 1, serverMs: 1 } } }),
+    ];
+    for (const l of hostile) assert.throws(() => renderConfig({ dir }, [l]), HaproxyError, JSON.stringify(l).slice(0, 120));
+    assert.throws(() => renderConfig({ dir: '/tmp/a b' }, []), HaproxyError);
+    assert.throws(() => renderConfig({ dir }, [listener(), listener()]), /duplicate/);
+  });
+
+  test('configKey ignores fields that do not shape the config', () => {
+    assert.equal(configKey(spec()), configKey(spec({ maintenance: ['10.0.0.1:1'], defaultServers: ['10.0.0.2:2'] })));
+    assert.notEqual(configKey(spec()), configKey(spec({ listen: { port: 3308 } })));
+  });
+});
+
+describe('slot planning', () => {
+  const w = (port: number, extra: Partial<{ weight: number; maint: boolean }> = {}) => ({ ip: '10.0.0.1', port, weight: 1, maint: false, ...extra });
+
+  test('slot counts grow geometrically from minSlots', () => {
+    assert.deepEqual([0, 8, 9, 17, 100].map((n) => slotCountFor(n, 8)), [8, 8, 16, 32, 128]);
+  });
+
+  test('planRuntime fills, drains, reweights and holds in maint', () => {
+    const first = planRuntime('db', [undefined, undefined, undefined], [w(1), w(2)], { now: 0, drainMs: 100, checks: true })!;
+    assert.deepEqual(first.ops, [
+      'set server db/s1 addr 10.0.0.1 port 1', 'set weight db/s1 1', 'enable health db/s1', 'set server db/s1 state ready',
+      'set server db/s2 addr 10.0.0.1 port 2', 'set weight db/s2 1', 'enable health db/s2', 'set server db/s2 state ready',
+    ]);
+    const second = planRuntime('db', first.slots, [w(2, { weight: 5, maint: true }), w(3)], { now: 10, drainMs: 100, checks: false })!;
+    assert.deepEqual(second.ops, [
+      'set server db/s1 state drain', 'set weight db/s2 5', 'set server db/s2 state maint',
+      'set server db/s3 addr 10.0.0.1 port 3', 'set weight db/s3 1', 'set server db/s3 state ready',
+    ]);
+    assert.equal(second.slots[0]?.drainUntil, 110);
+    assert.equal(planRuntime('db', second.slots, [w(2), w(3), w(4)], { now: 0, drainMs: 1, checks: false }), undefined, 'a draining slot is not free');
+    assert.deepEqual(planRuntime('db', second.slots, [w(1), w(2), w(3)], { now: 0, drainMs: 1, checks: false })?.ops, [
+      'set server db/s1 state ready', 'set weight db/s2 1', 'set server db/s2 state ready',
+    ]);
+  });
+
+  test('layoutForReload keeps slot positions, drops drains and grows', () => {
+    const slots = [{ ip: '10.0.0.1', port: 1, weight: 1, admin: 'drain' as const }, { ip: '10.0.0.1', port: 2, weight: 1, admin: 'ready' as const }];
+    const next = layoutForReload(slots, Array.from({ length: 9 }, (_, i) => w(i + 2)), 8);
+    assert.equal(next.length, 16);
+    assert.equal(next[1]?.port, 2);
+    assert.equal(next[0]?.port, 3);
+    assert.equal(next.filter(Boolean).length, 9);
+  });
+});
+
+describe('parsers', () => {
+  test('parseShowProc reads master, workers and old workers', () => {
+    const text = [
+      '#<PID>          <type>          <reloads>       <uptime>        <version>',
+      '6401            master          2 [failed: 1]   0d00h00m06s     2.6.12',
+      '# workers', '6447            worker          0               0d00h00m03s     2.6.12',
+      '# old workers', '6404            worker          1               0d00h00m03s     2.6.12', '# programs', '',
+    ].join('\n');
+    assert.deepEqual(parseShowProc(text), [
+      { pid: 6401, type: 'master', reloads: 2, failedReloads: 1 },
+      { pid: 6447, type: 'worker', reloads: 0 },
+      { pid: 6404, type: 'old-worker', reloads: 1 },
+    ]);
+  });
+
+  test('parseShowStat keys rows by header and rejects garbage', () => {
+    const rows = parseShowStat('# pxname,svname,status,\ndb,s1,UP,\ndb,BACKEND,UP,\n');
+    assert.deepEqual(rows[0], { pxname: 'db', svname: 's1', status: 'UP' });
+    assert.throws(() => parseShowStat('Unknown command'), HaproxyError);
+  });
+});
+
+describe('ReloadManager', () => {
+  test('coalesces a burst into one reload carrying every reason, and reports failures to all', async () => {
+    const runs: string[][] = [];
+    let fail = false;
+    const m = new ReloadManager({
+      debounceMs: 5,
+      minIntervalMs: 0,
+      run: async (reasons) => {
+        runs.push([...reasons]);
+        if (fail) throw new HaproxyError('boom');
+        return true;
+      },
+    });
+    const outcomes = await Promise.all(['a', 'b', 'c', 'a'].map((r) => m.request(r)));
+    assert.deepEqual(runs, [['a', 'b', 'c']]);
+    assert.deepEqual(outcomes[3], { reloaded: true, reasons: ['a', 'b', 'c'] });
+    fail = true;
+    await assert.rejects(Promise.all([m.request('x'), m.request('y')]), /boom/);
+    assert.equal(runs.length, 2);
+    assert.equal(m.count, 1);
+    m.close();
+    await assert.rejects(m.request('z'), /closed/);
+  });
+});
