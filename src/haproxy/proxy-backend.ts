@@ -43,5 +43,6 @@ export interface ProxyBackend {
   remove(name: string): Promise<void>;
   /** The servers of `name` as the proxy sees them; [] when unknown. */
   status(name: string): Promise<readonly ServerStatus[]>;
-  close(): Promise<void>;
+  /** Stop using the proxy; `stopHaproxy: false` leaves it serving for the next agent to adopt. */
+  close(opts?: { stopHaproxy?: boolean }): Promise<void>;
 }
