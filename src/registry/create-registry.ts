@@ -1,0 +1,76 @@
+/**
+ * Build a Registry from a URL: `memory://`, `zk://h1:2181,h2:2181/optional/chroot`,
+ * `etcd://h1:2379,h2:2379`. Never waits for the server: operations fail transiently until it is up.
+ */
+import { UsageError } from '../errors.ts';
+import { EtcdRegistry } from './etcd-registry.ts';
+import { MemoryRegistry } from './memory-registry.ts';
+import type { Registry } from './registry.ts';
+import { ZookeeperRegistry } from './zookeeper-registry.ts';
+
+export interface RegistryOptions {
+  url: string;
+  /** "user:pass" for ZooKeeper digest auth. */
+  zkAuth?: string;
+  /** Default 10000. */
+  sessionTimeoutMs?: number;
+  /** How long one connection attempt may take (ZooKeeper default 2000; etcd dial, default opTimeoutMs). */
+  connectTimeoutMs?: number;
+  /** Deadline of each registry operation; default 5000. */
+  opTimeoutMs?: number;
+  /** Default "/dockstack". */
+  etcdPrefix?: string;
+  /** Default 10. */
+  leaseTtlSec?: number;
+  etcdAuth?: { username: string; password: string };
+  onEvent?: (e: { type: string; message: string }) => void;
+}
+
+const HOSTS_RE = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}(?:,(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5})*$/;
+const CHROOT_RE = /^(?:\/[A-Za-z0-9._-]+)*$/;
+const FORMS = 'expected memory://, zk://host1:2181,host2:2181[/chroot] or etcd://host1:2379,host2:2379';
+
+/** Create the registry named by `opts.url`; a malformed URL throws UsageError. */
+export function createRegistry(opts: RegistryOptions): Registry {
+  const m = /^([a-z]+):\/\/(.*)$/.exec(opts.url);
+  const bad = (why: string): UsageError => new UsageError(`registry URL ${JSON.stringify(opts.url)}: ${why}`, FORMS);
+  if (!m) throw bad('not a URL');
+  const [, scheme = '', rest = ''] = m;
+  const opTimeoutMs = opts.opTimeoutMs ?? 5000;
+  const onEvent = opts.onEvent ? { onEvent: opts.onEvent } : {};
+  if (scheme === 'memory') {
+    if (rest !== '') throw bad('memory:// takes nothing after the scheme');
+    return new MemoryRegistry();
+  }
+  if (scheme === 'zk') {
+    const slash = rest.indexOf('/');
+    const servers = slash < 0 ? rest : rest.slice(0, slash);
+    const chroot = (slash < 0 ? '' : rest.slice(slash)).replace(/\/$/, '');
+    if (!HOSTS_RE.test(servers)) throw bad('expected host:port[,host:port...]');
+    if (!CHROOT_RE.test(chroot)) throw bad(`invalid chroot ${JSON.stringify(chroot)}`);
+    if (opts.zkAuth !== undefined && !/^[^:]+:.+$/.test(opts.zkAuth)) throw new UsageError('zk auth: expected "user:password"');
+    return new ZookeeperRegistry({
+      servers,
+      chroot,
+      sessionTimeoutMs: opts.sessionTimeoutMs ?? 10_000,
+      opTimeoutMs,
+      ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+      ...(opts.zkAuth ? { auth: opts.zkAuth } : {}),
+      ...onEvent,
+    });
+  }
+  if (scheme === 'etcd') {
+    if (!HOSTS_RE.test(rest)) throw bad('expected host:port[,host:port...]');
+    const prefix = (opts.etcdPrefix ?? '/dockstack').replace(/\/$/, '');
+    return new EtcdRegistry({
+      hosts: rest.split(','),
+      prefix,
+      leaseTtlSec: opts.leaseTtlSec ?? 10,
+      ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+      opTimeoutMs,
+      ...(opts.etcdAuth ? { auth: opts.etcdAuth } : {}),
+      ...onEvent,
+    });
+  }
+  throw bad(`unknown scheme ${JSON.stringify(scheme)}`);
+}

@@ -1,0 +1,218 @@
+/**
+ * The one promise adapter over node-zookeeper-client (callback based, no per-op timeouts). Every
+ * operation gets a deadline and a message saying what was being done; CONNECTION_LOSS,
+ * SESSION_EXPIRED and timeouts become transient RegistryErrors. One ZkClient = one ZK session.
+ */
+import zookeeper from 'node-zookeeper-client';
+import type { ACL, Client, Event, Stat } from 'node-zookeeper-client';
+import { RegistryError } from '../errors.ts';
+
+const { Exception, State } = zookeeper;
+
+/** A failed ZooKeeper operation; `zkCode` is the server's error code (e.g. Exception.NO_AUTH) when known. */
+export class ZkOpError extends RegistryError {
+  readonly zkCode: number | undefined;
+  constructor(message: string, opts: { transient: boolean; cause?: unknown; zkCode?: number }) {
+    super(message, opts);
+    this.zkCode = opts.zkCode;
+  }
+}
+
+export type ZkSessionEvent = 'connected' | 'disconnected' | 'expired' | 'closed';
+
+export interface ZkClientOptions {
+  /** "host1:2181,host2:2181" (no chroot: callers prefix their paths). */
+  readonly servers: string;
+  readonly sessionTimeoutMs: number;
+  readonly opTimeoutMs: number;
+  /** How long one connection attempt may take before it is abandoned and retried; default 2000. */
+  readonly connectTimeoutMs?: number;
+  /** "user:pass" for digest auth. */
+  readonly auth?: string;
+}
+
+type Watcher = (event: Event) => void;
+const TRANSIENT = new Set([Exception.CONNECTION_LOSS, Exception.SESSION_EXPIRED, Exception.OPERATION_TIMEOUT]);
+
+/** A typed, deadline-bounded ZooKeeper session. Reconnects by itself; after 'expired' it is dead. */
+export class ZkClient {
+  private readonly raw: Client;
+  private readonly listeners = new Set<(e: ZkSessionEvent) => void>();
+  private watchdog: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(private readonly opts: ZkClientOptions) {
+    this.raw = zookeeper.createClient(opts.servers, { sessionTimeout: opts.sessionTimeoutMs, spinDelay: 1000, retries: 0 });
+    if (opts.auth) this.raw.addAuthInfo('digest', Buffer.from(opts.auth));
+    this.raw.on('state', (s) => {
+      const e: ZkSessionEvent | undefined =
+        s === State.SYNC_CONNECTED ? 'connected' : s === State.DISCONNECTED ? 'disconnected' : s === State.EXPIRED ? 'expired' : undefined;
+      if (e === 'disconnected') this.armWatchdog();
+      if (e) for (const cb of this.listeners) cb(e);
+    });
+  }
+
+  /** Start connecting in the background (never waits for the server). */
+  connect(): void {
+    this.raw.connect();
+    this.armWatchdog();
+  }
+
+  /**
+   * The library waits forever for a ConnectResponse once TCP is up, and ZooKeeper 3.8 leaves
+   * connections made just after its start unanswered: drop an attempt that takes too long.
+   */
+  private armWatchdog(): void {
+    clearTimeout(this.watchdog);
+    if (this.closing) return;
+    this.watchdog = setTimeout(() => {
+      const s = this.raw.getState();
+      if (this.closing || s === State.SYNC_CONNECTED || s === State.EXPIRED) return;
+      this.connectionManager()?.socket?.destroy();
+      this.armWatchdog();
+    }, this.opts.connectTimeoutMs ?? 2000);
+    this.watchdog.unref();
+  }
+
+  private connectionManager(): { socket?: { destroy(): void }; connect(): void } | undefined {
+    return (this.raw as unknown as { connectionManager?: { socket?: { destroy(): void }; connect(): void } }).connectionManager;
+  }
+
+  onEvent(cb: (e: ZkSessionEvent) => void): void {
+    this.listeners.add(cb);
+  }
+
+  /** The 8-byte session id (all zeros before the first connect). */
+  sessionId(): Buffer {
+    return this.raw.getSessionId();
+  }
+
+  create(path: string, data: Buffer, mode: number, acls?: ACL[]): Promise<string> {
+    return this.call(`creating znode ${path}`, (cb) =>
+      acls ? this.raw.create(path, data, acls, mode, cb) : this.raw.create(path, data, mode, cb),
+    );
+  }
+
+  /** Create `path` and missing parents as persistent nodes; existing ones are fine. */
+  mkdirp(path: string): Promise<string> {
+    return this.call(`creating znode ${path} and its parents`, (cb) => this.raw.mkdirp(path, cb));
+  }
+
+  /** Remove `path`; a missing node is not an error. */
+  async remove(path: string, version = -1): Promise<void> {
+    await this.call(`deleting znode ${path}`, (cb) => this.raw.remove(path, version, (err) => cb(err, undefined)), [Exception.NO_NODE]);
+  }
+
+  /** Stat of `path`, or undefined when missing; `watcher` fires on create/delete/data change. */
+  async exists(path: string, watcher?: Watcher): Promise<Stat | undefined> {
+    const stat = await this.call<Stat | null>(`checking znode ${path}`, (cb) =>
+      watcher ? this.raw.exists(path, watcher, cb) : this.raw.exists(path, cb),
+    );
+    return stat ?? undefined;
+  }
+
+  /** Child names of `path`, or undefined when it is missing. */
+  getChildren(path: string, watcher?: Watcher): Promise<string[] | undefined> {
+    return this.call(
+      `listing children of znode ${path}`,
+      (cb) => (watcher ? this.raw.getChildren(path, watcher, cb) : this.raw.getChildren(path, cb)),
+      [Exception.NO_NODE],
+    );
+  }
+
+  /** Data and stat of `path`, or undefined when it is missing. */
+  getData(path: string, watcher?: Watcher): Promise<{ data: Buffer | undefined; stat: Stat } | undefined> {
+    return this.call(
+      `reading znode ${path}`,
+      (cb) => {
+        const done = (err: Error | zookeeper.Exception | null, data: Buffer, stat: Stat): void =>
+          cb(err, err ? undefined : { data: data ?? undefined, stat });
+        if (watcher) this.raw.getData(path, watcher, done);
+        else this.raw.getData(path, done);
+      },
+      [Exception.NO_NODE],
+    );
+  }
+
+  setData(path: string, data: Buffer, version = -1): Promise<Stat> {
+    return this.call(`writing znode ${path}`, (cb) => this.raw.setData(path, data, version, cb));
+  }
+
+  /** End the session (its ephemerals go with it) and release the socket, bounded by opTimeoutMs. */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.watchdog);
+    const closed = new Promise<void>((resolve) => {
+      const check = (s: zookeeper.State): void => {
+        if (s === State.DISCONNECTED) resolve();
+      };
+      this.raw.on('state', check);
+    });
+    // Closing an unconnected client makes the library write to a missing socket; the server
+    // expires that session by itself.
+    if (this.raw.getState() === State.SYNC_CONNECTED) {
+      this.raw.close();
+      await withTimeout(closed, this.opts.opTimeoutMs);
+    }
+    this.forceDisconnect();
+    for (const cb of this.listeners) cb('closed');
+    this.listeners.clear();
+  }
+
+  /**
+   * The library reconnects from a spin-delay timer even after close() when it was disconnected,
+   * so a closed client could keep the process alive: mark it closed and drop the socket.
+   */
+  private forceDisconnect(): void {
+    const cm = this.connectionManager();
+    if (!cm) return;
+    cm.connect = () => {};
+    cm.socket?.destroy();
+  }
+
+  /** Run one callback-style op with a deadline; codes in `absentOk` resolve undefined. */
+  private call<T>(what: string, op: (cb: (err: Error | zookeeper.Exception | null, v: T) => void) => void, absentOk: number[] = []): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new ZkOpError(`${what}: timed out after ${this.opts.opTimeoutMs} ms`, { transient: true }));
+      }, this.opts.opTimeoutMs);
+      try {
+        op((err, v) => {
+          clearTimeout(timer);
+          if (!err) return resolve(v);
+          if (err instanceof Exception) {
+            const code = err.getCode();
+            if (absentOk.includes(code)) return resolve(undefined as T);
+            return reject(new ZkOpError(`${what}: ${describeZk(err)}`, { transient: TRANSIENT.has(code), cause: err, zkCode: code }));
+          }
+          reject(new ZkOpError(`${what}: ${err.message}`, { transient: false, cause: err }));
+        });
+      } catch (err) {
+        clearTimeout(timer);
+        reject(new ZkOpError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { transient: false, cause: err }));
+      }
+    });
+  }
+}
+
+/** "connection lost" from CONNECTION_LOSS[-4]. */
+function describeZk(e: zookeeper.Exception): string {
+  return e.getName().toLowerCase().replace(/_/g, ' ').replace('connection loss', 'connection lost');
+}
+
+async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+/** ACL for our own nodes when authenticated: creator has all rights, the world may read. */
+export function creatorAllWorldRead(): ACL[] {
+  return [
+    new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('auth', '')),
+    new zookeeper.ACL(zookeeper.Permission.READ, new zookeeper.Id('world', 'anyone')),
+  ];
+}
+
+export const CreateMode = zookeeper.CreateMode;
+export const ZkException = zookeeper.Exception;

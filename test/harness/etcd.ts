@@ -1,0 +1,90 @@
+/**
+ * A real etcd 3.4 on ephemeral loopback client/peer ports in a fresh temp dir, for one test file.
+ * stop() kills it and removes the dir; restart() keeps the data (leases survive a restart).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.ts';
+
+export interface EtcdServer {
+  /** "127.0.0.1:port" */
+  readonly endpoint: string;
+  readonly endpoints: readonly string[];
+  readonly port: number;
+  readonly dataDir: string;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Start etcd and wait (bounded) until GET /health says healthy. */
+export async function startEtcd(): Promise<EtcdServer> {
+  const root = await mkdtemp(join(tmpdir(), 'dockstack-etcd-'));
+  const dataDir = join(root, 'data');
+  const port = await freePort();
+  const peerPort = await freePort();
+  const client = `http://127.0.0.1:${port}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  let proc: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    proc = spawn(
+      'etcd',
+      ['--name', 'test', '--data-dir', dataDir, '--listen-client-urls', client, '--advertise-client-urls', client,
+        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `test=${peer}`,
+        '--logger', 'zap', '--log-outputs', join(root, 'etcd.log')],
+      { stdio: 'ignore' },
+    );
+    const p = proc;
+    const reap = (): void => void p.kill('SIGKILL');
+    process.once('exit', reap);
+    p.once('exit', () => process.off('exit', reap));
+    const deadline = Date.now() + 30_000;
+    while (!(await healthy(client))) {
+      if (p.exitCode !== null) throw new Error(`etcd exited with ${p.exitCode}; see ${root}/etcd.log`);
+      if (Date.now() > deadline) throw new Error(`etcd not healthy on ${port} within 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const kill = async (): Promise<void> => {
+    const p = proc;
+    proc = undefined;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill('SIGTERM');
+    const timer = setTimeout(() => p.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await launch();
+  } catch (err) {
+    await kill();
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    endpoint: `127.0.0.1:${port}`,
+    endpoints: [`127.0.0.1:${port}`],
+    port,
+    dataDir,
+    async restart() {
+      await kill();
+      await launch();
+    },
+    async stop() {
+      await kill();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(500) });
+    const body = (await res.json()) as { health?: unknown };
+    return body.health === 'true';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * A real ZooKeeper 3.8 (Debian jars) on an ephemeral loopback port in a fresh temp dir, for one
+ * test file. Low minSessionTimeout so expiry tests are quick. stop() kills it and removes the dir.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.ts';
+
+export interface ZooKeeperServer {
+  readonly connectString: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Stop the server and keep its data (for restart()). */
+  kill(): Promise<void>;
+  /** Stop and start again on the same port and data dir; sessions survive. */
+  restart(): Promise<void>;
+  /** Stop the server and remove the temp dir. */
+  stop(): Promise<void>;
+}
+
+const CLASSPATH = ['/usr/share/java/zookeeper.jar', '/usr/share/java/slf4j-log4j12.jar', '/usr/share/java/log4j-1.2.jar'];
+
+/** Start ZooKeeper and wait (bounded) until it answers the `srvr` four-letter word. */
+export async function startZooKeeper(opts: { minSessionTimeoutMs?: number } = {}): Promise<ZooKeeperServer> {
+  const root = await mkdtemp(join(tmpdir(), 'dockstack-zk-'));
+  const confDir = join(root, 'conf');
+  const dataDir = join(root, 'data');
+  await mkdir(confDir);
+  await mkdir(dataDir);
+  const port = await freePort();
+  const cfg = join(confDir, 'zoo.cfg');
+  await writeFile(
+    cfg,
+    [
+      'tickTime=500',
+      `minSessionTimeout=${opts.minSessionTimeoutMs ?? 1000}`,
+      'maxSessionTimeout=30000',
+      `dataDir=${dataDir}`,
+      `clientPort=${port}`,
+      'clientPortAddress=127.0.0.1',
+      'admin.enableServer=false',
+      '4lw.commands.whitelist=srvr,ruok',
+      'maxClientCnxns=0',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(confDir, 'log4j.properties'),
+    [
+      'log4j.rootLogger=INFO, F',
+      'log4j.appender.F=org.apache.log4j.FileAppender',
+      `log4j.appender.F.File=${join(root, 'zookeeper.log')}`,
+      'log4j.appender.F.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.F.layout.ConversionPattern=%d %p [%t] %c{1}: %m%n',
+      '',
+    ].join('\n'),
+  );
+  let proc: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    proc = spawn(
+      'java',
+      ['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', [confDir, ...CLASSPATH].join(':'),
+        'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg],
+      { stdio: 'ignore' },
+    );
+    const p = proc;
+    // A test process that dies without its after() hook must not leave the server running.
+    const reap = (): void => void p.kill('SIGKILL');
+    process.once('exit', reap);
+    p.once('exit', () => process.off('exit', reap));
+    const deadline = Date.now() + 30_000;
+    while (!(await srvrAnswers(port))) {
+      if (p.exitCode !== null) throw new Error(`zookeeper exited with ${p.exitCode}; see ${root}/zookeeper.log`);
+      if (Date.now() > deadline) throw new Error(`zookeeper not ready on ${port} within 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const kill = async (): Promise<void> => {
+    const p = proc;
+    proc = undefined;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill('SIGTERM');
+    const timer = setTimeout(() => p.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await launch();
+  } catch (err) {
+    await kill();
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    connectString: `127.0.0.1:${port}`,
+    port,
+    dataDir,
+    kill,
+    async restart() {
+      await kill();
+      await launch();
+    },
+    async stop() {
+      await kill();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** True when the server answers `srvr` in time; ZK 3.8 ignores connections made right after a start. */
+function srvrAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let out = '';
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(500, () => done(false));
+    sock.on('connect', () => sock.write('srvr'));
+    sock.on('data', (d) => (out += d.toString()));
+    sock.on('end', () => done(out.includes('Mode:')));
+    sock.on('error', () => done(false));
+  });
+}

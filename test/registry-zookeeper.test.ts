@@ -1,0 +1,177 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import zookeeper from 'node-zookeeper-client';
+import { createRegistry } from '../src/registry/create-registry.ts';
+import { CreateMode, ZkClient, ZkOpError, ZkException } from '../src/registry/zookeeper-client.ts';
+import type { Registry } from '../src/registry/registry.ts';
+import { RegistryError, UsageError } from '../src/errors.ts';
+import { eventually } from './harness/eventually.ts';
+import { startZooKeeper, type ZooKeeperServer } from './harness/zookeeper.ts';
+import { startTcpProxy } from './harness/tcp-proxy.ts';
+import { registryConformance } from './registry-conformance.ts';
+
+const plain = (servers: string, auth?: string): ZkClient => {
+  const c = new ZkClient({ servers, sessionTimeoutMs: 4000, opTimeoutMs: 5000, ...(auth ? { auth } : {}) });
+  c.connect();
+  return c;
+};
+
+registryConformance('zookeeper', async () => {
+  const zk = await startZooKeeper();
+  const raw = plain(zk.connectString);
+  return {
+    largeValues: false,
+    async registry() {
+      return createRegistry({ url: `zk://${zk.connectString}/conformance`, sessionTimeoutMs: 4000 });
+    },
+    async writeRaw(path, key, data) {
+      await raw.mkdirp(`/conformance${path}`);
+      await raw.create(`/conformance${path}/${key}`, Buffer.from(data), CreateMode.PERSISTENT);
+    },
+    async teardown() {
+      await raw.close();
+      await zk.stop();
+    },
+  };
+});
+
+describe('ZooKeeper registry on a real server', () => {
+  let zk: ZooKeeperServer;
+  let other: ZkClient;
+  const open: Registry[] = [];
+  const reg = (url: string, extra: { zkAuth?: string; sessionTimeoutMs?: number } = {}): Registry => {
+    const r = createRegistry({ url, sessionTimeoutMs: extra.sessionTimeoutMs ?? 4000, opTimeoutMs: 3000, ...extra });
+    open.push(r);
+    return r;
+  };
+  before(async () => {
+    zk = await startZooKeeper();
+    other = plain(zk.connectString);
+  });
+  after(async () => {
+    for (const r of open) await r.close();
+    await other?.close();
+    await zk?.stop();
+  });
+
+  it('writes exactly the Nerve wire format, readable by a plain client', async () => {
+    const r = reg(`zk://${zk.connectString}`);
+    const key = await r.register('/nerve/web', { host: '10.1.2.3', port: 8080, name: 'web-1', weight: 2 });
+    const children = await new Promise<string[]>((resolve, reject) => {
+      const c = zookeeper.createClient(zk.connectString);
+      c.once('connected', () =>
+        c.getChildren('/nerve/web', (err, ch) => {
+          if (err) return reject(err);
+          c.getData(`/nerve/web/${ch[0]}`, (err2, data, stat) => {
+            c.close();
+            if (err2) return reject(err2);
+            assert.equal(data.toString(), '{"host":"10.1.2.3","port":8080,"name":"web-1","weight":2}');
+            assert.notEqual(stat.ephemeralOwner.readBigUInt64BE(), 0n, 'must be ephemeral');
+            resolve(ch);
+          });
+        }),
+      );
+      c.connect();
+    });
+    assert.equal(children.length, 1);
+    assert.match(children[0] ?? '', /^web-1_\d{10}$/);
+    assert.equal(key, `/nerve/web/${children[0]}`);
+  });
+
+  it("removes a crashed predecessor's stale nodes but not its own", async () => {
+    await other.mkdirp('/stale/svc');
+    await other.create('/stale/svc/app-1_0000000001', Buffer.from('{"host":"10.0.0.1","port":1,"name":"app-1"}'), CreateMode.PERSISTENT);
+    await other.create('/stale/svc/app-1_0000000002', Buffer.from('{"host":"10.0.0.1","port":2,"name":"app-1"}'), CreateMode.EPHEMERAL);
+    await other.create('/stale/svc/app-10_0000000003', Buffer.from('{"host":"10.0.0.1","port":3,"name":"app-10"}'), CreateMode.EPHEMERAL);
+    const r = reg(`zk://${zk.connectString}`);
+    const key = await r.register('/stale/svc', { host: '10.0.0.1', port: 9, name: 'app-1' });
+    await r.register('/stale/svc', { host: '10.0.0.1', port: 9, name: 'app-1' });
+    const children = (await other.getChildren('/stale/svc'))?.sort();
+    assert.deepEqual(children, [key.slice('/stale/svc/'.length), 'app-10_0000000003'].sort());
+  });
+
+  it('operations fail transiently while the server is unreachable, without waiting for it at construction', async () => {
+    const proxy = await startTcpProxy(zk.port);
+    proxy.cut();
+    try {
+      const r = reg(`zk://127.0.0.1:${proxy.port}`);
+      assert.notEqual(r.state(), 'connected');
+      await assert.rejects(r.list('/x'), (e: unknown) => e instanceof RegistryError && e.transient);
+      proxy.restore();
+      await eventually(() => r.list('/x'), { timeoutMs: 15_000 });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('re-registers (new znode) and re-fires watches after session expiry', async () => {
+    const proxy = await startTcpProxy(zk.port);
+    try {
+      const r = reg(`zk://127.0.0.1:${proxy.port}`, { sessionTimeoutMs: 1500 });
+      const states: string[] = [];
+      r.onStateChange((s) => states.push(s));
+      const key1 = await eventually(() => r.register('/exp/svc', { host: '10.0.0.1', port: 80, name: 'e-1' }), { timeoutMs: 15_000 });
+      let calls = 0;
+      r.watch('/exp/other', () => calls++);
+      proxy.cut();
+      // The server expires the session once its timeout passes without the client.
+      await eventually(async () => assert.equal(await other.exists(`/${key1.slice(1)}`), undefined), { timeoutMs: 20_000 });
+      proxy.restore();
+      const key2 = await eventually(
+        async () => {
+          const ch = (await other.getChildren('/exp/svc')) ?? [];
+          assert.equal(ch.length, 1);
+          return `/exp/svc/${ch[0]}`;
+        },
+        { timeoutMs: 20_000 },
+      );
+      assert.notEqual(key2, key1);
+      assert.ok(states.includes('expired'), states.join(','));
+      await eventually(() => assert.equal(r.state(), 'connected'), { timeoutMs: 10_000 });
+      const before = calls;
+      await other.mkdirp('/exp/other');
+      await other.create('/exp/other/x', Buffer.from('{"host":"10.0.0.2","port":81}'), CreateMode.EPHEMERAL);
+      await eventually(() => assert.ok(calls > before));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('keeps the registration exactly once and watches firing across a server restart', async () => {
+    const r = reg(`zk://${zk.connectString}`, { sessionTimeoutMs: 10_000 });
+    await r.register('/restart/svc', { host: '10.0.0.1', port: 80, name: 'r-1' });
+    let calls = 0;
+    r.watch('/restart/watched', () => calls++);
+    await zk.restart();
+    await eventually(() => assert.equal(r.state(), 'connected'), { timeoutMs: 20_000 });
+    const l = await eventually(() => r.list('/restart/svc'), { timeoutMs: 10_000 });
+    assert.deepEqual(l.instances.map((i) => i.name), ['r-1']);
+    assert.equal((await eventually(() => other.getChildren('/restart/svc'), { timeoutMs: 10_000 }))?.length, 1);
+    const before = calls;
+    await eventually(() => other.mkdirp('/restart/watched/child'), { timeoutMs: 10_000 });
+    await eventually(() => assert.ok(calls > before));
+  });
+
+  // ZooKeeper checks DELETE on the parent, which must stay open for other agents to register, so
+  // digest auth protects our registration's data, not its existence.
+  it('with digest auth, another client cannot overwrite our registration', async () => {
+    const r = reg(`zk://${zk.connectString}`, { zkAuth: 'agent:secret' });
+    const key = await r.register('/auth/svc', { host: '10.0.0.1', port: 80, name: 'a-1' });
+    const anon = plain(zk.connectString);
+    const wrong = plain(zk.connectString, 'intruder:nope');
+    try {
+      for (const c of [anon, wrong])
+        await assert.rejects(c.setData(key, Buffer.from('{"host":"6.6.6.6","port":1}')), (e: unknown) => e instanceof ZkOpError && e.zkCode === ZkException.NO_AUTH);
+      const data = await anon.getData(key);
+      assert.ok(data?.data?.toString().includes('"a-1"'), 'world can read');
+    } finally {
+      await anon.close();
+      await wrong.close();
+    }
+  });
+
+  it('rejects malformed URLs with the expected form', () => {
+    for (const url of ['zk://', 'zk://host', 'zk://h:1/bad path', 'consul://x:1', 'etcd://', 'memory://x', 'nonsense'])
+      assert.throws(() => createRegistry({ url }), (e: unknown) => e instanceof UsageError && /expected/.test(`${e.message} ${e.hint}`), url);
+  });
+});
