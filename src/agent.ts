@@ -57,14 +57,20 @@ export class Agent {
       concurrency: opts.concurrency ?? 4,
       onResult: (key, outcome, ms, err) => {
         if (outcome === 'error' || outcome === 'terminal')
-          this.log.warn({ object: key, outcome, err: describeError(err), retries: this.queue.retries(key) }, 'reconcile failed');
-        else this.log.debug({ object: key, outcome, durationMs: Math.round(ms) }, 'reconciled');
+          this.log.warn({ object: key, generation: this.manifests.get(key)?.generation, outcome, err: describeError(err), retries: this.queue.retries(key) }, 'reconcile failed');
+        else this.log.debug({ object: key, generation: this.manifests.get(key)?.generation, outcome, durationMs: Math.round(ms) }, 'reconciled');
         opts.onReconcile?.(key, outcome, ms, err);
       },
     });
   }
 
   async start(): Promise<void> {
+    // Every object event is also a log line of one shape: object, generation, reason, eventType.
+    this.status.onEvent((e) => {
+      const fields = { object: e.object, generation: this.manifests.get(e.object)?.generation, reason: e.reason, eventType: e.type };
+      if (e.type === 'Warning') this.log.warn(fields, e.message);
+      else this.log.info(fields, e.message);
+    });
     this.unsubscribeState = this.opts.registry.onStateChange((state) => {
       this.log.info({ registry: this.opts.registry.kind, state }, 'registry state');
       if (state === 'connected') this.resync();
@@ -126,7 +132,7 @@ export class Agent {
 
   private onSnapshot(files: ReadonlyMap<string, FileResult>): void {
     const changed = this.manifests.update(files);
-    for (const e of this.manifests.unattributedErrors()) this.log.warn({ err: e.message }, 'invalid manifest');
+    for (const e of this.manifests.unattributedErrors()) this.log.warn({ reason: 'InvalidManifest', err: e.message }, 'invalid manifest');
     for (const key of changed) {
       this.markValidity(key);
       this.queue.add(key);
@@ -141,10 +147,7 @@ export class Agent {
     }
     const kept = this.manifests.get(key) ? ' (the last good version stays in force)' : '';
     this.status.setCondition(key, 'Valid', 'False', 'InvalidManifest', errors.map((e) => e.message).join('; ') + kept);
-    for (const e of errors) {
-      this.status.event(key, 'Warning', 'InvalidManifest', e.message);
-      this.log.warn({ object: key, err: e.message }, 'invalid manifest');
-    }
+    for (const e of errors) this.status.event(key, 'Warning', 'InvalidManifest', e.message);
   }
 
   private async reconcile(key: string): Promise<void | { requeueAfterMs?: number }> {

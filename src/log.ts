@@ -1,6 +1,9 @@
 /**
- * Structured logs: pino JSON lines on stderr with a stable shape (`object` = "kind/name", `err`,
- * `reason`…). On a TTY, a compact human line instead.
+ * Structured logs: pino JSON lines on stderr with a stable shape — `time` (ISO 8601), `level`
+ * ("info", "warn"…), `pid`, `msg`, and where they apply `object` ("service/web"), `generation`,
+ * `reason` (the event reason: Registered, BackendAdded, InvalidManifest…), `eventType`
+ * (Normal/Warning), `err`, `outcome`, `retries`, `durationMs`. On a TTY, a compact human line instead.
+ * The README's "Operating DockStack" section documents these fields; test/logs.test.ts holds them.
  */
 import pino, { type Logger as Pino } from 'pino';
 import type { Logger } from './reconcile/controller-context.ts';
@@ -8,13 +11,19 @@ import type { Logger } from './reconcile/controller-context.ts';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+const options = (level: LogLevel) => ({
+  level,
+  timestamp: pino.stdTimeFunctions.isoTime,
+  formatters: { level: (label: string) => ({ level: label }) },
+});
+
 export function createLogger(level: LogLevel = 'info', pretty = process.stderr.isTTY === true): Pino & Logger {
-  if (!pretty) return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
+  if (!pretty) return pino({ ...options(level), base: { pid: process.pid } }, pino.destination(2));
   const write = (line: string) => {
     const o = JSON.parse(line) as Record<string, unknown>;
     const { level: lv, time, msg, pid: _pid, ...rest } = o;
     const extra = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
-    process.stderr.write(`${String(time).slice(11, 23)} ${pino.levels.labels[Number(lv)]?.toUpperCase().padEnd(5)} ${String(msg ?? '')} ${extra}\n`);
+    process.stderr.write(`${String(time).slice(11, 23)} ${String(lv).toUpperCase().padEnd(5)} ${String(msg ?? '')} ${extra}\n`);
   };
-  return pino({ level, timestamp: pino.stdTimeFunctions.isoTime }, { write });
+  return pino({ ...options(level), base: null }, { write });
 }

@@ -3,6 +3,7 @@
  * manifest source, status API. The CLI's `agent` command and the end-to-end tests both use it.
  */
 import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Agent } from './agent.ts';
 import { UsageError } from './errors.ts';
 import { HaproxyProxy } from './haproxy/haproxy-proxy.ts';
@@ -11,10 +12,17 @@ import { RecordingProxy } from './haproxy/recording-proxy.ts';
 import { ServiceHealth } from './health/service-health.ts';
 import { DirectorySource } from './manifest/directory-source.ts';
 import type { ManifestSource } from './manifest/manifest-source.ts';
-import { silentLogger, type Logger } from './reconcile/controller-context.ts';
+import { MergedSource } from './providers/merged-source.ts';
+import { nameOf, silentLogger, type Logger } from './reconcile/controller-context.ts';
 import { createRegistry, type RegistryOptions } from './registry/create-registry.ts';
 import type { Registry } from './registry/registry.ts';
+import { instrumentedChecks } from './server/instrumented-check.ts';
+import { InstrumentedProxy } from './server/instrumented-proxy.ts';
+import { InstrumentedRegistry } from './server/instrumented-registry.ts';
+import { AgentMetrics } from './server/metrics.ts';
+import { Operations } from './server/operations.ts';
 import { StatusServer } from './server/status-server.ts';
+import { reportInitialSync } from './server/sync-progress.ts';
 
 export interface AgentConfig {
   readonly manifestsDir: string;
@@ -27,15 +35,23 @@ export interface AgentConfig {
   readonly haproxyBin?: string;
   readonly haproxyUpdates?: 'runtime' | 'reload';
   readonly resyncMs?: number;
+  /** Bearer token allowing the status API's write operations (drain, maintenance); none = read-only. */
+  readonly statusToken?: string;
   readonly log?: Logger;
   /** Override the manifest source (tests, providers). */
   readonly source?: ManifestSource;
+  /** More sources merged with the directory (seed flags, the Docker provider). */
+  readonly extraSources?: readonly ManifestSource[];
+  /** Watch `manifestsDir` (default true); false when only `extraSources` describe the objects. */
+  readonly watchManifests?: boolean;
 }
 
 export interface RunningAgent {
   readonly agent: Agent;
   readonly registry: Registry;
   readonly proxy: ProxyBackend;
+  /** This agent's Prometheus metrics (also served at GET /metrics). */
+  readonly metrics: AgentMetrics;
   /** The bound status API address. */
   readonly statusAddr: string;
   /** Graceful stop: deregister, stop HAProxy, close everything. */
@@ -44,32 +60,41 @@ export interface RunningAgent {
 
 export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const log = cfg.log ?? silentLogger;
+  const metrics = new AgentMetrics();
   const [host, portStr] = splitAddr(cfg.statusAddr);
   const registry = 'url' in cfg.registry ? createRegistry({ ...cfg.registry, onEvent: (e) => log.info({ registryEvent: e.type }, e.message) }) : cfg.registry;
   let proxy: ProxyBackend;
   if (cfg.proxy === 'haproxy') {
-    await mkdir(cfg.haproxyDir, { recursive: true });
+    const haproxyDir = resolve(cfg.haproxyDir); // sockets and -f paths must not depend on the cwd
+    await mkdir(haproxyDir, { recursive: true });
     const hp = new HaproxyProxy({
-      dir: cfg.haproxyDir,
+      dir: haproxyDir,
       ...(cfg.haproxyBin && { haproxyBin: cfg.haproxyBin }),
       updates: cfg.haproxyUpdates ?? 'runtime',
-      onReload: (reasons) => log.info({ reasons }, 'haproxy reloaded'),
+      onReload: (reasons) => {
+        metrics.onReload(reasons);
+        log.info({ reasons }, 'haproxy reloaded');
+      },
       onEvent: (e) => log.info({ haproxyEvent: e.type }, e.message),
     });
     await hp.start();
     proxy = hp;
   } else proxy = new RecordingProxy();
-  const source = cfg.source ?? new DirectorySource({ dir: cfg.manifestsDir });
+  const sources = [...(cfg.watchManifests === false ? [] : [new DirectorySource({ dir: cfg.manifestsDir })]), ...(cfg.extraSources ?? [])];
+  const source = cfg.source ?? (sources.length === 1 ? sources[0]! : new MergedSource(sources));
   const agent = new Agent({
     source,
-    registry,
-    proxy,
+    registry: new InstrumentedRegistry(registry, metrics),
+    proxy: new InstrumentedProxy(proxy, metrics),
     host: cfg.host,
     log,
     ...(cfg.resyncMs !== undefined && { resyncMs: cfg.resyncMs }),
-    health: (checks, target, onChange) => new ServiceHealth(checks, target, onChange),
+    onReconcile: (key, outcome, ms) => metrics.onReconcile(key, outcome, ms),
+    health: (checks, target, onChange, key) => new ServiceHealth(checks, target, onChange, { createCheck: instrumentedChecks(metrics, nameOf(key)) }),
   });
-  const server = new StatusServer(agent, { host, port: Number(portStr) });
+  metrics.bind(agent, proxy);
+  const operations = new Operations(agent);
+  const server = new StatusServer(agent, { host, port: Number(portStr), metrics: () => metrics.render(), operations, ...(cfg.statusToken && { token: cfg.statusToken }) });
   const statusAddr = await server.start();
   try {
     await agent.start();
@@ -79,16 +104,20 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
     await registry.close();
     throw err;
   }
-  log.info({ statusAddr, manifests: cfg.manifestsDir, registry: registry.kind, proxy: cfg.proxy }, 'agent started');
+  log.info({ statusAddr, manifests: cfg.manifestsDir, registry: registry.kind, proxy: cfg.proxy, writes: cfg.statusToken ? 'token' : 'disabled' }, 'agent started');
+  const stopProgress = reportInitialSync(agent, log);
   let stopping: Promise<void> | undefined;
   return {
     agent,
     registry,
     proxy,
+    metrics,
     statusAddr,
     stop: () =>
       (stopping ??= (async () => {
         log.info({}, 'stopping: deregistering services');
+        stopProgress();
+        operations.close();
         await agent.stop();
         await server.close();
         log.info({}, 'stopped');

@@ -6,8 +6,13 @@ import { Command, CommanderError } from 'commander';
 import { DockstackError } from '../errors.ts';
 import { agentCommand } from './commands/agent.ts';
 import { applyCommand, deleteCommand, diffCommand } from './commands/apply.ts';
+import { createCommand } from './commands/create.ts';
+import { drainCommand } from './commands/drain.ts';
 import { describeCommand, getCommand } from './commands/get.ts';
+import { nerveCommand } from './commands/nerve.ts';
+import { maintenanceCommand } from './commands/maintenance.ts';
 import { schemaCommand } from './commands/schema.ts';
+import { synapseCommand } from './commands/synapse.ts';
 import { validateCommand } from './commands/validate.ts';
 import { ExitCode } from './exit-code.ts';
 
@@ -17,7 +22,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) });
-  for (const cmd of [agentCommand(), applyCommand(), deleteCommand(), diffCommand(), getCommand(), describeCommand(), validateCommand(), schemaCommand()])
+  for (const cmd of [agentCommand(), applyCommand(), deleteCommand(), diffCommand(), getCommand(), describeCommand(), drainCommand(), maintenanceCommand(), validateCommand(), schemaCommand(), createCommand(), nerveCommand(), synapseCommand()])
     program.addCommand(cmd);
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();

@@ -23,6 +23,8 @@ export type HealthFactory = (
   checks: readonly HealthCheckSpec[],
   target: { host: string; port: number },
   onChange: (healthy: boolean) => void,
+  /** The Service's key ("service/web"), for per-Service check metrics. */
+  key: string,
 ) => HealthRunner;
 
 interface Registered {
@@ -113,7 +115,7 @@ export class ServiceController {
     const runner = this.health(m.spec.checks, { host, port: m.spec.port }, (healthy) => {
       this.ctx.status.event(key, healthy ? 'Normal' : 'Warning', healthy ? 'CheckPassed' : 'CheckFailed', healthy ? 'checks passing' : 'checks failing');
       this.ctx.enqueue(key);
-    });
+    }, key);
     this.runners.set(key, { generation, runner });
     runner.start();
     return runner;

@@ -19,6 +19,8 @@ export class SubscriptionController {
   private readonly watches = new Map<string, { path: string; unwatch: () => void }>();
   /** Last non-empty server set read from the registry, per key and path. */
   private readonly lastKnown = new Map<string, { path: string; servers: BackendServer[] }>();
+  /** Maintenance set through the status API ("host:port" per key), on top of spec.maintenance. */
+  private readonly maintOverrides = new Map<string, Set<string>>();
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -47,12 +49,13 @@ export class SubscriptionController {
     }
 
     const { servers, source } = this.choose(key, m, fromRegistry);
-    const withMaint = servers.map((s) => (m.spec.maintenance.includes(addressOf(s)) ? { ...s, maintenance: true } : s));
+    const maint = new Set([...m.spec.maintenance, ...(this.maintOverrides.get(key) ?? [])]);
+    const withMaint = servers.map((s) => (maint.has(addressOf(s)) ? { ...s, maintenance: true } : s));
     try {
       const result = await this.proxy.apply(nameOf(key), m.spec, withMaint);
       if (result.reloaded) status.event(key, 'Normal', 'Reloaded', result.reasons.join('; '));
       this.recordMembership(key, withMaint);
-      status.patch(key, { observedGeneration: desired.generation, details: { backends: withMaint.map(addressOf), source, listen: `${m.spec.listen.address}:${m.spec.listen.port}` } });
+      status.patch(key, { observedGeneration: desired.generation, details: { backends: withMaint.map(addressOf), maintenance: [...maint].sort(), source, listen: `${m.spec.listen.address}:${m.spec.listen.port}` } });
       status.setCondition(key, 'ProxyConfigured', 'True', 'Applied', `${withMaint.length} backends (${source})`);
     } catch (err) {
       status.setCondition(key, 'ProxyConfigured', 'False', 'ProxyError', describeError(err));
@@ -66,6 +69,16 @@ export class SubscriptionController {
       throw registryError;
     }
     status.patch(key, { lastError: undefined, retries: 0 });
+  }
+
+  /** Hold `backend` ("host:port") of `key` in maintenance (on), or drop that override (off); enqueues the key. */
+  setMaintenance(key: string, backend: string, on: boolean): void {
+    const set = this.maintOverrides.get(key) ?? new Set<string>();
+    if (on) set.add(backend);
+    else set.delete(backend);
+    if (set.size) this.maintOverrides.set(key, set);
+    else this.maintOverrides.delete(key);
+    this.ctx.enqueue(key);
   }
 
   async shutdown(): Promise<void> {
@@ -112,6 +125,7 @@ export class SubscriptionController {
     this.watches.get(key)?.unwatch();
     this.watches.delete(key);
     this.lastKnown.delete(key);
+    this.maintOverrides.delete(key);
     await this.proxy.remove(nameOf(key));
     if (this.ctx.status.get(key)) this.ctx.status.event(key, 'Normal', 'Removed', 'listener removed (manifest deleted)');
     this.ctx.status.delete(key);

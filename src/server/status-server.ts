@@ -1,16 +1,18 @@
 /**
- * The local status API: read-only JSON views of every object, their events, a change stream for
- * `get -w`, /healthz, and /metrics when a metrics handler is given. Binds 127.0.0.1 by default.
+ * The local status API: JSON views of every object, their events, a change stream for `get -w`,
+ * /healthz, and /metrics when a metrics handler is given. Binds 127.0.0.1 by default. Read-only
+ * unless a token is configured; then the POST operations of write-api.ts are allowed.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Agent } from '../agent.ts';
 import { DockstackError } from '../errors.ts';
 import type { Kind } from '../manifest/schema.ts';
+import { handleWrite, type WriteApiOptions } from './write-api.ts';
 
 const KIND_BY_PLURAL: Record<string, Kind> = { services: 'Service', subscriptions: 'Subscription' };
 
-export interface StatusServerOptions {
+export interface StatusServerOptions extends WriteApiOptions {
   readonly host?: string;
   readonly port: number;
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
@@ -50,8 +52,11 @@ export class StatusServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
-    if (req.method !== 'GET') return send(res, 405, { error: 'read-only API' });
     const parts = url.pathname.split('/').filter(Boolean);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      const [code, body] = await handleWrite(req, parts, this.opts);
+      return send(res, code, body);
+    }
     if (url.pathname === '/healthz') return send(res, 200, { ok: true });
     if (url.pathname === '/metrics' && this.opts.metrics) {
       const m = await this.opts.metrics();

@@ -1,6 +1,9 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../log.ts';
+import type { ManifestSource } from '../../manifest/manifest-source.ts';
+import { DEFAULT_DOCKER_SOCKET, DockerSource } from '../../providers/docker/docker-source.ts';
+import type { Logger } from '../../reconcile/controller-context.ts';
 import { startAgent } from '../../run-agent.ts';
 import { DEFAULT_STATUS_ADDR } from '../status-client.ts';
 
@@ -34,6 +37,7 @@ export interface AgentFlags {
   etcdUser?: string;
   etcdPassword?: string;
   resync?: number;
+  statusToken?: string;
   logLevel: LogLevel;
 }
 
@@ -55,11 +59,19 @@ export function withAgentOptions(cmd: Command): Command {
     .addOption(new Option('--etcd-user <user>').env('ETCD_USER'))
     .addOption(new Option('--etcd-password <password>').env('ETCD_PASSWORD'))
     .option('--resync <ms>', 'periodic full resync interval', positiveInt('--resync'))
+    .addOption(new Option('--status-token <token>', 'allow the status API write operations (drain, maintenance) for requests bearing this token').env('DOCKSTACK_STATUS_TOKEN'))
     .addOption(new Option('--log-level <level>').choices([...LOG_LEVELS]).env('DOCKSTACK_LOG_LEVEL').default('info'));
 }
 
+/** More manifest sources (seed flags, providers), built with the agent's logger. */
+export interface AgentExtras {
+  readonly sources?: (log: Logger) => readonly ManifestSource[];
+  /** Watch --manifests too (default true). */
+  readonly watchManifests?: boolean;
+}
+
 /** Run an agent until SIGTERM/SIGINT; deregisters before exiting. */
-export async function runAgent(flags: AgentFlags): Promise<void> {
+export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Promise<void> {
   const log = createLogger(flags.logLevel);
   if (flags.zkAuth !== undefined && !/^[^:\s]+:\S+$/.test(flags.zkAuth)) throw new UsageError(`--zk-auth: expected user:password, got "${flags.zkAuth}"`);
   if ((flags.etcdUser === undefined) !== (flags.etcdPassword === undefined)) throw new UsageError('--etcd-user and --etcd-password go together');
@@ -80,7 +92,10 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     ...(flags.haproxyBin && { haproxyBin: flags.haproxyBin }),
     haproxyUpdates: flags.haproxyUpdates,
     ...(flags.resync && { resyncMs: flags.resync }),
+    ...(flags.statusToken && { statusToken: flags.statusToken }),
     log,
+    ...(extras.sources && { extraSources: extras.sources(log) }),
+    ...(extras.watchManifests === false && { watchManifests: false }),
   });
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
@@ -99,6 +114,10 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
 export function agentCommand(): Command {
   return withAgentOptions(new Command('agent'))
     .description('watch the manifests directory and reconcile registrations and HAProxy until stopped')
-    .addHelpText('after', '\nExamples:\n  dockstack agent --manifests manifests --registry mem://\n  ZK_HOSTS=zk1:2181,zk2:2181 dockstack agent --host 10.0.0.5\n  dockstack agent --registry etcd://127.0.0.1:2379 --status-addr 127.0.0.1:7070')
-    .action((flags: AgentFlags) => runAgent(flags));
+    .option('--docker', 'also register running containers labelled dockstack.service.path/port (Docker events API)')
+    .addOption(new Option('--docker-socket <path>', 'Docker Engine API socket').env('DOCKER_SOCKET').default(DEFAULT_DOCKER_SOCKET))
+    .addHelpText('after', '\nExamples:\n  dockstack agent --manifests manifests --registry mem://\n  ZK_HOSTS=zk1:2181,zk2:2181 dockstack agent --host 10.0.0.5\n  dockstack agent --registry etcd://127.0.0.1:2379 --status-addr 127.0.0.1:7070\n  dockstack agent --docker --registry zk://127.0.0.1:2181')
+    .action((flags: AgentFlags & { docker?: boolean; dockerSocket: string }) =>
+      runAgent(flags, flags.docker ? { sources: (log) => [new DockerSource({ socketPath: flags.dockerSocket, log })] } : {}),
+    );
 }

@@ -51,6 +51,10 @@ export function applyCommand(): Command {
       const plan = await planApply(opts.manifests, objects);
       if (!opts.dryRun) await executePlan(plan);
       for (const a of plan.actions) process.stdout.write(`${a.key} ${a.action}${opts.dryRun ? ' (dry run)' : ''}\n`);
+      if (plan.actions.length >= 20) {
+        const count = (k: string) => `${plan.actions.filter((a) => a.action === k).length} ${k}`;
+        process.stderr.write(`${plan.actions.length} objects: ${['created', 'configured', 'unchanged'].map(count).join(', ')}\n`);
+      }
     });
 }
 

@@ -1,0 +1,68 @@
+/**
+ * `dockstack drain service NAME [--timeout 30s] [--off] [--no-wait]`: deregister the instance now,
+ * keep the process serving its existing connections, and (by default) wait out the timeout with a
+ * progress line, so it fits a preStop hook: `dockstack drain service web && kill app`.
+ */
+import { Command, Option } from 'commander';
+import type { ObjectView } from '../../agent.ts';
+import { UsageError } from '../../errors.ts';
+import type { DrainState } from '../../server/operations.ts';
+import { parseKind } from '../kinds.ts';
+import { getJson, statusAddr } from '../status-client.ts';
+import { postJson, statusToken } from '../status-write-client.ts';
+
+/** "30s", "500ms", "2m", or plain seconds → milliseconds. */
+export function parseDuration(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
+  if (!m) throw new UsageError(`--timeout: expected a duration like 30s, 500ms or 2m, got "${v}"`);
+  const n = Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 } as const)[(m[2] ?? 's') as 'ms' | 's' | 'm'];
+  if (n > 86_400_000) throw new UsageError(`--timeout: at most 24h, got "${v}"`);
+  return Math.round(n);
+}
+
+export const tokenOption = () => new Option('--status-token <token>', 'the agent\'s write token (env DOCKSTACK_STATUS_TOKEN)');
+export const addrOption = () => new Option('--status-addr <addr>', 'the agent status API (env DOCKSTACK_STATUS_ADDR)');
+
+interface DrainOpts {
+  timeout: number;
+  off?: boolean;
+  wait: boolean;
+  statusAddr?: string;
+  statusToken?: string;
+}
+
+export function drainCommand(): Command {
+  return new Command('drain')
+    .description('deregister a Service instance and let its existing connections finish (until --timeout); --off ends the drain')
+    .argument('<kind>', 'service')
+    .argument('<name>')
+    .addOption(new Option('--timeout <duration>', 'grace period for existing connections').argParser(parseDuration).default(30_000, '30s'))
+    .option('--off', 'end the drain: register again while healthy')
+    .option('--no-wait', 'return once deregistered instead of waiting out the timeout')
+    .addOption(addrOption())
+    .addOption(tokenOption())
+    .addHelpText('after', '\nExamples:\n  dockstack drain service web --timeout 20s\n  dockstack drain service web --off')
+    .action(async (kindArg: string, name: string, opts: DrainOpts) => {
+      if (parseKind(kindArg) !== 'Service') throw new UsageError(`drain works on services, not "${kindArg}"`, 'e.g. dockstack drain service web');
+      const addr = statusAddr(opts.statusAddr);
+      const path = `/api/v1/services/${encodeURIComponent(name)}`;
+      const r = await postJson<DrainState>(addr, `${path}/drain`, { on: !opts.off, timeoutMs: opts.timeout }, statusToken(opts.statusToken));
+      if (!r.draining) return void process.stdout.write(`service/${name} undrained\n`);
+      process.stdout.write(`service/${name} draining until ${r.until}\n`);
+      if (!opts.wait) return;
+      // Bounded: the agent reports done at `until`; allow it a little slack beyond that.
+      const deadline = Date.parse(r.until!) + 10_000;
+      let lastShown = -1;
+      for (;;) {
+        const view = await getJson<ObjectView>(addr, path);
+        const drain = view?.status.details.drain as { done?: boolean } | null | undefined;
+        if (!drain) throw new UsageError(`service/${name}: the drain was ended or the service removed while waiting`);
+        if (drain.done) return void process.stdout.write(`service/${name} drained\n`);
+        const left = Math.max(0, Math.ceil((Date.parse(r.until!) - Date.now()) / 1000));
+        if (left !== lastShown && (left % 5 === 0 || left <= 3)) process.stderr.write(`draining service/${name}: ${left}s left\n`);
+        lastShown = left;
+        if (Date.now() > deadline) throw new UsageError(`service/${name}: the agent did not report the drain done by ${new Date(deadline).toISOString()}`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(50, Date.parse(r.until!) - Date.now()))));
+      }
+    });
+}

@@ -1,0 +1,39 @@
+import { Command } from 'commander';
+import { manifestsYaml } from '../../providers/manifest-docs.ts';
+import { TextSource } from '../../providers/text-source.ts';
+import { seedRegistryUrl, synapseSubscriptions, type RegistryFlags, type SynapseFlags } from '../seed-flags.ts';
+import { runAgent, withAgentOptions, type AgentFlags } from './agent.ts';
+
+type Flags = AgentFlags & SynapseFlags & RegistryFlags & { print?: boolean; listenAddress: string };
+
+export const SYNAPSE_SOURCE = '<synapse-flags>';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/**
+ * `dockstack synapse`: the seed's ambassador. Each --mysql/--tcp/--http NAME:PATH:PORT… becomes a
+ * Subscription listening on --listen-address (all interfaces, as the seed's container did) at PORT;
+ * `--print` shows them, otherwise an agent with HAProxy serves them.
+ */
+export function synapseCommand(): Command {
+  return withAgentOptions(new Command('synapse'))
+    .description('proxy local ports to registered services, seed-style: --mysql NAME:PATH:PORT:CHECKUSER, --tcp NAME:PATH:PORT, --http NAME:PATH:PORT[:CHECKPATH]')
+    .option('--mysql <spec>', 'NAME:PATH:PORT:CHECKUSER, HAProxy mysql-check as CHECKUSER (repeatable)', collect)
+    .option('--tcp <spec>', 'NAME:PATH:PORT, TCP checks (repeatable)', collect)
+    .option('--http <spec>', 'NAME:PATH:PORT[:CHECKPATH], HTTP mode and checks (repeatable)', collect)
+    .option('--listen-address <addr>', 'address the ports listen on', '0.0.0.0')
+    .option('--zk', 'discover in ZooKeeper at ZK_HOSTS (comma-separated host:port)')
+    .option('--etcd', 'discover in etcd at ETCD_ENDPOINTS')
+    .option('--print', 'print the equivalent Subscription manifests (YAML) and exit')
+    .addHelpText('after', '\nExamples:\n  ZK_HOSTS=zk1:2181 dockstack synapse --mysql service1:path/test:3306:haproxy_check\n  dockstack synapse --http web:services/web:8080:/health --tcp cache:services/cache:6380 --print')
+    .action(async (flags: Flags, cmd: Command) => {
+      const yaml = manifestsYaml(synapseSubscriptions(flags, flags.listenAddress));
+      if (flags.print) return void process.stdout.write(yaml);
+      // The seed's ambassador needs no flag for its registry: ZK_HOSTS alone selects ZooKeeper.
+      const registry = seedRegistryUrl(flags, process.env) ?? flags.registry;
+      await runAgent(
+        { ...flags, ...(registry && { registry }) },
+        { sources: () => [new TextSource([[SYNAPSE_SOURCE, yaml]])], watchManifests: cmd.getOptionValueSource('manifests') !== 'default' },
+      );
+    });
+}

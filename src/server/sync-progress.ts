@@ -1,0 +1,55 @@
+/**
+ * Progress of the initial sync, for operators watching a large manifests directory or registry
+ * path come up: "initial sync: N/M objects ready" at info level while it moves, then one
+ * "initial sync complete" line once every object has been reconciled at its current generation.
+ */
+import type { Agent } from '../agent.ts';
+import type { Logger } from '../reconcile/controller-context.ts';
+
+export interface SyncCounts {
+  readonly total: number;
+  /** Reconciled at least once at the current generation. */
+  readonly synced: number;
+  readonly ready: number;
+}
+
+/** Count the objects in force and how far their reconciliation got. */
+export function syncCounts(agent: Agent): SyncCounts {
+  let synced = 0;
+  let ready = 0;
+  const keys = agent.manifests.keys();
+  for (const key of keys) {
+    const st = agent.status.get(key);
+    if (st?.observedGeneration !== undefined && st.observedGeneration === agent.manifests.get(key)?.generation) synced++;
+    if (agent.status.condition(key, 'Ready')?.status === 'True') ready++;
+  }
+  return { total: keys.length, synced, ready };
+}
+
+/** Log progress every `intervalMs` until synced (or `maxMs` passes); returns a cancel function. */
+export function reportInitialSync(agent: Agent, log: Logger, opts: { intervalMs?: number; maxMs?: number } = {}): () => void {
+  const started = Date.now();
+  const maxMs = opts.maxMs ?? 120_000;
+  let last = '';
+  const tick = (): boolean => {
+    const c = syncCounts(agent);
+    const done = c.synced === c.total && agent.queue.depth === 0;
+    if (done) {
+      log.info({ ...c, durationMs: Date.now() - started }, `initial sync complete: ${c.ready}/${c.total} objects ready`);
+      return true;
+    }
+    if (Date.now() - started > maxMs) {
+      log.warn({ ...c }, `initial sync incomplete after ${Math.round(maxMs / 1000)}s: ${c.synced}/${c.total} objects reconciled`);
+      return true;
+    }
+    const line = `initial sync: ${c.ready}/${c.total} objects ready`;
+    if (line !== last) log.info({ ...c }, line);
+    last = line;
+    return false;
+  };
+  const timer = setInterval(() => {
+    if (tick()) clearInterval(timer);
+  }, opts.intervalMs ?? 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
