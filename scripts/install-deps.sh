@@ -14,6 +14,7 @@ declare -A bins=(
   [default-jre-headless]=/usr/bin/java
   [diffutils]=/usr/bin/diff
   [procps]=/usr/bin/pkill
+  [docker.io]=/usr/sbin/dockerd
 )
 pkgs=()
 for pkg in "${!bins[@]}"; do

@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1
+# DockStack: the agent (and the seed's nerve/synapse commands) with HAProxy, in one small image.
+# BASE must provide node (20.x), npm (build stage only) and haproxy (2.6+). No registry is needed:
+#   docker/base-rootfs.sh base.tar && docker import base.tar dockstack-base:local
+#   docker build --build-arg BASE=dockstack-base:local -t dockstack .
+# The base is shell-less, so every RUN is exec-form.
+ARG BASE=dockstack-base:local
+
+FROM ${BASE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# node_modules comes from the build context (npm ci ran there; no registry at build time) and is
+# pruned to production dependencies; tsx stays, it is the runtime loader.
+COPY node_modules ./node_modules
+RUN ["/usr/bin/node", "/usr/lib/node_modules/npm/bin/npm-cli.js", "prune", "--omit=dev", "--offline", "--no-audit", "--no-fund", "--ignore-scripts"]
+COPY bin ./bin
+COPY src ./src
+COPY schemas ./schemas
+COPY docker/healthcheck.js ./docker/healthcheck.js
+RUN ["/usr/bin/node", "-e", "for (const d of ['/out/var/lib/dockstack/haproxy', '/out/etc/dockstack/manifests']) require('node:fs').mkdirSync(d, { recursive: true })"]
+
+FROM ${BASE}
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="dockstack" \
+      org.opencontainers.image.description="Declarative SmartStack-style service discovery: register healthy services in ZooKeeper/etcd, route to them through a local HAProxy." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="MIT"
+COPY --from=build /app /app
+# Volumes are created owned by the unprivileged user, so HAProxy's config/sockets and the agent's
+# state are writable without root.
+COPY --from=build --chown=10001:10001 /out/var/lib/dockstack /var/lib/dockstack
+COPY --from=build --chown=10001:10001 /out/etc/dockstack/manifests /etc/dockstack/manifests
+ENV NODE_ENV=production \
+    DOCKSTACK_MANIFESTS=/etc/dockstack/manifests \
+    DOCKSTACK_HAPROXY_DIR=/var/lib/dockstack/haproxy \
+    DOCKSTACK_STATUS_ADDR=127.0.0.1:7070
+VOLUME ["/etc/dockstack/manifests", "/var/lib/dockstack"]
+WORKDIR /var/lib/dockstack
+# HAProxy runs fine unprivileged for listeners >= 1024; use --user 0 (or CAP_NET_BIND_SERVICE) for
+# lower ports, and for --docker (the Docker socket is root's).
+USER 10001:10001
+EXPOSE 7070
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/usr/bin/node", "/app/docker/healthcheck.js"]
+# node directly (not npx/npm): SIGTERM reaches the agent, which deregisters before exiting.
+ENTRYPOINT ["/usr/bin/node", "/app/bin/dockstack.js"]
+CMD ["agent"]
