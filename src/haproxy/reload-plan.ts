@@ -68,6 +68,9 @@ export async function renderAndReload(ctx: ReloadContext, listeners: Map<string,
   try {
     text = await check(ctx, chosen);
   } catch (err) {
+    // Not a verdict on the config (the check file could not be written: disk full, read-only): no
+    // listener is to blame, and the status must say what happened.
+    if (!(err instanceof HaproxyError)) throw new HaproxyError(`writing a config to check in ${ctx.dir}: ${(err as Error).message}`, '', err);
     // Isolate: start from the running form and add each change that HAProxy accepts on its own.
     chosen = new Map(fallback);
     for (const n of changed) {

@@ -11,7 +11,8 @@ import { z } from 'zod';
 export const API_VERSION = 'dockstack.io/v1alpha1';
 
 const got = (input: unknown): string => {
-  const s = JSON.stringify(input);
+  // JSON prints .inf and .nan as "null", which would hide what the user wrote.
+  const s = typeof input === 'number' && !Number.isFinite(input) ? String(input) : JSON.stringify(input);
   return s === undefined ? String(input) : s.length > 40 ? `${s.slice(0, 37)}...` : s;
 };
 

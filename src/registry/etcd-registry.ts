@@ -26,7 +26,7 @@ export class EtcdRegistry implements Registry {
   private regrantDelayMs = 250;
   private regrantTimer: NodeJS.Timeout | undefined;
   private readonly regs = new Map<string, string>();
-  private readonly watchers = new Set<{ cancel(): void; created: Promise<unknown> }>();
+  private readonly watchers = new Set<{ cancel(): Promise<void> }>();
   private readonly stateListeners = new Set<(s: RegistryState) => void>();
   private current: RegistryState = 'connecting';
   private closed = false;
@@ -36,7 +36,11 @@ export class EtcdRegistry implements Registry {
       hosts: opts.hosts.map((h) => `http://${h}`),
       ...(opts.auth ? { auth: opts.auth } : {}),
       dialTimeout: opts.connectTimeoutMs ?? opts.opTimeoutMs,
-      defaultCallOptions: () => ({ deadline: Date.now() + opts.opTimeoutMs }),
+      // Streams (watch, lease keepalive) are long-lived: a deadline would end them every opTimeoutMs.
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + opts.opTimeoutMs }),
+      // The library's default grows to 30 s: watches would resume that late after an outage, and its
+      // un-cancellable reconnect timer kept a closed client's process alive that long.
+      faultHandling: { watchBackoff: watchBackoff(100, 2000) },
     });
   }
 
@@ -64,14 +68,16 @@ export class EtcdRegistry implements Registry {
 
   watch(path: string, onChange: () => void): () => void {
     const prefix = `${this.opts.prefix}${path}/`;
-    let watcher: Watcher | undefined;
     let pending = false;
+    let retryMs = 250;
+    let retry: NodeJS.Timeout | undefined;
+    let watcher: Watcher;
     const entry = {
       cancelled: false,
-      created: Promise.resolve() as Promise<unknown>,
-      cancel: () => {
+      cancel: (): Promise<void> => {
         entry.cancelled = true;
-        void watcher?.cancel().catch(() => undefined);
+        clearTimeout(retry);
+        return watcher.cancel().catch(() => undefined);
       },
     };
     const fire = (): void => {
@@ -82,23 +88,37 @@ export class EtcdRegistry implements Registry {
         if (!entry.cancelled) onChange();
       });
     };
+    // watcher() attaches at once (create() only resolves once connected): we hold the watcher from the
+    // start, so it can always be cancelled; one left attached made the closed client retry forever.
+    const open = (): void => {
+      const w = this.client.watch().prefix(prefix).watcher();
+      watcher = w;
+      w.on('put', fire).on('delete', fire);
+      // The library re-watches from the last revision after a reconnect; re-list anyway.
+      w.on('connected', () => {
+        retryMs = 250;
+        this.setState('connected');
+        fire();
+      });
+      w.on('disconnected', () => this.setState('disconnected'));
+      // etcd cancels a watch whose resume revision was compacted away, and the library gives up on it:
+      // watch again from the current revision, and re-list so the compacted changes are not missed.
+      w.on('error', (err) => {
+        if (entry.cancelled || this.closed || watcher !== w) return;
+        this.log('watch-error', `watching ${prefix}: ${err.message}; watching again in ${retryMs} ms`);
+        void w.cancel().catch(() => undefined);
+        retry = setTimeout(() => {
+          if (entry.cancelled || this.closed) return;
+          open();
+          fire();
+        }, retryMs);
+        retryMs = Math.min(retryMs * 2, 5000);
+      });
+    };
+    open();
     this.watchers.add(entry);
-    entry.created = this.client
-      .watch()
-      .prefix(prefix)
-      .create()
-      .then((w) => {
-        watcher = w;
-        if (entry.cancelled) return void w.cancel().catch(() => undefined);
-        w.on('put', fire).on('delete', fire);
-        // The library re-watches from the last revision after a reconnect; re-list anyway.
-        w.on('connected', () => (this.setState('connected'), fire()));
-        w.on('disconnected', () => this.setState('disconnected'));
-        w.on('error', (err) => this.log('watch-error', `watching ${prefix}: ${err.message}`));
-      })
-      .catch((err: unknown) => this.log('watch-error', `watching ${prefix}: ${String(err)}`));
     return () => {
-      entry.cancel();
+      void entry.cancel();
       this.watchers.delete(entry);
     };
   }
@@ -116,12 +136,11 @@ export class EtcdRegistry implements Registry {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.regrantTimer);
-    // Closing the client while a watch is being created leaves the library retrying forever.
+    // Detach every watcher before closing: the library would re-establish a stream for one still attached.
     let timer: NodeJS.Timeout | undefined;
-    const creations = Promise.allSettled([...this.watchers].map((w) => w.created));
-    await Promise.race([creations, new Promise((r) => (timer = setTimeout(r, this.opts.opTimeoutMs)))]);
+    const cancels = Promise.allSettled([...this.watchers].map((w) => w.cancel()));
+    await Promise.race([cancels, new Promise((r) => (timer = setTimeout(r, this.opts.opTimeoutMs)))]);
     clearTimeout(timer);
-    for (const w of this.watchers) w.cancel();
     this.watchers.clear();
     this.lease?.release();
     this.lease?.removeAllListeners();
@@ -202,4 +221,9 @@ export class EtcdRegistry implements Registry {
   private log(type: string, message: string): void {
     this.opts.onEvent?.({ type, message });
   }
+}
+
+/** Watch-stream reconnect delays: doubling from `firstMs` to `maxMs` (the shape the library expects). */
+function watchBackoff(firstMs: number, maxMs: number): { readonly duration: number; next(): ReturnType<typeof watchBackoff> } {
+  return { duration: firstMs, next: () => watchBackoff(Math.min(firstMs * 2, maxMs), maxMs) };
 }

@@ -1,0 +1,45 @@
+/**
+ * Continuous client traffic through a local listener during a fault: a fresh connection every
+ * `intervalMs`, each asking which backend answers. Bounded by `maxMs`; stop() returns the tally.
+ */
+import { whoAnswers } from './backends.ts';
+
+export interface ProbeResult {
+  readonly ok: number;
+  readonly failed: number;
+  readonly backends: ReadonlySet<string>;
+  readonly errors: readonly string[];
+}
+
+export interface TrafficProbe {
+  /** Stop probing and return what was seen. */
+  stop(): Promise<ProbeResult>;
+}
+
+export function probeTraffic(port: number, opts: { intervalMs?: number; maxMs?: number } = {}): TrafficProbe {
+  let ok = 0;
+  let failed = 0;
+  const backends = new Set<string>();
+  const errors: string[] = [];
+  let stopped = false;
+  const deadline = Date.now() + (opts.maxMs ?? 300_000);
+  const loop = (async () => {
+    while (!stopped && Date.now() < deadline) {
+      try {
+        backends.add(await whoAnswers(port));
+        ok++;
+      } catch (err) {
+        failed++;
+        if (errors.length < 10) errors.push(`${new Date().toISOString()} ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { ok, failed, backends, errors };
+    },
+  };
+}
