@@ -6,6 +6,7 @@
 import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCInvalidArgumentError, type Lease, type Watcher } from 'etcd3';
 import { RegistryError } from '../errors.ts';
 import { encodeInstance, parseInstance, toListing } from './instance.ts';
+import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, Registry, RegistryState } from './registry.ts';
 
 export interface EtcdRegistryOptions {
@@ -27,8 +28,7 @@ export class EtcdRegistry implements Registry {
   private regrantTimer: NodeJS.Timeout | undefined;
   private readonly regs = new Map<string, string>();
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
-  private readonly stateListeners = new Set<(s: RegistryState) => void>();
-  private current: RegistryState = 'connecting';
+  private readonly conn = new RegistryStateCell('connecting', (s) => this.log('state', `etcd ${s}`));
   private closed = false;
 
   constructor(private readonly opts: EtcdRegistryOptions) {
@@ -124,12 +124,11 @@ export class EtcdRegistry implements Registry {
   }
 
   onStateChange(cb: (state: RegistryState) => void): () => void {
-    this.stateListeners.add(cb);
-    return () => this.stateListeners.delete(cb);
+    return this.conn.subscribe(cb);
   }
 
   state(): RegistryState {
-    return this.current;
+    return this.conn.value;
   }
 
   async close(): Promise<void> {
@@ -145,8 +144,7 @@ export class EtcdRegistry implements Registry {
     this.lease?.release();
     this.lease?.removeAllListeners();
     this.client.close();
-    this.current = 'closed';
-    for (const cb of this.stateListeners) cb('closed');
+    this.conn.set('closed');
   }
 
   private currentLease(): Lease {
@@ -212,10 +210,7 @@ export class EtcdRegistry implements Registry {
   }
 
   private setState(s: RegistryState): void {
-    if (this.current === s || this.closed) return;
-    this.current = s;
-    this.log('state', `etcd ${s}`);
-    for (const cb of this.stateListeners) cb(s);
+    if (!this.closed) this.conn.set(s);
   }
 
   private log(type: string, message: string): void {

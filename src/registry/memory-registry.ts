@@ -5,6 +5,7 @@
  */
 import { RegistryError } from '../errors.ts';
 import { encodeInstance, parseInstance, toListing } from './instance.ts';
+import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, Registry, RegistryState } from './registry.ts';
 
 export class MemoryRegistry implements Registry {
@@ -12,8 +13,7 @@ export class MemoryRegistry implements Registry {
   /** path -> child key -> JSON data */
   private readonly data = new Map<string, Map<string, string>>();
   private readonly watchers = new Map<string, Set<() => void>>();
-  private readonly stateListeners = new Set<(s: RegistryState) => void>();
-  private current: RegistryState = 'connected';
+  private readonly conn = new RegistryStateCell('connected');
 
   async register(path: string, instance: Instance): Promise<string> {
     this.assertOpen();
@@ -46,12 +46,11 @@ export class MemoryRegistry implements Registry {
   }
 
   onStateChange(cb: (state: RegistryState) => void): () => void {
-    this.stateListeners.add(cb);
-    return () => this.stateListeners.delete(cb);
+    return this.conn.subscribe(cb);
   }
 
   state(): RegistryState {
-    return this.current;
+    return this.conn.value;
   }
 
   async close(): Promise<void> {
@@ -74,13 +73,12 @@ export class MemoryRegistry implements Registry {
   }
 
   private setState(s: RegistryState): void {
-    if (this.current === s) return;
-    this.current = s;
-    for (const cb of this.stateListeners) cb(s);
+    this.conn.set(s);
   }
 
   private assertOpen(): void {
-    if (this.current !== 'connected') throw new RegistryError(`memory registry is ${this.current}`, { transient: this.current !== 'closed' });
+    const s = this.conn.value;
+    if (s !== 'connected') throw new RegistryError(`memory registry is ${s}`, { transient: s !== 'closed' });
   }
 
   private notify(path: string): void {

@@ -5,6 +5,7 @@
  */
 import { RegistryError } from '../errors.ts';
 import { encodeInstance, parseInstance, toListing } from './instance.ts';
+import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, Registry, RegistryState } from './registry.ts';
 import { CreateMode, ZkClient, ZkException, ZkOpError, creatorAllWorldRead, type ZkClientOptions } from './zookeeper-client.ts';
 
@@ -32,12 +33,11 @@ interface WatchEntry {
 export class ZookeeperRegistry implements Registry {
   readonly kind = 'zookeeper';
   private client: ZkClient;
-  private current: RegistryState = 'connecting';
+  private readonly conn = new RegistryStateCell('connecting', (s) => this.log('state', `zookeeper ${s}`));
   private closed = false;
   private readonly regs = new Map<string, Registration>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly watches = new Set<WatchEntry>();
-  private readonly stateListeners = new Set<(s: RegistryState) => void>();
 
   constructor(private readonly opts: ZookeeperRegistryOptions) {
     this.client = this.newSession();
@@ -89,12 +89,11 @@ export class ZookeeperRegistry implements Registry {
   }
 
   onStateChange(cb: (state: RegistryState) => void): () => void {
-    this.stateListeners.add(cb);
-    return () => this.stateListeners.delete(cb);
+    return this.conn.subscribe(cb);
   }
 
   state(): RegistryState {
-    return this.current;
+    return this.conn.value;
   }
 
   async close(): Promise<void> {
@@ -204,7 +203,7 @@ export class ZookeeperRegistry implements Registry {
     } catch (err) {
       // Re-armed on the next (re)connect; a failure while connected retries shortly.
       this.log('watch-failed', `watching ${full}: ${err instanceof Error ? err.message : String(err)}`);
-      if (this.current === 'connected' && !entry.closed) setTimeout(() => void this.arm(entry), 1000).unref();
+      if (this.conn.value === 'connected' && !entry.closed) setTimeout(() => void this.arm(entry), 1000).unref();
     }
   }
 
@@ -237,10 +236,7 @@ export class ZookeeperRegistry implements Registry {
   }
 
   private setState(s: RegistryState): void {
-    if (this.current === s || (this.closed && s !== 'closed')) return;
-    this.current = s;
-    this.log('state', `zookeeper ${s}`);
-    for (const cb of this.stateListeners) cb(s);
+    if (!this.closed || s === 'closed') this.conn.set(s);
   }
 
   private log(type: string, message: string): void {
