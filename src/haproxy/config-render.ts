@@ -100,7 +100,9 @@ export function renderConfig(g: GlobalRender, listeners: readonly ListenerRender
     '  timeout check 5s',
     '  timeout http-request 30s',
     '  timeout http-keep-alive 10s',
-    '  option redispatch',
+    // Redispatch on every retry: a refused connection (a killed backend) goes to another server at
+    // once, without the 1 s same-server turn-around, so the client never sees the failure.
+    '  option redispatch 1',
     '  retries 3',
     '',
   ];
@@ -127,6 +129,9 @@ function renderListener(l: ListenerRender): string[] {
   ];
   // Measured: without it, keep-alive requests fail while an old worker is shutting down.
   if (mode === 'http') lines.push('  option idle-close-on-response');
+  // Measured (bench death): a request in flight when its server is SIGKILLed fails with 502 unless
+  // it is retried; only idempotent GET/HEAD may be, as the server might have acted on the rest.
+  if (mode === 'http') lines.push('  retry-on conn-failure empty-response', '  http-request disable-l7-retry unless METH_GET');
   const c = spec.check;
   let check = '';
   if (c.type !== 'none') {

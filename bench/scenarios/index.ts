@@ -1,0 +1,7 @@
+/** Every scenario, in the order `npm run bench` runs them. */
+import type { Scenario } from '../scenario.ts';
+import { churn } from './churn.ts';
+import { processDeath } from './process-death.ts';
+import { registeredRoutable } from './registered-routable.ts';
+
+export const SCENARIOS: readonly Scenario[] = [registeredRoutable, churn, processDeath];
