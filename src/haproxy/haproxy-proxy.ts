@@ -17,7 +17,7 @@ import { configKey, slotName } from './config-render.ts';
 import { HaproxyProcess } from './haproxy-process.ts';
 import type { BackendServer, ProxyApplyResult, ProxyBackend, ServerStatus, SubscriptionSpec } from './proxy-backend.ts';
 import { ReloadManager } from './reload-manager.ts';
-import { parseShowStat, runAdmin, sendCommand } from './runtime-api.ts';
+import { parseShowStat, runAdmin, runAdminBatch, sendCommand } from './runtime-api.ts';
 import { freeOps, planRuntime, type WantServer } from './slot-plan.ts';
 import { fullSyncOps, renderAndReload, type ListenerState } from './reload-plan.ts';
 
@@ -86,6 +86,10 @@ export class HaproxyProxy implements ProxyBackend {
 
   async apply(name: string, spec: SubscriptionSpec, servers: readonly BackendServer[]): Promise<ProxyApplyResult> {
     if (!NAME_RE.test(name)) throw new HaproxyError(`applying listener ${JSON.stringify(name).slice(0, 80)}: unsafe name`);
+    return this.converge(name, spec, servers, false);
+  }
+
+  private async converge(name: string, spec: SubscriptionSpec, servers: readonly BackendServer[], joined: boolean): Promise<ProxyApplyResult> {
     const want = await this.resolve(name, spec, servers);
     const step = await this.serial(async () => {
       const st = this.listeners.get(name) ?? { slots: [] };
@@ -98,6 +102,12 @@ export class HaproxyProxy implements ProxyBackend {
       return this.runtimeUpdate(name, st, want);
     });
     if ('ops' in step) return { reloaded: false, reasons: [], runtimeOps: step.ops };
+    const running = joined ? undefined : this.reloads.joinable(step.reason);
+    if (running) {
+      // The reload making this listener live is under way: once it is, the rest is runtime edits.
+      await running;
+      return this.converge(name, spec, servers, true);
+    }
     const outcome = await this.reloads.request(step.reason);
     const err = this.listeners.get(name)?.error;
     if (err) throw err;
@@ -166,7 +176,7 @@ export class HaproxyProxy implements ProxyBackend {
     if (!reloaded) {
       // Identical bytes, yet a listener became live: an adopted HAProxy whose runtime state may differ from its file.
       for (const [name, st] of this.listeners)
-        if (st.live && !wasLive.has(name)) for (const op of fullSyncOps(name, st)) await runAdmin(this.proc.adminSocket, op);
+        if (st.live && !wasLive.has(name)) await runAdminBatch(this.proc.adminSocket, fullSyncOps(name, st));
     } else {
       this.opts.onReload?.(reasons);
       this.event('reload', `reloaded HAProxy: ${reasons.join('; ')}`);
@@ -185,7 +195,7 @@ export class HaproxyProxy implements ProxyBackend {
     }
     if (!p) return { reason: `listener ${name} needs more than ${st.slots.length} server slots` };
     try {
-      for (const op of p.ops) await runAdmin(this.proc.adminSocket, op);
+      await runAdminBatch(this.proc.adminSocket, p.ops);
     } catch (err) {
       // The runtime state is now unknown: a reload renders the wanted state and resets it.
       this.event('runtime-error', `updating ${name} through the runtime API: ${(err as Error).message}`);
@@ -218,7 +228,7 @@ export class HaproxyProxy implements ProxyBackend {
         if (s?.admin !== 'drain') continue;
         const row = rows.find((r) => r.pxname === name && r.svname === slotName(i));
         if (row?.scur !== '0' && now < (s.drainUntil ?? 0)) continue;
-        for (const op of freeOps(name, i, checks)) await runAdmin(this.proc.adminSocket, op);
+        await runAdminBatch(this.proc.adminSocket, freeOps(name, i, checks));
         st.slots[i] = undefined;
       }
     }
@@ -246,7 +256,7 @@ export class HaproxyProxy implements ProxyBackend {
         for (const [name, st] of this.listeners) {
           if (!st.live) continue;
           st.slots = st.slots.map((s) => (s?.admin === 'drain' ? undefined : s));
-          for (const op of fullSyncOps(name, st)) await runAdmin(this.proc.adminSocket, op);
+          await runAdminBatch(this.proc.adminSocket, fullSyncOps(name, st));
         }
       });
       this.event('haproxy-restarted', `restarted HAProxy (master ${this.proc.pid})`);

@@ -34,7 +34,7 @@ export class ReloadManager {
   private reasons: string[] = [];
   private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private running: { reasons: readonly string[]; done: Promise<unknown> } | undefined;
   private lastEnd = -Infinity;
   private closed = false;
   /** Reloads performed so far (runs that found identical bytes do not count). */
@@ -49,6 +49,14 @@ export class ReloadManager {
     const p = new Promise<ReloadOutcome>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.schedule();
     return p;
+  }
+
+  /**
+   * The reload now running if it carries `reason` (e.g. "listener x added" asked again while the
+   * reload adding x runs): waiting for it, then re-planning, beats queueing another reload.
+   */
+  joinable(reason: string): Promise<unknown> | undefined {
+    return this.running?.reasons.includes(reason) ? this.running.done : undefined;
   }
 
   /** Reject pending requests and stop scheduling. A running reload finishes. */
@@ -72,15 +80,16 @@ export class ReloadManager {
     this.timer = undefined;
     const reasons = this.reasons.splice(0);
     const waiters = this.waiters.splice(0);
-    this.running = true;
+    const done = this.opts.run(reasons);
+    this.running = { reasons, done: done.catch(() => undefined) };
     try {
-      const reloaded = await this.opts.run(reasons);
+      const reloaded = await done;
       if (reloaded) this.count++;
       for (const w of waiters) w.resolve({ reloaded, reasons });
     } catch (err) {
       for (const w of waiters) w.reject(err);
     } finally {
-      this.running = false;
+      this.running = undefined;
       this.lastEnd = (this.opts.now ?? Date.now)();
       this.schedule();
     }

@@ -8,6 +8,10 @@ import { HaproxyError } from '../errors.ts';
 /** Send one command over the Unix socket at `path`; resolves with HAProxy's whole answer. */
 export function sendCommand(path: string, command: string, timeoutMs = 5000): Promise<string> {
   if (/[\r\n;]/.test(command)) throw new HaproxyError(`sending "${command.slice(0, 60)}": refusing a multi-command line`);
+  return sendRaw(path, command, timeoutMs);
+}
+
+function sendRaw(path: string, command: string, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const sock = createConnection(path);
@@ -35,6 +39,23 @@ const OK_RE = /^(|IP changed from .*|no need to change .*|port changed from .*)$
 export async function runAdmin(path: string, command: string, timeoutMs?: number): Promise<void> {
   const answer = (await sendCommand(path, command, timeoutMs)).trim();
   if (!OK_RE.test(answer)) throw new HaproxyError(`running "${command}"`, answer);
+}
+
+const BATCH = 64; // commands per connection: well under HAProxy's 16 KiB command-line buffer
+
+/**
+ * Send admin commands in order, many per connection (`cmd1;cmd2;…`): one socket round trip per
+ * update instead of one per command. HAProxy answers each with its text and a blank line; any
+ * line that is not a success answer fails the batch (the caller resets state by reloading).
+ */
+export async function runAdminBatch(path: string, commands: readonly string[], timeoutMs?: number): Promise<void> {
+  for (const c of commands) if (/[\r\n;]/.test(c)) throw new HaproxyError(`sending "${c.slice(0, 60)}": refusing a multi-command line`);
+  for (let i = 0; i < commands.length; i += BATCH) {
+    const batch = commands.slice(i, i + BATCH);
+    const answer = await sendRaw(path, batch.join(';'), timeoutMs);
+    const bad = answer.split('\n').filter((l) => l.trim() !== '' && !OK_RE.test(l.trim()));
+    if (bad.length) throw new HaproxyError(`running ${batch.length} runtime commands (${batch[0]} …)`, bad.join('\n'));
+  }
 }
 
 /** One row of `show stat`, keyed by its CSV header. */
