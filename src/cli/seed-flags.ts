@@ -45,7 +45,7 @@ export function seedRegistryUrl(flags: RegistryFlags, env: NodeJS.ProcessEnv): s
 /** The registry path from the seed's form: `path/test` → `/path/test`. */
 export function seedPath(what: string, value: string): string {
   const path = value.startsWith('/') ? value : `/${value}`;
-  if (!REGISTRY_PATH_RE.test(path)) throw new UsageError(`${what}: expected a registry path like path/test (segments of A-Z a-z 0-9 . _ -), got "${value}"`);
+  if (!REGISTRY_PATH_RE.test(path)) throw new UsageError(`${what}: expected a registry path like path/test (segments of A-Z a-z 0-9 . _ -, not . or ..), got "${value}"`);
   return path;
 }
 

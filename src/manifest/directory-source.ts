@@ -81,7 +81,7 @@ export class DirectorySource implements ManifestSource {
     this.#native.clear();
     const tree = this.#tree;
     this.#tree = undefined;
-    await tree?.watcher.close();
+    if (tree) await closeTree(tree.watcher);
     await this.#running?.catch(() => undefined);
   }
 
@@ -126,13 +126,16 @@ export class DirectorySource implements ManifestSource {
     if (this.#tree && this.#tree.rootId !== res.rootId) {
       const old = this.#tree.watcher;
       this.#tree = undefined;
-      await old.close();
+      await closeTree(old);
     }
     if (!this.#tree && res.realRoot && res.rootId && !this.#closed) {
       const root = res.realRoot;
       const watcher = watch(root, {
         ignoreInitial: true,
-        followSymlinks: true,
+        // Following links let a loop (a dir linked into itself) fan out into 2^depth paths, and an
+        // ELOOP error emitted after close() crashed the process; the walk follows links with
+        // cycle detection and reports the linked dirs, which get native watches instead.
+        followSymlinks: false,
         depth: MAX_WALK_DEPTH,
         ignored: (p: string) => relative(root, p).split(sep).some((part) => part !== '' && isIgnoredName(part)),
       });
@@ -181,4 +184,11 @@ export class DirectorySource implements ManifestSource {
       // The directory does not exist (yet): the periodic rescan covers it.
     }
   }
+}
+
+// chokidar drops its listeners on close, but a scan still in flight may emit 'error' afterwards:
+// with no listener that would be an uncaught exception.
+async function closeTree(watcher: FSWatcher): Promise<void> {
+  await watcher.close();
+  watcher.on('error', () => undefined);
 }

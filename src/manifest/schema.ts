@@ -33,11 +33,14 @@ export const name = () =>
       `expected lowercase letters, digits, '-', '_' or '.', starting and ending alphanumeric, at most 63 characters, got ${got(iss.input)}`,
   });
 
-/** Registry paths: "/services/mysql". Each segment a safe token (valid znode and etcd key part). */
-export const REGISTRY_PATH_RE = /^(\/[A-Za-z0-9._-]+)+$/;
+/**
+ * Registry paths: "/services/mysql". Each segment a safe token (valid znode and etcd key part);
+ * "." and ".." are refused: ZooKeeper rejects them as znode names.
+ */
+export const REGISTRY_PATH_RE = /^(\/(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+)+$/;
 export const registryPath = () =>
   z.string().regex(REGISTRY_PATH_RE, {
-    error: (iss) => `expected a registry path like "/services/mysql" (segments of A-Z a-z 0-9 . _ -), got ${got(iss.input)}`,
+    error: (iss) => `expected a registry path like "/services/mysql" (segments of A-Z a-z 0-9 . _ -, not . or ..), got ${got(iss.input)}`,
   });
 
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;

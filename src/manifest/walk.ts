@@ -15,7 +15,10 @@ export interface WalkedFile {
   readonly abs: string;
 }
 
-/** Result of a walk: files sorted by display path, and directories that hold symlinks (to watch natively). */
+/**
+ * Result of a walk: files sorted by display path, and the directories to watch natively: those that
+ * hold symlinks, and those reached through one (the tree watcher does not follow links).
+ */
 export interface Walk {
   readonly files: WalkedFile[];
   readonly linkDirs: string[];
@@ -28,7 +31,7 @@ export async function walkManifests(root: string, display = root, opts: { recurs
   const visited = new Set<string>();
   const recursive = opts.recursive ?? true;
 
-  async function visit(dir: string, shown: string, depth: number): Promise<void> {
+  async function visit(dir: string, shown: string, depth: number, viaLink: boolean): Promise<void> {
     let real: string;
     try {
       real = await realpath(dir);
@@ -38,6 +41,7 @@ export async function walkManifests(root: string, display = root, opts: { recurs
     }
     if (visited.has(real) || depth > MAX_WALK_DEPTH) return;
     visited.add(real);
+    if (viaLink) linkDirs.add(dir);
     const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
       throw err;
@@ -53,12 +57,12 @@ export async function walkManifests(root: string, display = root, opts: { recurs
         isDir = st?.isDirectory() ?? false;
         isFile = st?.isFile() ?? false;
       }
-      if (isDir && recursive) await visit(abs, join(shown, e.name), depth + 1);
+      if (isDir && recursive) await visit(abs, join(shown, e.name), depth + 1, viaLink || e.isSymbolicLink());
       else if (isFile && isManifestFile(e.name)) files.push({ file: join(shown, e.name), abs });
     }
   }
 
-  await visit(root, display, 0);
+  await visit(root, display, 0, false);
   files.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   return { files, linkDirs: [...linkDirs] };
 }

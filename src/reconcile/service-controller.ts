@@ -5,6 +5,7 @@
  * transitions only enqueue the key.
  */
 import { describeError, RegistryError } from '../errors.ts';
+import type { CheckStatus } from '../health/check-loop.ts';
 import type { HealthCheckSpec, ServiceManifest } from '../manifest/schema.ts';
 import type { Instance, Registry } from '../registry/registry.ts';
 import type { ControllerContext } from './controller-context.ts';
@@ -16,7 +17,7 @@ export interface HealthRunner {
   readonly healthy: boolean;
   start(): void;
   stop(): Promise<void>;
-  statuses(): readonly unknown[];
+  statuses(): readonly CheckStatus[];
 }
 
 export type HealthFactory = (
@@ -64,8 +65,9 @@ export class ServiceController {
     const instanceId = m.spec.instanceId ?? instanceIdFor(host, m.metadata.name);
     const runner = await this.ensureRunner(key, desired.generation, m, host);
     const { status } = this.ctx;
-    status.patch(key, { observedGeneration: desired.generation, details: { instanceId, host, port: m.spec.port, path: m.spec.path, checks: runner.statuses() } });
-    status.setCondition(key, 'Healthy', runner.healthy ? 'True' : 'False', runner.healthy ? 'ChecksPassing' : 'ChecksFailing', m.spec.checks.length ? '' : 'no checks configured');
+    const checks = runner.statuses();
+    status.patch(key, { observedGeneration: desired.generation, details: { instanceId, host, port: m.spec.port, path: m.spec.path, checks } });
+    status.setCondition(key, 'Healthy', runner.healthy ? 'True' : 'False', runner.healthy ? 'ChecksPassing' : 'ChecksFailing', m.spec.checks.length ? (runner.healthy ? '' : failingMessage(checks)) : 'no checks configured');
 
     const prev = this.registered.get(key);
     const want = runner.healthy && !m.spec.maintenance && !this.draining.has(key);
@@ -90,6 +92,9 @@ export class ServiceController {
       }
       status.patch(key, { lastError: undefined, retries: 0 });
       status.setCondition(key, 'Ready', want ? 'True' : 'False', want ? 'Registered' : 'NotRegistered');
+      // Health flips are what enqueue a Service; one that never rose would show no reason until the
+      // resync, so poll until every check has a first result to report.
+      if (!runner.healthy && checks.some((c) => c.lastResult === 'none')) return { requeueAfterMs: Math.min(1000, ...m.spec.checks.map((c) => c.intervalMs)) };
     } catch (err) {
       const transient = err instanceof RegistryError && err.transient;
       status.patch(key, { lastError: describeError(err), retries: (status.get(key)?.retries ?? 0) + 1 });
@@ -134,6 +139,11 @@ export class ServiceController {
     this.ctx.status.delete(key);
     this.draining.delete(key);
   }
+}
+
+/** Why a Service is unhealthy: each failing check's last error ("http 127.0.0.1:80: GET /: timed out…"). */
+function failingMessage(checks: readonly CheckStatus[]): string {
+  return checks.filter((c) => !c.healthy && c.lastError !== undefined).map((c) => `${c.type} ${c.target}: ${c.lastError}`).join('; ');
 }
 
 /** A stable instance id from host and Service name: restarts of the same agent reuse it. */

@@ -152,41 +152,50 @@ export class ZookeeperRegistry implements Registry {
     }
     const full = this.full(reg.path);
     // A node of our own session (from a create whose reply we missed) is adopted, never duplicated.
-    const adopted = await this.removeOwn(reg.path, reg.instance.name, 'stale');
-    if (adopted) {
-      reg.znode = adopted;
-      return this.ensure(reg);
+    const adopted = await this.firstOwn(full, reg.instance.name);
+    if (!adopted) {
+      await this.client.mkdirp(full);
+      const acls = this.opts.auth ? creatorAllWorldRead() : undefined;
+      reg.znode = await this.client.create(`${full}/${reg.instance.name}_`, data, CreateMode.EPHEMERAL_SEQUENTIAL, acls);
+    } else reg.znode = adopted;
+    // Make before break: a crashed predecessor's nodes go only once ours exists, so the instance is
+    // never without an entry (for a moment it has two, at the same host:port, which listings merge).
+    await this.removeOwn(reg.path, reg.instance.name, 'stale', reg.znode);
+    return adopted ? this.ensure(reg) : this.relative(reg.znode);
+  }
+
+  /** The first `<name>_*` child of `full` owned by this session, if any. */
+  private async firstOwn(full: string, name: string): Promise<string | undefined> {
+    const children = (await this.client.getChildren(full))?.filter((c) => c.startsWith(`${name}_`)).sort() ?? [];
+    const sid = this.client.sessionId();
+    for (const child of children) {
+      const stat = await this.client.exists(`${full}/${child}`);
+      if (stat?.ephemeralOwner.equals(sid)) return `${full}/${child}`;
     }
-    await this.client.mkdirp(full);
-    const acls = this.opts.auth ? creatorAllWorldRead() : undefined;
-    reg.znode = await this.client.create(`${full}/${reg.instance.name}_`, data, CreateMode.EPHEMERAL_SEQUENTIAL, acls);
-    return this.relative(reg.znode);
+    return undefined;
   }
 
   /**
-   * Delete `<name>_*` children of `path`: with 'stale' those owned by other sessions (a crashed
-   * predecessor), returning the first one owned by this session; with 'own' those of this session.
+   * Delete `<name>_*` children of `path`: with 'stale' every one but `keep` (a crashed predecessor's,
+   * or a duplicate of ours); with 'own' those of this session.
    */
-  private async removeOwn(path: string, name: string, which: 'stale' | 'own'): Promise<string | undefined> {
+  private async removeOwn(path: string, name: string, which: 'stale' | 'own', keep?: string): Promise<void> {
     const full = this.full(path);
     const mine = (await this.client.getChildren(full))?.filter((c) => c.startsWith(`${name}_`)).sort() ?? [];
     const sid = this.client.sessionId();
-    let kept: string | undefined;
     for (const child of mine) {
       const znode = `${full}/${child}`;
+      if (znode === keep) continue;
       const stat = await this.client.exists(znode);
       if (!stat) continue;
       const ours = stat.ephemeralOwner.equals(sid);
-      if (which === 'stale' && ours && kept === undefined) kept = znode;
-      else if (which === 'own' ? ours : true) {
-        if (which === 'stale' && !ours) this.log('stale-removed', `removing stale znode ${znode} of a previous session`);
-        await this.client.remove(znode).catch((err: unknown) => {
-          if (err instanceof ZkOpError && err.zkCode === ZkException.NO_AUTH) this.log('stale-kept', `cannot remove ${znode}: no auth`);
-          else throw err;
-        });
-      }
+      if (which === 'own' && !ours) continue;
+      if (which === 'stale' && !ours) this.log('stale-removed', `removing stale znode ${znode} of a previous session`);
+      await this.client.remove(znode).catch((err: unknown) => {
+        if (err instanceof ZkOpError && err.zkCode === ZkException.NO_AUTH) this.log('stale-kept', `cannot remove ${znode}: no auth`);
+        else throw err;
+      });
     }
-    return kept;
   }
 
   private async arm(entry: WatchEntry): Promise<void> {
