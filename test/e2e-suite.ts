@@ -4,6 +4,7 @@
  * Run by e2e-zookeeper.test.ts and e2e-etcd.test.ts.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import mysql from 'mysql2/promise';
 import type { HaproxyProxy } from '../src/haproxy/haproxy-proxy.ts';
 import { startAgent, type RunningAgent } from '../src/run-agent.ts';
 import { answering, startTcpBackend, whoAnswers, type TestBackend } from './harness/backends.ts';
+import { BIN } from './harness/cli.ts';
 import { eventually } from './harness/eventually.ts';
 import { startMariaDB, type MariaDBServer } from './harness/mariadb.ts';
 import { freePort } from './harness/ports.ts';
@@ -40,6 +42,7 @@ export function e2eSuite(name: string, start: () => Promise<RegistryUnderTest>):
     let mysqlPort: number;
     let webPort: number;
     const backends: TestBackend[] = [];
+    let k2 = '';
     const haproxy = () => agent.proxy as HaproxyProxy;
 
     before(async () => {
@@ -113,7 +116,7 @@ export function e2eSuite(name: string, start: () => Promise<RegistryUnderTest>):
       const reloads = haproxy().reloadCount;
       const pid = haproxy().masterPid;
       const k1 = await raw.write('/services/web', 'b1', JSON.stringify({ host: '127.0.0.1', port: b1.port, name: 'b1' }));
-      await raw.write('/services/web', 'b2', JSON.stringify({ host: '127.0.0.1', port: b2.port, name: 'b2' }));
+      k2 = await raw.write('/services/web', 'b2', JSON.stringify({ host: '127.0.0.1', port: b2.port, name: 'b2' }));
       await eventually(async () => assert.deepEqual([...(await answering(webPort, 8))].sort(), ['b1', 'b2']));
       await raw.remove(k1);
       await eventually(async () => assert.deepEqual([...(await answering(webPort, 6))], ['b2']));
@@ -140,6 +143,40 @@ export function e2eSuite(name: string, start: () => Promise<RegistryUnderTest>):
       assert.equal(agent.agent.status.condition('subscription/web', 'Ready')?.reason, 'FailStatic');
       proxy.restore();
       await eventually(() => assert.equal(agent.agent.status.condition('subscription/web', 'Synced')?.status, 'True'), { timeoutMs: 20_000 });
+    });
+
+    test('fail static: the path suddenly empty, the last known backend stays', async () => {
+      await raw.remove(k2);
+      await eventually(() => assert.match(agent.agent.status.condition('subscription/web', 'Synced')?.message ?? '', /^0 instances/));
+      await agent.agent.queue.idle();
+      assert.equal(await whoAnswers(webPort), 'b2');
+      assert.equal(agent.agent.status.condition('subscription/web', 'Ready')?.reason, 'FailStatic');
+    });
+
+    test('a failing check deregisters after `fall` failures; passing again re-registers', async () => {
+      await db.query("DROP USER 'haproxy_check'@'%', 'haproxy_check'@'localhost'");
+      await eventually(async () => assert.equal((await raw.read('/path/test')).size, 0), { timeoutMs: 10_000 });
+      assert.match(agent.agent.status.condition('service/mysql', 'Healthy')?.message ?? '', /haproxy_check/);
+      await db.query("CREATE USER 'haproxy_check'@'%', 'haproxy_check'@'localhost'");
+      await eventually(async () => assert.equal((await raw.read('/path/test')).size, 1), { timeoutMs: 10_000 });
+      const reasons = agent.agent.status.events('service/mysql').map((e) => e.reason);
+      assert.deepEqual(reasons.slice(-3), ['Deregistered', 'CheckPassed', 'Registered']);
+    });
+
+    test('SIGTERM: the real binary deregisters before it exits, long before any session/lease expiry', async () => {
+      const sdir = await mkdtemp(join(tmpdir(), 'dockstack-e2e-term-'));
+      await writeFile(join(sdir, 'svc.yaml'), service('term', 'path: /services/term\nport: 4242'));
+      const child = spawn(process.execPath, [BIN, 'agent', '--manifests', sdir, '--registry', reg.url(reg.endpoint), '--proxy', 'none', '--status-addr', '127.0.0.1:0', '--session-timeout', '30000', '--lease-ttl', '30', '--log-level', 'warn'], { stdio: 'ignore' });
+      try {
+        await eventually(async () => assert.equal((await raw.read('/services/term')).size, 1), { timeoutMs: 15_000 });
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        assert.equal(await exited, 0);
+        assert.equal((await raw.read('/services/term')).size, 0, 'gone at exit, not after the 30 s timeout');
+      } finally {
+        child.kill('SIGKILL');
+        await rm(sdir, { recursive: true, force: true });
+      }
     });
 
     test('HAProxy killed: restarted with the last good config and routing again', async () => {
