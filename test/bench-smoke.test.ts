@@ -17,6 +17,10 @@ for (const scenario of SCENARIOS) {
         assert.ok(t.rows.length > 0, `${t.title}: rows`);
         for (const row of t.rows) {
           assert.equal(row.length, t.columns.length, `${t.title}: a cell per column`);
+          // Every number in the table must be finite and non-negative; latency tables also need n and p50.
+          assert.ok(!row.includes('NaN'), `${t.title}: NaN in ${row.join(' | ')}`);
+          for (const cell of row) if (/^-?[\d.]+$/.test(cell)) assert.ok(Number(cell) >= 0, `${t.title}: ${cell} in ${row.join(' | ')}`);
+          if (!t.columns.includes('p50 ms')) continue;
           const n = Number(row[t.columns.indexOf('n')] ?? row[t.columns.indexOf('requests')]);
           assert.ok(n > 0, `${t.title}: a positive sample count in ${row.join(' | ')}`);
           const p50 = Number(row[t.columns.indexOf('p50 ms')]);

@@ -19,7 +19,7 @@ import { eventually } from './harness/eventually.ts';
 import { tempDir } from './harness/fs.ts';
 import { startMariaDB, type MariaDBServer } from './harness/mariadb.ts';
 import { freePort } from './harness/ports.ts';
-import { killProcess } from './harness/redis.ts';
+import { killProcess } from './harness/process.ts';
 import { startZooKeeper, type ZooKeeperServer } from './harness/zookeeper.ts';
 
 const IMAGE = 'dockstack:test';

@@ -16,7 +16,7 @@ import { eventually } from './harness/eventually.ts';
 import { tempDir } from './harness/fs.ts';
 import { freePort } from './harness/ports.ts';
 import { rawZooKeeper, type RawRegistry } from './harness/raw-registry.ts';
-import { killProcess } from './harness/redis.ts';
+import { killProcess } from './harness/process.ts';
 import { service, subscription } from './harness/static-source.ts';
 import { probeTraffic } from './harness/traffic-probe.ts';
 import { startZooKeeper, type ZooKeeperServer } from './harness/zookeeper.ts';

@@ -14,7 +14,7 @@ import { BIN, dockstack } from './harness/cli.ts';
 import { eventually } from './harness/eventually.ts';
 import { tempDir } from './harness/fs.ts';
 import { freePort } from './harness/ports.ts';
-import { killProcess } from './harness/redis.ts';
+import { killProcess } from './harness/process.ts';
 import { startZooKeeper, type ZooKeeperServer } from './harness/zookeeper.ts';
 
 const usage = (fn: () => unknown, line: RegExp) =>

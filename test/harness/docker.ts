@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually } from './eventually.ts';
-import { killProcess } from './redis.ts';
+import { killProcess } from './process.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 

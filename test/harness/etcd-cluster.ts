@@ -2,11 +2,12 @@
  * A real 3-member etcd 3.4 cluster on loopback (ephemeral client and peer ports), for fault tests:
  * kill a member, start it again on its data dir. stop() kills every member and removes the temp dir.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { isRunning, killProcess, spawnServer } from './process.ts';
 
 export interface EtcdCluster {
   /** "127.0.0.1:port" of each member, in member order. */
@@ -32,28 +33,19 @@ export async function startEtcdCluster(): Promise<EtcdCluster> {
     const m = members[i]!;
     const client = `http://127.0.0.1:${m.client}`;
     const peer = `http://127.0.0.1:${m.peer}`;
-    const p = spawn('etcd', [
+    const p = spawnServer('etcd', [
       '--name', m.name, '--data-dir', join(root, m.name), '--listen-client-urls', client, '--advertise-client-urls', client,
       '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', initialCluster,
       '--initial-cluster-state', started ? 'existing' : 'new', '--initial-cluster-token', 'dockstack-test',
       '--heartbeat-interval', '50', '--election-timeout', '500', '--logger', 'zap', '--log-outputs', join(root, `${m.name}.log`),
-    ], { stdio: 'ignore' });
+    ]);
     m.proc = p;
-    const reap = (): void => void p.kill('SIGKILL');
-    process.once('exit', reap);
-    p.once('exit', () => process.off('exit', reap));
   };
-  const running = (i: number): boolean => {
-    const p = members[i]!.proc;
-    return p !== undefined && p.exitCode === null && p.signalCode === null;
-  };
+  const running = (i: number): boolean => isRunning(members[i]!.proc);
   const kill = async (i: number): Promise<void> => {
     const p = members[i]!.proc;
     members[i]!.proc = undefined;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGKILL');
-    await exited;
+    await killProcess(p, 0);
   };
   const waitHealthy = async (timeoutMs = 30_000): Promise<void> => {
     const deadline = Date.now() + timeoutMs;

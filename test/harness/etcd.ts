@@ -2,11 +2,12 @@
  * A real etcd 3.4 on ephemeral loopback client/peer ports in a fresh temp dir, for one test file.
  * stop() kills it and removes the dir; restart() keeps the data (leases survive a restart).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { killProcess, spawnServer, waitReady } from './process.ts';
 
 export interface EtcdServer {
   /** "127.0.0.1:port" */
@@ -28,33 +29,17 @@ export async function startEtcd(): Promise<EtcdServer> {
   const peer = `http://127.0.0.1:${peerPort}`;
   let proc: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
-    proc = spawn(
-      'etcd',
-      ['--name', 'test', '--data-dir', dataDir, '--listen-client-urls', client, '--advertise-client-urls', client,
-        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `test=${peer}`,
-        '--logger', 'zap', '--log-outputs', join(root, 'etcd.log')],
-      { stdio: 'ignore' },
-    );
-    const p = proc;
-    const reap = (): void => void p.kill('SIGKILL');
-    process.once('exit', reap);
-    p.once('exit', () => process.off('exit', reap));
-    const deadline = Date.now() + 30_000;
-    while (!(await healthy(client))) {
-      if (p.exitCode !== null) throw new Error(`etcd exited with ${p.exitCode}; see ${root}/etcd.log`);
-      if (Date.now() > deadline) throw new Error(`etcd not healthy on ${port} within 30 s`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    proc = spawnServer('etcd', [
+      '--name', 'test', '--data-dir', dataDir, '--listen-client-urls', client, '--advertise-client-urls', client,
+      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `test=${peer}`,
+      '--logger', 'zap', '--log-outputs', join(root, 'etcd.log'),
+    ]);
+    await waitReady(`etcd on ${port}`, () => healthy(client), { proc, hint: `see ${root}/etcd.log` });
   };
   const kill = async (): Promise<void> => {
     const p = proc;
     proc = undefined;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGTERM');
-    const timer = setTimeout(() => p.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    await killProcess(p);
   };
   try {
     await launch();

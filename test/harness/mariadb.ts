@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { eventually } from './eventually.ts';
 import { freePort } from './ports.ts';
-import { killProcess } from './redis.ts';
+import { killProcess } from './process.ts';
 
 /** A throwaway MariaDB server with the passwordless `haproxy_check` user (no grants). */
 export interface MariaDBServer {

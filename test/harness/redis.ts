@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from './eventually.ts';
 import { freePort } from './ports.ts';
+import { killProcess } from './process.ts';
 
 /** A throwaway redis-server on an ephemeral loopback port. */
 export interface RedisServer {
@@ -66,14 +67,6 @@ function rawCommand(host: string, port: number, command: string): Promise<string
 }
 
 /** SIGTERM, then SIGKILL after 5 s; resolves when the process has exited. */
-export async function killProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
 
 function once(fn: () => Promise<void>): () => Promise<void> {
   let p: Promise<void> | undefined;

@@ -3,12 +3,13 @@
  * ephemeral), for fault tests: kill the leader, a follower, or all three, and start them again on
  * the same data dirs. stop() kills every node and removes the temp dir.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { isRunning, killProcess, spawnServer } from './process.ts';
 
 export interface ZooKeeperEnsemble {
   /** "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3" */
@@ -53,25 +54,14 @@ export async function startZooKeeperEnsemble(opts: { minSessionTimeoutMs?: numbe
 
   const launch = (i: number): void => {
     const n = nodes[i]!;
-    const p = spawn('java', ['-Xmx96m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', [n.dir, ...CLASSPATH].join(':'),
-      'org.apache.zookeeper.server.quorum.QuorumPeerMain', n.cfg], { stdio: 'ignore' });
-    n.proc = p;
-    // A test process that dies without its after() hook must not leave the JVMs running.
-    const reap = (): void => void p.kill('SIGKILL');
-    process.once('exit', reap);
-    p.once('exit', () => process.off('exit', reap));
+    n.proc = spawnServer('java', ['-Xmx96m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', [n.dir, ...CLASSPATH].join(':'),
+      'org.apache.zookeeper.server.quorum.QuorumPeerMain', n.cfg]);
   };
-  const running = (i: number): boolean => {
-    const p = nodes[i]?.proc;
-    return p !== undefined && p.exitCode === null && p.signalCode === null;
-  };
+  const running = (i: number): boolean => isRunning(nodes[i]?.proc);
   const kill = async (i: number): Promise<void> => {
     const p = nodes[i]!.proc;
     nodes[i]!.proc = undefined;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGKILL');
-    await exited;
+    await killProcess(p, 0);
   };
   const waitQuorum = async (timeoutMs = 60_000): Promise<void> => {
     const deadline = Date.now() + timeoutMs;

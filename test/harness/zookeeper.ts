@@ -2,12 +2,13 @@
  * A real ZooKeeper 3.8 (Debian jars) on an ephemeral loopback port in a fresh temp dir, for one
  * test file. Low minSessionTimeout so expiry tests are quick. stop() kills it and removes the dir.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { killProcess, spawnServer, waitReady } from './process.ts';
 
 export interface ZooKeeperServer {
   readonly connectString: string;
@@ -60,33 +61,14 @@ export async function startZooKeeper(opts: { minSessionTimeoutMs?: number } = {}
   );
   let proc: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
-    proc = spawn(
-      'java',
-      ['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', [confDir, ...CLASSPATH].join(':'),
-        'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg],
-      { stdio: 'ignore' },
-    );
-    const p = proc;
-    // A test process that dies without its after() hook must not leave the server running.
-    const reap = (): void => void p.kill('SIGKILL');
-    process.once('exit', reap);
-    p.once('exit', () => process.off('exit', reap));
-    const deadline = Date.now() + 30_000;
-    while (!(await srvrAnswers(port))) {
-      if (p.exitCode !== null) throw new Error(`zookeeper exited with ${p.exitCode}; see ${root}/zookeeper.log`);
-      if (Date.now() > deadline) throw new Error(`zookeeper not ready on ${port} within 30 s`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    proc = spawnServer('java', ['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', [confDir, ...CLASSPATH].join(':'),
+      'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg]);
+    await waitReady(`zookeeper on ${port}`, () => srvrAnswers(port), { proc, hint: `see ${root}/zookeeper.log` });
   };
   const kill = async (): Promise<void> => {
     const p = proc;
     proc = undefined;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGTERM');
-    const timer = setTimeout(() => p.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    await killProcess(p);
   };
   try {
     await launch();

@@ -1,0 +1,41 @@
+/**
+ * Server processes for tests: spawned so that a test process dying without its after() hook never
+ * leaves them running, stopped with a bound, and waited for with a deadline.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** Spawn `cmd` with stdio ignored; it is SIGKILLed if this process exits first. */
+export function spawnServer(cmd: string, args: readonly string[]): ChildProcess {
+  const p = spawn(cmd, args, { stdio: 'ignore' });
+  const reap = (): void => void p.kill('SIGKILL');
+  process.once('exit', reap);
+  p.once('exit', () => process.off('exit', reap));
+  return p;
+}
+
+/** True while `p` exists and has not exited. */
+export function isRunning(p: ChildProcess | undefined): p is ChildProcess {
+  return p !== undefined && p.exitCode === null && p.signalCode === null;
+}
+
+/** SIGTERM `p`, SIGKILL after `graceMs` (0: SIGKILL at once), and wait for it to exit. */
+export async function killProcess(p: ChildProcess | undefined, graceMs = 5000): Promise<void> {
+  if (!isRunning(p)) return;
+  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill(graceMs === 0 ? 'SIGKILL' : 'SIGTERM');
+  const timer = graceMs === 0 ? undefined : setTimeout(() => p.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Poll `ready` every `intervalMs` until it resolves true; fail early if `proc` exits, or at the deadline. */
+export async function waitReady(what: string, ready: () => Promise<boolean>, opts: { proc?: ChildProcess; timeoutMs?: number; intervalMs?: number; hint?: string } = {}): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  const hint = opts.hint ? `; ${opts.hint}` : '';
+  while (!(await ready())) {
+    if (opts.proc && opts.proc.exitCode !== null) throw new Error(`${what} exited with ${opts.proc.exitCode}${hint}`);
+    if (Date.now() > deadline) throw new Error(`${what} not ready within ${timeoutMs} ms${hint}`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
+  }
+}
