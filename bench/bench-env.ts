@@ -39,7 +39,8 @@ export class BenchEnv {
   }
 
   /** Registry URL of the (lazily started) server of `kind`. */
-  async url(kind: RegistryKind): Promise<string> {
+  async url(kind: RegistryKind | 'memory'): Promise<string> {
+    if (kind === 'memory') return 'memory://';
     if (kind === 'zookeeper') {
       this.zk ??= startZooKeeper({ minSessionTimeoutMs: 1000 }).then((s) => (this.defer(() => s.stop()), s));
       return `zk://${(await this.zk).connectString}`;
@@ -61,8 +62,8 @@ export class BenchEnv {
     return dir;
   }
 
-  /** The real agent (startAgent) with HAProxy in `updates` mode over `kind`. */
-  async agent(kind: RegistryKind, updates: Updates, source: ManifestSource): Promise<BenchAgent> {
+  /** The real agent (startAgent) with HAProxy (or proxy 'none') in `updates` mode over `kind`. */
+  async agent(kind: RegistryKind | 'memory', updates: Updates, source: ManifestSource, proxy: 'haproxy' | 'none' = 'haproxy'): Promise<BenchAgent> {
     const dir = await this.tempDir(`agent-${updates}`);
     const reloadReasons: string[] = [];
     const log = { ...silentLogger, info: (o: object, msg?: string) => void (msg === 'haproxy reloaded' && reloadReasons.push(...(o as { reasons: string[] }).reasons)) };
@@ -71,7 +72,7 @@ export class BenchEnv {
       registry: { url: await this.url(kind), sessionTimeoutMs: 10_000 },
       host: '127.0.0.1',
       statusAddr: '127.0.0.1:0',
-      proxy: 'haproxy',
+      proxy,
       haproxyDir: join(dir, 'haproxy'),
       haproxyUpdates: updates,
       source,
@@ -80,8 +81,8 @@ export class BenchEnv {
     let stopped: Promise<void> | undefined;
     const stop = () => (stopped ??= running.stop());
     this.defer(stop);
-    const proxy = running.proxy;
-    return { running, dir, reloadReasons, reloads: () => (proxy instanceof HaproxyProxy ? proxy.reloadCount : 0), stop };
+    const hp = running.proxy;
+    return { running, dir, reloadReasons, reloads: () => (hp instanceof HaproxyProxy ? hp.reloadCount : 0), stop };
   }
 
   /** Wait (bounded) until `agent` has not reloaded for `quietMs`: start-up reloads are not part of a measurement. */

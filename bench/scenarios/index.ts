@@ -1,7 +1,9 @@
 /** Every scenario, in the order `npm run bench` runs them. */
 import type { Scenario } from '../scenario.ts';
 import { churn } from './churn.ts';
+import { footprint } from './footprint.ts';
 import { processDeath } from './process-death.ts';
 import { registeredRoutable } from './registered-routable.ts';
+import { scale } from './scale.ts';
 
-export const SCENARIOS: readonly Scenario[] = [registeredRoutable, churn, processDeath];
+export const SCENARIOS: readonly Scenario[] = [registeredRoutable, churn, processDeath, scale, footprint];

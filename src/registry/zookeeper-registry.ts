@@ -20,6 +20,9 @@ interface Registration {
   instance: Instance;
   json: string;
   znode: string | undefined;
+  /** The json last written to `znode`, and the node version that write produced. */
+  written?: string;
+  version?: number;
 }
 
 interface WatchEntry {
@@ -28,7 +31,16 @@ interface WatchEntry {
   readonly watcher: () => void;
   closed: boolean;
   pending: boolean;
+  /** A read is in flight; `again` asks for one more after it (events meanwhile). */
+  arming: boolean;
+  again: boolean;
+  /** The listing read while (re)arming, for the one list() that follows the change it reports. */
+  fresh?: { readonly at: number; readonly listing: Promise<Listing | undefined> };
 }
+
+// The re-list after a watch event takes the read the re-arm just did (with watches set, so nothing
+// can change unseen); an older one goes to the server, so periodic resyncs stay a real check.
+const FRESH_MS = 1000;
 
 export class ZookeeperRegistry implements Registry {
   readonly kind = 'zookeeper';
@@ -63,14 +75,28 @@ export class ZookeeperRegistry implements Registry {
     this.regs.delete(key);
     await this.locked(key, async () => {
       if (reg?.znode) await this.client.remove(reg.znode);
-      await this.removeOwn(path, instanceName, 'own');
+      await this.removeOwn(path, instanceName);
     });
   }
 
   async list(path: string): Promise<Listing> {
+    for (const w of this.watches) {
+      if (w.path !== path || !w.fresh) continue;
+      const { at, listing } = w.fresh;
+      w.fresh = undefined;
+      const got = Date.now() - at <= FRESH_MS ? await listing : undefined;
+      if (got) return got;
+      break;
+    }
+    return (await this.read(path)) ?? toListing([]);
+  }
+
+  /** getChildren + every child's data, all with `watcher` when given; undefined when `path` is missing. */
+  private async read(path: string, watcher?: () => void): Promise<Listing | undefined> {
     const full = this.full(path);
-    const children = ((await this.client.getChildren(full)) ?? []).sort();
-    const datas = await Promise.all(children.map((c) => this.client.getData(`${full}/${c}`)));
+    const children = (await this.client.getChildren(full, watcher))?.sort();
+    if (!children) return undefined;
+    const datas = await Promise.all(children.map((c) => this.client.getData(`${full}/${c}`, watcher)));
     const entries = children.flatMap((c, i) => {
       const d = datas[i];
       return d ? [parseInstance(`${path}/${c}`, d.data)] : [];
@@ -79,9 +105,9 @@ export class ZookeeperRegistry implements Registry {
   }
 
   watch(path: string, onChange: () => void): () => void {
-    const entry: WatchEntry = { path, onChange, closed: false, pending: false, watcher: () => this.fired(entry) };
+    const entry: WatchEntry = { path, onChange, closed: false, pending: false, arming: false, again: false, watcher: () => this.fired(entry) };
     this.watches.add(entry);
-    void this.arm(entry);
+    this.arm(entry);
     return () => {
       entry.closed = true;
       this.watches.delete(entry);
@@ -134,91 +160,131 @@ export class ZookeeperRegistry implements Registry {
     for (const r of results) if (r.status === 'rejected') this.log('register-failed', String(r.reason));
     if (client !== this.client) return;
     for (const w of this.watches) {
-      void this.arm(w);
+      this.arm(w);
       this.fired(w, false);
     }
   }
 
-  /** Make sure exactly one znode of ours holds `reg`'s data, creating or updating it. */
+  /**
+   * Make sure exactly one znode of ours holds `reg`'s data, creating or updating it. Once we hold a
+   * node, only that node is touched (a stat, or a write when the data changed): listing the path on
+   * every call made registering N instances cost O(N²) reads.
+   */
   private async ensure(reg: Registration): Promise<string> {
     const data = Buffer.from(reg.json);
-    if (reg.znode) {
-      const cur = await this.client.getData(reg.znode);
-      if (cur) {
-        if (!cur.data?.equals(data)) await this.client.setData(reg.znode, data);
-        return this.relative(reg.znode);
-      }
-      reg.znode = undefined;
-    }
+    if (reg.znode && (await this.refresh(reg, data))) return this.relative(reg.znode);
+    reg.znode = undefined;
     const full = this.full(reg.path);
-    // A node of our own session (from a create whose reply we missed) is adopted, never duplicated.
-    const adopted = await this.firstOwn(full, reg.instance.name);
-    if (!adopted) {
+    const sid = this.client.sessionId();
+    const { own, stale } = await this.existing(full, reg.instance.name, sid);
+    if (own) {
+      // A node of our own session (from a create whose reply we missed) is adopted, never duplicated.
+      reg.znode = own.znode;
+      await this.refresh(reg, data, own.version);
+    } else {
       await this.client.mkdirp(full);
       const acls = this.opts.auth ? creatorAllWorldRead() : undefined;
       reg.znode = await this.client.create(`${full}/${reg.instance.name}_`, data, CreateMode.EPHEMERAL_SEQUENTIAL, acls);
-    } else reg.znode = adopted;
+      reg.written = reg.json;
+      reg.version = 0;
+    }
     // Make before break: a crashed predecessor's nodes go only once ours exists, so the instance is
     // never without an entry (for a moment it has two, at the same host:port, which listings merge).
-    await this.removeOwn(reg.path, reg.instance.name, 'stale', reg.znode);
-    return adopted ? this.ensure(reg) : this.relative(reg.znode);
-  }
-
-  /** The first `<name>_*` child of `full` owned by this session, if any. */
-  private async firstOwn(full: string, name: string): Promise<string | undefined> {
-    const children = (await this.client.getChildren(full))?.filter((c) => c.startsWith(`${name}_`)).sort() ?? [];
-    const sid = this.client.sessionId();
-    for (const child of children) {
-      const stat = await this.client.exists(`${full}/${child}`);
-      if (stat?.ephemeralOwner.equals(sid)) return `${full}/${child}`;
-    }
-    return undefined;
+    for (const znode of stale) if (znode !== reg.znode) await this.removeStale(znode);
+    return this.relative(reg.znode);
   }
 
   /**
-   * Delete `<name>_*` children of `path`: with 'stale' every one but `keep` (a crashed predecessor's,
-   * or a duplicate of ours); with 'own' those of this session.
+   * Bring our known node up to date; false when it is gone. A version we did not write means someone
+   * else changed it, so it is rewritten.
    */
-  private async removeOwn(path: string, name: string, which: 'stale' | 'own', keep?: string): Promise<void> {
-    const full = this.full(path);
-    const mine = (await this.client.getChildren(full))?.filter((c) => c.startsWith(`${name}_`)).sort() ?? [];
-    const sid = this.client.sessionId();
-    for (const child of mine) {
-      const znode = `${full}/${child}`;
-      if (znode === keep) continue;
-      const stat = await this.client.exists(znode);
-      if (!stat) continue;
-      const ours = stat.ephemeralOwner.equals(sid);
-      if (which === 'own' && !ours) continue;
-      if (which === 'stale' && !ours) this.log('stale-removed', `removing stale znode ${znode} of a previous session`);
-      await this.client.remove(znode).catch((err: unknown) => {
-        if (err instanceof ZkOpError && err.zkCode === ZkException.NO_AUTH) this.log('stale-kept', `cannot remove ${znode}: no auth`);
-        else throw err;
-      });
+  private async refresh(reg: Registration, data: Buffer, knownVersion?: number): Promise<boolean> {
+    const znode = reg.znode!;
+    const version = knownVersion ?? (await this.client.exists(znode))?.version;
+    if (version === undefined) return false;
+    if (reg.written === reg.json && version === reg.version) return true;
+    try {
+      reg.version = (await this.client.setData(znode, data)).version;
+      reg.written = reg.json;
+      return true;
+    } catch (err) {
+      if (err instanceof ZkOpError && err.zkCode === ZkException.NO_NODE) return false;
+      throw err;
     }
   }
 
-  private async arm(entry: WatchEntry): Promise<void> {
+  /** One listing of `<name>_*` children of `full`: the first owned by session `sid`, and all others. */
+  private async existing(full: string, name: string, sid: Buffer): Promise<{ own?: { znode: string; version: number }; stale: string[] }> {
+    const children = (await this.client.getChildren(full))?.filter((c) => c.startsWith(`${name}_`)).sort() ?? [];
+    let own: { znode: string; version: number } | undefined;
+    const stale: string[] = [];
+    for (const child of children) {
+      const znode = `${full}/${child}`;
+      const stat = await this.client.exists(znode);
+      if (!stat) continue;
+      if (!own && stat.ephemeralOwner.equals(sid)) own = { znode, version: stat.version };
+      else stale.push(znode);
+    }
+    return own ? { own, stale } : { stale };
+  }
+
+  private async removeStale(znode: string): Promise<void> {
+    this.log('stale-removed', `removing stale znode ${znode} (a previous session's, or a duplicate)`);
+    await this.client.remove(znode).catch((err: unknown) => {
+      if (err instanceof ZkOpError && err.zkCode === ZkException.NO_AUTH) this.log('stale-kept', `cannot remove ${znode}: no auth`);
+      else throw err;
+    });
+  }
+
+  /** Delete the `<name>_*` children of `path` that this session owns (duplicates from missed replies). */
+  private async removeOwn(path: string, name: string): Promise<void> {
+    const full = this.full(path);
+    const sid = this.client.sessionId();
+    const { own, stale } = await this.existing(full, name, sid);
+    if (own) await this.client.remove(own.znode);
+    for (const znode of stale) if ((await this.client.exists(znode))?.ephemeralOwner.equals(sid)) await this.client.remove(znode);
+  }
+
+  /**
+   * Re-read with watches set. Events during a read (a burst of N changes fires up to 2N watches)
+   * coalesce into one more read, followed by one more onChange so the newest read is listed.
+   */
+  private arm(entry: WatchEntry): void {
+    if (entry.arming) {
+      entry.again = true;
+      return;
+    }
+    entry.arming = true;
+    const listing = this.readWatched(entry).finally(() => {
+      entry.arming = false;
+      if (!entry.again || entry.closed) return;
+      entry.again = false;
+      this.arm(entry);
+      this.fired(entry, false);
+    });
+    entry.fresh = { at: Date.now(), listing };
+  }
+
+  /** Read `entry`'s path with watches set (on the path itself when it is missing); undefined on failure. */
+  private async readWatched(entry: WatchEntry): Promise<Listing | undefined> {
     const full = this.full(entry.path);
     try {
       for (let attempt = 0; attempt < 3 && !entry.closed; attempt++) {
-        const children = await this.client.getChildren(full, entry.watcher);
-        if (children) {
-          await Promise.all(children.map((c) => this.client.getData(`${full}/${c}`, entry.watcher)));
-          return;
-        }
-        if (!(await this.client.exists(full, entry.watcher))) return;
+        const listing = await this.read(entry.path, entry.watcher);
+        if (listing) return listing;
+        if (!(await this.client.exists(full, entry.watcher))) return toListing([]);
       }
     } catch (err) {
       // Re-armed on the next (re)connect; a failure while connected retries shortly.
       this.log('watch-failed', `watching ${full}: ${err instanceof Error ? err.message : String(err)}`);
-      if (this.conn.value === 'connected' && !entry.closed) setTimeout(() => void this.arm(entry), 1000).unref();
+      if (this.conn.value === 'connected' && !entry.closed) setTimeout(() => this.arm(entry), 1000).unref();
     }
+    return undefined;
   }
 
   private fired(entry: WatchEntry, rearm = true): void {
     if (entry.closed) return;
-    if (rearm) void this.arm(entry);
+    if (rearm) this.arm(entry);
     if (entry.pending) return;
     entry.pending = true;
     setImmediate(() => {

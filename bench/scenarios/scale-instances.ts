@@ -1,0 +1,93 @@
+/**
+ * Scenario 4, instances half: one path holding N instances (written by a plain bulk client). A
+ * Subscription's initial sync is timed against a plain client's read of the same data in the same
+ * run; then 1 % of the instances are replaced, timed until HAProxy has the new set, with reloads
+ * and the agent process's CPU counted.
+ */
+import type { Agent } from '../../src/agent.ts';
+import { freePort } from '../../test/harness/ports.ts';
+import { StaticSource, subscription } from '../../test/harness/static-source.ts';
+import { applied, untilStatus } from '../agent-wait.ts';
+import type { BenchEnv, RegistryKind } from '../bench-env.ts';
+import { bulkEtcd, bulkZooKeeper, type BulkInstances } from '../load/bulk-instances.ts';
+import { now } from '../stats.ts';
+
+export interface InstancesRun {
+  readonly writeMs: number;
+  /** Plain client's read of the whole path, ms (one per sync, interleaved with them). */
+  readonly rawRead: readonly number[];
+  /** Subscription added → listed (Synced with N instances), ms. */
+  readonly synced: readonly number[];
+  /** Subscription added → HAProxy serving the N servers (Ready), ms. */
+  readonly ready: readonly number[];
+  /** 1 % replaced → HAProxy has exactly the new set, ms. */
+  readonly change: readonly number[];
+  /** Agent-process CPU (user + system) per change, ms; includes the bulk client's 2 % of writes. */
+  readonly cpu: readonly number[];
+  readonly reloadsDuringChanges: number;
+  readonly reloadReasons: readonly string[];
+}
+
+const TIMEOUT_MS = 120_000;
+
+async function bulk(env: BenchEnv, kind: RegistryKind, path: string, n: number): Promise<BulkInstances> {
+  const url = await env.url(kind);
+  const target = url.replace(/^\w+:\/\//, '');
+  const b = kind === 'zookeeper' ? await bulkZooKeeper(target, path, n) : await bulkEtcd(target, '/dockstack', path, n);
+  env.defer(() => b.close());
+  return b;
+}
+
+export async function instancesRun(env: BenchEnv, kind: RegistryKind, n: number, syncs: number, changes: number): Promise<InstancesRun> {
+  const path = `/bench/scale/i-${kind}-${Date.now()}`;
+  const instances = await bulk(env, kind, path, n);
+  const source = new StaticSource();
+  const agent = await env.agent(kind, 'runtime', source);
+  const a = agent.running.agent;
+  const out = { rawRead: [] as number[], synced: [] as number[], ready: [] as number[], change: [] as number[], cpu: [] as number[] };
+
+  let key = '';
+  for (let s = 0; s < syncs; s++) {
+    out.rawRead.push((await instances.rawRead()).ms);
+    if (key) {
+      const old = key;
+      source.set(`sub-${s - 1}.yaml`, undefined);
+      await untilStatus(a, () => !a.status.get(old), TIMEOUT_MS, 'subscription removed');
+      await env.settle(agent, 500);
+    }
+    key = `subscription/big${s}`;
+    const k = key;
+    const t0 = now();
+    source.set(`sub-${s}.yaml`, subscription(`big${s}`, `service: ${path}\nlisten: { port: ${await freePort()} }\ncheck: { type: none }`));
+    const listed = `${n} instances under`;
+    out.synced.push((await untilStatus(a, () => a.status.condition(k, 'Synced')?.message.startsWith(listed) ?? false, TIMEOUT_MS, 'synced')) - t0);
+    out.ready.push((await untilStatus(a, () => applied(a, k, 1) && backends(a, k).length === n, TIMEOUT_MS, 'ready')) - t0);
+  }
+  await env.settle(agent, 1000);
+
+  const reloadsBefore = agent.reloads();
+  const reasonsBefore = agent.reloadReasons.length;
+  const k = key;
+  for (let c = 0; c < changes; c++) {
+    const cpu0 = process.cpuUsage();
+    const t0 = now();
+    const { added, removed } = await instances.replace(Math.max(1, Math.round(n / 100)));
+    out.change.push((await untilStatus(a, () => hasExactly(backends(a, k), added, removed), TIMEOUT_MS, `change ${c}`)) - t0);
+    const cpu = process.cpuUsage(cpu0);
+    out.cpu.push((cpu.user + cpu.system) / 1000);
+    await env.settle(agent, 500);
+  }
+  const reloadsDuringChanges = agent.reloads() - reloadsBefore;
+  const reloadReasons = agent.reloadReasons.slice(reasonsBefore);
+  await agent.stop();
+  return { writeMs: instances.writeMs, ...out, reloadsDuringChanges, reloadReasons };
+}
+
+function backends(a: Agent, key: string): readonly string[] {
+  return (a.status.get(key)?.details.backends as readonly string[] | undefined) ?? [];
+}
+
+function hasExactly(list: readonly string[], added: readonly string[], removed: readonly string[]): boolean {
+  const set = new Set(list);
+  return added.every((x) => set.has(x)) && removed.every((x) => !set.has(x));
+}

@@ -1,0 +1,68 @@
+/**
+ * Scenario 4, manifests half: N manifests (Services and a Subscription to each one's path) at agent
+ * start → every object Ready; then one manifest edited → the edit applied, over many edits.
+ */
+import { freePort } from '../../test/harness/ports.ts';
+import { StaticSource, service, subscription } from '../../test/harness/static-source.ts';
+import { applied, isTrue, untilStatus } from '../agent-wait.ts';
+import type { BenchEnv, RegistryKind } from '../bench-env.ts';
+import { now } from '../stats.ts';
+
+export interface ManifestRun {
+  /** startAgent() called → every object Ready, ms. */
+  readonly allReady: number;
+  /** startAgent() called → it returned (HAProxy started, status API up), ms. */
+  readonly started: number;
+  /** One Subscription's spec edited → that generation applied (ProxyConfigured), ms each. */
+  readonly edits: readonly number[];
+  readonly reloadsDuringEdits: number;
+}
+
+const TIMEOUT_MS = 240_000;
+
+/** One cold start of `n` manifests over `registry` with `proxy`, then `edits` single-manifest edits. */
+export async function manifestRun(env: BenchEnv, registry: RegistryKind | 'memory', proxy: 'haproxy' | 'none', n: number, edits: number): Promise<ManifestRun> {
+  const pairs = Math.floor(n / 2);
+  const base = `/bench/scale/m-${registry}-${proxy}-${Date.now()}`;
+  const ports: number[] = [];
+  for (let i = 0; i < pairs; i++) ports.push(proxy === 'haproxy' ? await freePort() : 20_000 + i);
+  const subText = (i: number, maint: boolean) =>
+    subscription(`c${i}`, `service: ${base}/s${i}\nlisten: { port: ${ports[i]} }\ncheck: { type: none }${maint ? `\nmaintenance: ["127.0.0.1:${30_000 + i}"]` : ''}`);
+  const source = new StaticSource();
+  for (let i = 0; i < pairs; i++) {
+    // Each Service registers a distinct address (no checks: healthy at once); nothing listens there,
+    // and with check none HAProxy never connects.
+    source.set(`svc-${i}.yaml`, service(`s${i}`, `path: ${base}/s${i}\nport: ${30_000 + i}\ninstanceId: s${i}`));
+    source.set(`sub-${i}.yaml`, subText(i, false));
+  }
+  const keys = Array.from({ length: pairs }, (_, i) => [`service/s${i}`, `subscription/c${i}`]).flat();
+  const t0 = now();
+  const agent = await env.agent(registry, 'runtime', source, proxy);
+  const started = now() - t0;
+  const { agent: a } = agent.running;
+  const ready = new Set(keys.filter((k) => isTrue(a, k, 'Ready')));
+  const allReady =
+    (await untilStatus(a, (key) => {
+      if (key && isTrue(a, key, 'Ready')) ready.add(key);
+      else if (key) ready.delete(key);
+      return ready.size === keys.length;
+    }, TIMEOUT_MS, `${keys.length} objects Ready`)) - t0;
+  if (proxy === 'haproxy') await env.settle(agent, 1000);
+  else await new Promise((r) => setTimeout(r, 300));
+
+  const reloadsBefore = agent.reloads();
+  const samples: number[] = [];
+  for (let e = 0; e < edits; e++) {
+    const i = e % pairs;
+    const key = `subscription/c${i}`;
+    const generation = (a.manifests.get(key)?.generation ?? 0) + 1;
+    const t = now();
+    // Hold a non-member address in maintenance (or release it): a real spec change, applied at runtime.
+    source.set(`sub-${i}.yaml`, subText(i, Math.floor(e / pairs) % 2 === 0));
+    samples.push((await untilStatus(a, () => applied(a, key, generation, 'ProxyConfigured'), TIMEOUT_MS, `edit ${e} applied`)) - t);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const reloadsDuringEdits = agent.reloads() - reloadsBefore;
+  await agent.stop();
+  return { allReady, started, edits: samples, reloadsDuringEdits };
+}
