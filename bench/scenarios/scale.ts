@@ -64,7 +64,7 @@ async function run(env: BenchEnv, size: Size): Promise<ScenarioResult> {
   }
   notes.push(
     'Manifests: half Services (no checks, each registering its own address) and half Subscriptions to those paths (check none), in a static in-process source; "all Ready" means every Service registered and every Subscription serving its instance. The edit toggles a maintenance address in one Subscription (a spec change applied through the runtime API).',
-    'Cold start with HAProxy: every new listener needs a reload, and each of the agent\'s 4 reconcile workers waits for the reload that makes its listener live, so a reload (≈ 0.7 s here, 500 ms minimum interval) carries only the ≈ 4 Subscriptions pending at its start: 500 listeners take ≈ 90 s. The fix is to let a reconcile that needs a new listener hand it to the reload manager and return (requeue) instead of holding a worker — not done in this change.',
+    'Cold start with HAProxy: every new listener needs a reload, and a Subscription reconcile waits for the reload that makes its listener live. With the queue\'s former 4 workers each reload carried ≈ 4 listeners and 500 listeners took ≈ 90 s; the queue now runs up to 512 reconciles at once (they are I/O waits), so one or two coalesced reloads carry them all.',
     'Instances: nothing listens at the registered addresses and HAProxy never connects (check none). HAProxy slots grow in powers of two (10,000 → 16,384), so the initial sync reloads once to create the listener with its slots and a 1 % change fits the free slots. CPU is process.cpuUsage() of the bench process, which holds the agent and the bulk client (whose 200 writes are a small part).',
   );
   return {

@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { CheckFailed, reasonOf } from './check-failed.ts';
 import { onAttemptEnd, withDeadline, type Attempt } from './deadline.ts';
 import { formatTarget, type HealthCheck } from './health-check.ts';
@@ -21,6 +20,8 @@ export function redisCheck(host: string, port: number, opts: RedisCheckOptions):
 
 async function ping(host: string, port: number, opts: RedisCheckOptions, attempt: Attempt): Promise<void> {
   const target = formatTarget(host, port);
+  // Loaded on first use: ioredis costs ~20 MB of RSS in agents that never run a redis check.
+  const { Redis } = await import('ioredis');
   // One connection per check: no retries, reconnects or queueing, so failures surface at once.
   const client = new Redis({
     host,
