@@ -6,7 +6,8 @@
 import { RegistryError } from '../errors.ts';
 import { encodeInstance, parseInstance, toListing } from './instance.ts';
 import { RegistryStateCell } from './registry-state.ts';
-import type { Instance, Listing, Registry, RegistryState } from './registry.ts';
+import type { Event } from 'node-zookeeper-client';
+import type { Instance, Listing, Registry, RegistryState, Rejected } from './registry.ts';
 import { CreateMode, ZkClient, ZkException, ZkOpError, creatorAllWorldRead, type ZkClientOptions } from './zookeeper-client.ts';
 
 export interface ZookeeperRegistryOptions extends ZkClientOptions {
@@ -28,7 +29,14 @@ interface Registration {
 interface WatchEntry {
   readonly path: string;
   readonly onChange: () => void;
-  readonly watcher: () => void;
+  readonly watcher: (event: Event) => void;
+  /**
+   * Parsed data of each child read with `watcher` set, so a change re-reads only the children whose
+   * data watch fired (`stale`) or that are new: a 1 % change of 10,000 instances reads ~200 znodes.
+   * Cleared on every (re)connect, when watches may have been lost.
+   */
+  readonly cache: Map<string, Instance | Rejected>;
+  readonly stale: Set<string>;
   closed: boolean;
   pending: boolean;
   /** A read is in flight; `again` asks for one more after it (events meanwhile). */
@@ -91,21 +99,39 @@ export class ZookeeperRegistry implements Registry {
     return (await this.read(path)) ?? toListing([]);
   }
 
-  /** getChildren + every child's data, all with `watcher` when given; undefined when `path` is missing. */
-  private async read(path: string, watcher?: () => void): Promise<Listing | undefined> {
+  /**
+   * getChildren + each child's data; undefined when `path` is missing. With `entry`, reads set its
+   * watcher and children whose cached data is still watched are not read again.
+   */
+  private async read(path: string, entry?: WatchEntry): Promise<Listing | undefined> {
     const full = this.full(path);
-    const children = (await this.client.getChildren(full, watcher))?.sort();
+    const children = (await this.client.getChildren(full, entry?.watcher))?.sort();
     if (!children) return undefined;
-    const datas = await Promise.all(children.map((c) => this.client.getData(`${full}/${c}`, watcher)));
-    const entries = children.flatMap((c, i) => {
-      const d = datas[i];
-      return d ? [parseInstance(`${path}/${c}`, d.data)] : [];
-    });
-    return toListing(entries);
+    const cache = entry?.cache;
+    if (cache) for (const c of cache.keys()) if (!children.includes(c)) cache.delete(c);
+    const entries = await Promise.all(
+      children.map(async (c) => {
+        const hit = cache?.get(c);
+        if (hit && !entry!.stale.has(c)) return hit;
+        entry?.stale.delete(c);
+        const d = await this.client.getData(`${full}/${c}`, entry?.watcher);
+        const parsed = d ? parseInstance(`${path}/${c}`, d.data) : undefined;
+        if (cache && parsed) cache.set(c, parsed);
+        return parsed;
+      }),
+    );
+    return toListing(entries.filter((e): e is Instance | Rejected => e !== undefined));
   }
 
   watch(path: string, onChange: () => void): () => void {
-    const entry: WatchEntry = { path, onChange, closed: false, pending: false, arming: false, again: false, watcher: () => this.fired(entry) };
+    const entry: WatchEntry = {
+      path, onChange, closed: false, pending: false, arming: false, again: false, cache: new Map(), stale: new Set(),
+      watcher: (event) => {
+        const prefix = `${this.full(path)}/`;
+        if (event.getPath().startsWith(prefix)) entry.stale.add(event.getPath().slice(prefix.length));
+        this.fired(entry);
+      },
+    };
     this.watches.add(entry);
     this.arm(entry);
     return () => {
@@ -160,6 +186,7 @@ export class ZookeeperRegistry implements Registry {
     for (const r of results) if (r.status === 'rejected') this.log('register-failed', String(r.reason));
     if (client !== this.client) return;
     for (const w of this.watches) {
+      w.cache.clear();
       this.arm(w);
       this.fired(w, false);
     }
@@ -270,7 +297,7 @@ export class ZookeeperRegistry implements Registry {
     const full = this.full(entry.path);
     try {
       for (let attempt = 0; attempt < 3 && !entry.closed; attempt++) {
-        const listing = await this.read(entry.path, entry.watcher);
+        const listing = await this.read(entry.path, entry);
         if (listing) return listing;
         if (!(await this.client.exists(full, entry.watcher))) return toListing([]);
       }
