@@ -17,7 +17,7 @@ import { configKey, slotName } from './config-render.ts';
 import { HaproxyProcess } from './haproxy-process.ts';
 import type { BackendServer, ProxyApplyResult, ProxyBackend, ServerStatus, SubscriptionSpec } from './proxy-backend.ts';
 import { ReloadManager } from './reload-manager.ts';
-import { parseShowStat, runAdmin, runAdminBatch, sendCommand } from './runtime-api.ts';
+import { parseShowStat, runAdmin, runAdminBatch, sendCommand, type StatRow } from './runtime-api.ts';
 import { freeOps, planRuntime, type WantServer } from './slot-plan.ts';
 import { fullSyncOps, renderAndReload, type ListenerState } from './reload-plan.ts';
 
@@ -130,9 +130,9 @@ export class HaproxyProxy implements ProxyBackend {
   async status(name: string): Promise<readonly ServerStatus[]> {
     const st = this.listeners.get(name);
     if (!st?.live) return [];
-    const rows = parseShowStat(await sendCommand(this.proc.adminSocket, 'show stat'));
+    const rows = await this.serverRows(name);
     return st.slots.flatMap((s, i) => {
-      const row = s && rows.find((r) => r.pxname === name && r.svname === slotName(i));
+      const row = s && rows.get(slotName(i));
       if (!s || !row) return [];
       const out: ServerStatus = { address: row.addr || addressOf({ host: s.ip, port: s.port }), status: row.status ?? '', weight: Number(row.weight) };
       return [row.check_status ? { ...out, checkStatus: row.check_status } : out];
@@ -220,18 +220,26 @@ export class HaproxyProxy implements ProxyBackend {
       this.drainTimer = undefined;
       return;
     }
-    const rows = parseShowStat(await sendCommand(this.proc.adminSocket, 'show stat'));
     const now = Date.now();
     for (const [name, st] of draining) {
       const checks = st.live!.spec.check.type !== 'none';
-      for (const [i, s] of st.slots.entries()) {
-        if (s?.admin !== 'drain') continue;
-        const row = rows.find((r) => r.pxname === name && r.svname === slotName(i));
-        if (row?.scur !== '0' && now < (s.drainUntil ?? 0)) continue;
-        await runAdminBatch(this.proc.adminSocket, freeOps(name, i, checks));
-        st.slots[i] = undefined;
-      }
+      const rows = await this.serverRows(name);
+      const done = [...st.slots.keys()].filter((i) => {
+        const s = st.slots[i];
+        return s?.admin === 'drain' && (rows.get(slotName(i))?.scur === '0' || now >= (s.drainUntil ?? 0));
+      });
+      await runAdminBatch(this.proc.adminSocket, done.flatMap((i) => freeOps(name, i, checks)));
+      for (const i of done) st.slots[i] = undefined;
     }
+  }
+
+  /**
+   * `show stat` rows of backend `name`'s servers by server name. Filtered by HAProxy and indexed:
+   * with 16k slots, scanning every row of every proxy per slot was quadratic.
+   */
+  private async serverRows(name: string): Promise<Map<string, StatRow>> {
+    const rows = parseShowStat(await sendCommand(this.proc.adminSocket, `show stat ${name} 4 -1`));
+    return new Map(rows.filter((r) => r.pxname === name).map((r) => [r.svname ?? '', r]));
   }
 
   private died(why: string): void {
