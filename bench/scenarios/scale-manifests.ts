@@ -18,7 +18,7 @@ export interface ManifestRun {
   readonly reloadsDuringEdits: number;
 }
 
-const TIMEOUT_MS = 240_000;
+const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 240_000);
 
 /** One cold start of `n` manifests over `registry` with `proxy`, then `edits` single-manifest edits. */
 export async function manifestRun(env: BenchEnv, registry: RegistryKind | 'memory', proxy: 'haproxy' | 'none', n: number, edits: number): Promise<ManifestRun> {
@@ -46,7 +46,11 @@ export async function manifestRun(env: BenchEnv, registry: RegistryKind | 'memor
       if (key && isTrue(a, key, 'Ready')) ready.add(key);
       else if (key) ready.delete(key);
       return ready.size === keys.length;
-    }, TIMEOUT_MS, `${keys.length} objects Ready`)) - t0;
+    }, TIMEOUT_MS, `${keys.length} objects Ready`).catch((err: unknown) => {
+      // Say which objects never got Ready, and why, so an intermittent stall can be diagnosed.
+      const stuck = keys.filter((k) => !ready.has(k)).slice(0, 5).map((k) => `${k}: ${JSON.stringify(a.viewOf(k)?.status.conditions.map((c) => `${c.type}=${c.status}/${c.reason} ${c.message}`))}`);
+      throw new Error(`${registry}+${proxy}: ${(err as Error).message}; ${keys.length - ready.size} not Ready, e.g. ${stuck.join('; ')}`);
+    })) - t0;
   if (proxy === 'haproxy') await env.settle(agent, 1000);
   else await new Promise((r) => setTimeout(r, 300));
 

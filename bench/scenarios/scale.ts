@@ -32,7 +32,7 @@ async function run(env: BenchEnv, size: Size): Promise<ScenarioResult> {
   const manifestRows: string[][] = [];
   for (const [registry, proxy] of sz.configs) {
     const runs: ManifestRun[] = [];
-    // With HAProxy one cold start takes minutes (see the notes): one run only.
+    // One cold start with HAProxy (each starts its own HAProxy with 500 listeners).
     for (let r = 0; r < (proxy === 'haproxy' ? 1 : sz.coldRuns); r++) runs.push(await manifestRun(env, registry, proxy, sz.manifests, r === 0 ? sz.edits : 0));
     const reloads = runs.reduce((s, r) => s + r.reloadsDuringEdits, 0);
     const row = (what: string, xs: readonly number[], extra: string) => [registry, proxy, what, ...latencyCells(summarize(xs)), extra];
