@@ -12,6 +12,8 @@ export interface ProbeResult {
 }
 
 export interface TrafficProbe {
+  /** What was seen so far (probing goes on). */
+  counts(): ProbeResult;
   /** Stop probing and return what was seen. */
   stop(): Promise<ProbeResult>;
 }
@@ -36,6 +38,7 @@ export function probeTraffic(port: number, opts: { intervalMs?: number; maxMs?: 
     }
   })();
   return {
+    counts: () => ({ ok, failed, backends, errors }),
     async stop() {
       stopped = true;
       await loop;
