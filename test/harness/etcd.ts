@@ -2,12 +2,11 @@
  * A real etcd 3.4 on ephemeral loopback client/peer ports in a fresh temp dir, for one test file.
  * stop() kills it and removes the dir; restart() keeps the data (leases survive a restart).
  */
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
-import { killProcess, spawnServer, waitReady } from './process.ts';
+import { spawnServer, startRestartable, waitReady } from './process.ts';
 
 export interface EtcdServer {
   /** "127.0.0.1:port" */
@@ -27,40 +26,22 @@ export async function startEtcd(): Promise<EtcdServer> {
   const peerPort = await freePort();
   const client = `http://127.0.0.1:${port}`;
   const peer = `http://127.0.0.1:${peerPort}`;
-  let proc: ChildProcess | undefined;
-  const launch = async (): Promise<void> => {
-    proc = spawnServer('etcd', [
+  const server = await startRestartable(
+    root,
+    () => spawnServer('etcd', [
       '--name', 'test', '--data-dir', dataDir, '--listen-client-urls', client, '--advertise-client-urls', client,
       '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `test=${peer}`,
       '--logger', 'zap', '--log-outputs', join(root, 'etcd.log'),
-    ]);
-    await waitReady(`etcd on ${port}`, () => healthy(client), { proc, hint: `see ${root}/etcd.log` });
-  };
-  const kill = async (): Promise<void> => {
-    const p = proc;
-    proc = undefined;
-    await killProcess(p);
-  };
-  try {
-    await launch();
-  } catch (err) {
-    await kill();
-    await rm(root, { recursive: true, force: true });
-    throw err;
-  }
+    ]),
+    (proc) => waitReady(`etcd on ${port}`, () => healthy(client), { proc, hint: `see ${root}/etcd.log` }),
+  );
   return {
     endpoint: `127.0.0.1:${port}`,
     endpoints: [`127.0.0.1:${port}`],
     port,
     dataDir,
-    async restart() {
-      await kill();
-      await launch();
-    },
-    async stop() {
-      await kill();
-      await rm(root, { recursive: true, force: true });
-    },
+    restart: server.restart,
+    stop: server.stop,
   };
 }
 

@@ -3,6 +3,7 @@
  * leaves them running, stopped with a bound, and waited for with a deadline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 
 /** Spawn `cmd` with stdio ignored; it is SIGKILLed if this process exits first. */
 export function spawnServer(cmd: string, args: readonly string[]): ChildProcess {
@@ -38,4 +39,49 @@ export async function waitReady(what: string, ready: () => Promise<boolean>, opt
     if (Date.now() > deadline) throw new Error(`${what} not ready within ${timeoutMs} ms${hint}`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
   }
+}
+
+/** One server process that can be killed and relaunched on the same data, and removed with its dir. */
+export interface RestartableServer {
+  /** Stop the process, keep its data. */
+  kill(): Promise<void>;
+  /** Stop and launch again on the same ports and data. */
+  restart(): Promise<void>;
+  /** Stop the process and remove `root`. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a server with `spawnIt`, wait for `ready`, and manage it; if the first start fails, the
+ * process is killed and `root` removed before the error is rethrown.
+ */
+export async function startRestartable(root: string, spawnIt: () => ChildProcess, ready: (p: ChildProcess) => Promise<void>): Promise<RestartableServer> {
+  let proc: ChildProcess | undefined;
+  const kill = async (): Promise<void> => {
+    const p = proc;
+    proc = undefined;
+    await killProcess(p);
+  };
+  const up = async (): Promise<void> => {
+    proc = spawnIt();
+    await ready(proc);
+  };
+  const stop = async (): Promise<void> => {
+    await kill();
+    await rm(root, { recursive: true, force: true });
+  };
+  try {
+    await up();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    kill,
+    async restart() {
+      await kill();
+      await up();
+    },
+    stop,
+  };
 }

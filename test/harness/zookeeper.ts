@@ -2,13 +2,12 @@
  * A real ZooKeeper 3.8 (Debian jars) on an ephemeral loopback port in a fresh temp dir, for one
  * test file. Low minSessionTimeout so expiry tests are quick. stop() kills it and removes the dir.
  */
-import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
-import { killProcess, spawnServer, waitReady } from './process.ts';
+import { spawnServer, startRestartable, waitReady } from './process.ts';
 
 export interface ZooKeeperServer {
   readonly connectString: string;
@@ -59,37 +58,17 @@ export async function startZooKeeper(opts: { minSessionTimeoutMs?: number } = {}
       '',
     ].join('\n'),
   );
-  let proc: ChildProcess | undefined;
-  const launch = async (): Promise<void> => {
-    proc = spawnServer('java', ['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', [confDir, ...CLASSPATH].join(':'),
-      'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg]);
-    await waitReady(`zookeeper on ${port}`, () => srvrAnswers(port), { proc, hint: `see ${root}/zookeeper.log` });
-  };
-  const kill = async (): Promise<void> => {
-    const p = proc;
-    proc = undefined;
-    await killProcess(p);
-  };
-  try {
-    await launch();
-  } catch (err) {
-    await kill();
-    await rm(root, { recursive: true, force: true });
-    throw err;
-  }
+  const server = await startRestartable(
+    root,
+    () => spawnServer('java', ['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', [confDir, ...CLASSPATH].join(':'),
+      'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg]),
+    (proc) => waitReady(`zookeeper on ${port}`, () => srvrAnswers(port), { proc, hint: `see ${root}/zookeeper.log` }),
+  );
   return {
     connectString: `127.0.0.1:${port}`,
     port,
     dataDir,
-    kill,
-    async restart() {
-      await kill();
-      await launch();
-    },
-    async stop() {
-      await kill();
-      await rm(root, { recursive: true, force: true });
-    },
+    ...server,
   };
 }
 
