@@ -1,7 +1,8 @@
 import type mysqlLib from 'mysql2';
 import { CheckFailed, reasonOf } from './check-failed.ts';
-import { onAttemptEnd, withDeadline, type Attempt } from './deadline.ts';
+import { onAttemptEnd, type Attempt } from './deadline.ts';
 import { formatTarget, type HealthCheck } from './health-check.ts';
+import { libraryCheck } from './library-check.ts';
 import { openSocket } from './tcp-check.ts';
 
 /** Who a MySQL check logs in as. */
@@ -21,19 +22,9 @@ const AUTH_ERRORS = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASS
  * (no query, so the user needs no grants), then send QUIT so the server logs no aborted connection.
  */
 export function mysqlCheck(host: string, port: number, opts: MysqlCheckOptions): HealthCheck {
-  const target = formatTarget(host, port);
-  // Loaded when a mysql check is first configured, not at startup (mysql2 costs ~17 MB of RSS),
-  // and awaited before the deadline starts so the first check does not pay for module loading.
-  const lib = import('mysql2');
-  lib.catch(() => undefined); // a load failure surfaces from the first check, not as an unhandled rejection
-  return {
-    type: 'mysql',
-    target,
-    check: async (signal) => {
-      const { default: mysql } = await lib;
-      return withDeadline(`connecting to ${target}`, opts.timeoutMs, signal, (attempt) => handshake(mysql, host, port, opts, attempt));
-    },
-  };
+  return libraryCheck('mysql', formatTarget(host, port), opts.timeoutMs, async () => (await import('mysql2')).default, (mysql, attempt) =>
+    handshake(mysql, host, port, opts, attempt),
+  );
 }
 
 async function handshake(mysql: typeof mysqlLib, host: string, port: number, opts: MysqlCheckOptions, attempt: Attempt): Promise<void> {

@@ -1,7 +1,8 @@
 import type { Redis as RedisClient } from 'ioredis';
 import { CheckFailed, reasonOf } from './check-failed.ts';
-import { onAttemptEnd, withDeadline, type Attempt } from './deadline.ts';
+import { onAttemptEnd, type Attempt } from './deadline.ts';
 import { formatTarget, type HealthCheck } from './health-check.ts';
+import { libraryCheck } from './library-check.ts';
 
 /** Options of a Redis check. */
 export interface RedisCheckOptions {
@@ -11,19 +12,9 @@ export interface RedisCheckOptions {
 
 /** A Redis check: connect (AUTH if a password is given), PING, expect PONG. */
 export function redisCheck(host: string, port: number, opts: RedisCheckOptions): HealthCheck {
-  const target = formatTarget(host, port);
-  // Loaded when a redis check is first configured, not at startup (ioredis costs ~20 MB of RSS),
-  // and awaited before the deadline starts so the first check does not pay for module loading.
-  const lib = import('ioredis');
-  lib.catch(() => undefined); // a load failure surfaces from the first check, not as an unhandled rejection
-  return {
-    type: 'redis',
-    target,
-    check: async (signal) => {
-      const { Redis } = await lib;
-      return withDeadline(`connecting to ${target}`, opts.timeoutMs, signal, (attempt) => ping(Redis, host, port, opts, attempt));
-    },
-  };
+  return libraryCheck('redis', formatTarget(host, port), opts.timeoutMs, async () => (await import('ioredis')).Redis, (Redis, attempt) =>
+    ping(Redis, host, port, opts, attempt),
+  );
 }
 
 async function ping(Redis: typeof RedisClient, host: string, port: number, opts: RedisCheckOptions, attempt: Attempt): Promise<void> {
