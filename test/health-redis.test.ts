@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HealthCheckSpec } from '../src/manifest/schema.ts';
-import { CheckFailed } from '../src/health/check-failed.ts';
+import { fails } from './harness/check-assert.ts';
 import { createCheck } from '../src/health/create-check.ts';
 import { freePort } from './harness/ports.ts';
 import { startRedis, type RedisServer } from './harness/redis.ts';
@@ -13,13 +13,6 @@ const check = (spec: Record<string, unknown>, port: number) =>
   createCheck(HealthCheckSpec.parse({ type: 'redis', timeoutMs: 2000, ...spec }), { host: '127.0.0.1', port });
 const signal = () => new AbortController().signal;
 
-async function fails(p: Promise<void>, message: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof CheckFailed, `expected CheckFailed, got ${String(err)}`);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 before(async () => {
   [plain, secured] = await Promise.all([startRedis(), startRedis({ password: 's3cret' })]);

@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { HealthCheckSpec } from '../src/manifest/schema.ts';
-import { CheckFailed } from '../src/health/check-failed.ts';
+import { fails } from './harness/check-assert.ts';
 import { createCheck } from '../src/health/create-check.ts';
 import { eventually } from './harness/eventually.ts';
 import { freePort } from './harness/ports.ts';
@@ -18,13 +18,6 @@ const hungSockets = new Set<Socket>();
 const check = (spec: Record<string, unknown>, port: number) =>
   createCheck(HealthCheckSpec.parse({ timeoutMs: 2000, ...spec }), { host, port });
 
-async function fails(p: Promise<void>, message: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof CheckFailed, `expected CheckFailed, got ${String(err)}`);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 const listen = (srv: Server | HttpServer): Promise<number> =>
   new Promise((resolve) => srv.listen(0, host, () => resolve((srv.address() as { port: number }).port)));
