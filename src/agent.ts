@@ -5,6 +5,7 @@
  */
 import { describeError } from './errors.ts';
 import type { ProxyBackend } from './haproxy/proxy-backend.ts';
+import type { HostAddress } from './host-address.ts';
 import type { ManifestSource } from './manifest/manifest-source.ts';
 import { ManifestStore } from './manifest/manifest-store.ts';
 import type { FileResult } from './manifest/load.ts';
@@ -21,8 +22,8 @@ export interface AgentOptions {
   readonly registry: Registry;
   readonly proxy: ProxyBackend;
   readonly health: HealthFactory;
-  /** The host Services register when their spec has none. */
-  readonly host: string;
+  /** The host Services register when their spec has none: fixed, or chosen per reconcile. */
+  readonly host: string | HostAddress;
   readonly log?: Logger;
   readonly resyncMs?: number;
   readonly concurrency?: number;

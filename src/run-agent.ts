@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Agent } from './agent.ts';
+import { hostAddress, registryEndpoints } from './host-address.ts';
 import { UsageError } from './errors.ts';
 import { HaproxyProxy } from './haproxy/haproxy-proxy.ts';
 import type { ProxyBackend } from './haproxy/proxy-backend.ts';
@@ -27,7 +28,8 @@ import { reportInitialSync } from './server/sync-progress.ts';
 export interface AgentConfig {
   readonly manifestsDir: string;
   readonly registry: RegistryOptions | Registry;
-  readonly host: string;
+  /** An address, an interface name, or unset: the local address of the route to the registry. */
+  readonly host?: string;
   /** "host:port"; port 0 picks a free one. */
   readonly statusAddr: string;
   readonly proxy: 'haproxy' | 'none';
@@ -63,6 +65,8 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const metrics = new AgentMetrics();
   const [host, portStr] = splitAddr(cfg.statusAddr);
   const registry = 'url' in cfg.registry ? createRegistry({ ...cfg.registry, onEvent: (e) => log.info({ registryEvent: e.type }, e.message) }) : cfg.registry;
+  const address = await hostAddress(cfg.host, 'url' in cfg.registry ? registryEndpoints(cfg.registry.url) : []);
+  const unwatchRoute = registry.onStateChange((s) => void (s === 'connected' && address.refresh()));
   let proxy: ProxyBackend;
   if (cfg.proxy === 'haproxy') {
     const haproxyDir = resolve(cfg.haproxyDir); // sockets and -f paths must not depend on the cwd
@@ -86,7 +90,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
     source,
     registry: new InstrumentedRegistry(registry, metrics),
     proxy: new InstrumentedProxy(proxy, metrics),
-    host: cfg.host,
+    host: address,
     log,
     ...(cfg.resyncMs !== undefined && { resyncMs: cfg.resyncMs }),
     onReconcile: (key, outcome, ms) => metrics.onReconcile(key, outcome, ms),
@@ -104,7 +108,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
     await registry.close();
     throw err;
   }
-  log.info({ statusAddr, manifests: cfg.manifestsDir, registry: registry.kind, proxy: cfg.proxy, writes: cfg.statusToken ? 'token' : 'disabled' }, 'agent started');
+  log.info({ statusAddr, manifests: cfg.manifestsDir, registry: registry.kind, host: address.describe(), proxy: cfg.proxy, writes: cfg.statusToken ? 'token' : 'disabled' }, 'agent started');
   const stopProgress = reportInitialSync(agent, log);
   let stopping: Promise<void> | undefined;
   return {
@@ -118,6 +122,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
         log.info({}, 'stopping: deregistering services');
         stopProgress();
         operations.close();
+        unwatchRoute();
         await agent.stop();
         await server.close();
         log.info({}, 'stopped');

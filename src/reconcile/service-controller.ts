@@ -6,6 +6,7 @@
  */
 import { describeError, RegistryError } from '../errors.ts';
 import type { CheckStatus } from '../health/check-loop.ts';
+import { isLoopback, type HostAddress } from '../host-address.ts';
 import type { HealthCheckSpec, ServiceManifest } from '../manifest/schema.ts';
 import type { Instance, Registry } from '../registry/registry.ts';
 import type { ControllerContext } from './controller-context.ts';
@@ -37,13 +38,18 @@ export class ServiceController {
   private readonly runners = new Map<string, { generation: number; runner: HealthRunner }>();
   private readonly registered = new Map<string, Registered>();
   private readonly draining = new Set<string>();
+  /** Keys already warned about an address that cannot be registered (warn once, not every resync). */
+  private readonly addressWarned = new Set<string>();
+  private readonly address: HostAddress;
 
   constructor(
     private readonly ctx: ControllerContext,
     private readonly registry: Registry,
     private readonly health: HealthFactory,
-    private readonly agentHost: string,
-  ) {}
+    agentHost: string | HostAddress,
+  ) {
+    this.address = typeof agentHost === 'string' ? { current: () => agentHost, describe: () => agentHost, remoteRegistry: false, refresh: async () => undefined } : agentHost;
+  }
 
   /** Keys this controller currently holds a registration for. */
   registeredKeys(): string[] {
@@ -61,7 +67,10 @@ export class ServiceController {
     const desired = this.ctx.desired.get(key);
     if (!desired || desired.manifest.kind !== 'Service') return this.remove(key);
     const m = desired.manifest;
-    const host = m.spec.host ?? this.agentHost;
+    const agentHost = this.address.current();
+    const host = m.spec.host ?? agentHost ?? '127.0.0.1';
+    // A loopback address in a registry other hosts read makes each of them connect to itself.
+    const blocked = m.spec.host ? undefined : agentHost === undefined ? 'NoAddress' : this.address.remoteRegistry && isLoopback(agentHost) ? 'LoopbackAddress' : undefined;
     const instanceId = m.spec.instanceId ?? instanceIdFor(host, m.metadata.name);
     const runner = await this.ensureRunner(key, desired.generation, m, host);
     const { status } = this.ctx;
@@ -70,7 +79,7 @@ export class ServiceController {
     status.setCondition(key, 'Healthy', runner.healthy ? 'True' : 'False', runner.healthy ? 'ChecksPassing' : 'ChecksFailing', m.spec.checks.length ? (runner.healthy ? '' : failingMessage(checks)) : 'no checks configured');
 
     const prev = this.registered.get(key);
-    const want = runner.healthy && !m.spec.maintenance && !this.draining.has(key);
+    const want = runner.healthy && !m.spec.maintenance && !this.draining.has(key) && !blocked;
     try {
       if (prev && (prev.path !== m.spec.path || prev.instanceId !== instanceId)) {
         await this.registry.deregister(prev.path, prev.instanceId);
@@ -85,11 +94,12 @@ export class ServiceController {
         status.setCondition(key, 'Registered', 'True', 'Registered', written);
       } else {
         await this.registry.deregister(m.spec.path, instanceId);
-        const reason = m.spec.maintenance ? 'Maintenance' : this.draining.has(key) ? 'Draining' : 'Unhealthy';
+        const reason = blocked ?? (m.spec.maintenance ? 'Maintenance' : this.draining.has(key) ? 'Draining' : 'Unhealthy');
         if (this.registered.delete(key)) status.event(key, 'Normal', 'Deregistered', `deregistered (${reason})`);
         status.patch(key, { details: { registryKey: null } });
-        status.setCondition(key, 'Registered', 'False', reason);
+        status.setCondition(key, 'Registered', 'False', reason, blocked ? this.addressProblem(key, blocked) : '');
       }
+      if (!blocked) this.addressWarned.delete(key);
       status.patch(key, { lastError: undefined, retries: 0 });
       status.setCondition(key, 'Ready', want ? 'True' : 'False', want ? 'Registered' : 'NotRegistered');
       // Health flips are what enqueue a Service; one that never rose would show no reason until the
@@ -101,6 +111,16 @@ export class ServiceController {
       status.setCondition(key, 'Ready', 'False', transient ? 'RegistryUnavailable' : 'RegistryError', describeError(err));
       throw err;
     }
+  }
+
+  /** Why `key` is not registered with the agent's address, with the fix; a Warning event the first time. */
+  private addressProblem(key: string, reason: 'LoopbackAddress' | 'NoAddress'): string {
+    const msg = reason === 'LoopbackAddress'
+      ? `not registering loopback address ${this.address.describe()} in a registry other hosts read; start the agent with --host ADDRESS or --host INTERFACE (e.g. --host eth0), or set spec.host`
+      : `no address to register: ${this.address.describe()}; give --host an interface with an IPv4 address, or an address`;
+    if (!this.addressWarned.has(key)) this.ctx.status.event(key, 'Warning', reason, msg);
+    this.addressWarned.add(key);
+    return msg;
   }
 
   /** Deregister everything (graceful shutdown: deregister first, then exit). */
@@ -138,6 +158,7 @@ export class ServiceController {
     }
     this.ctx.status.delete(key);
     this.draining.delete(key);
+    this.addressWarned.delete(key);
   }
 }
 

@@ -6,8 +6,9 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
-import { isRunning, killProcess, spawnServer } from './process.ts';
+import { etcdHealthy } from './etcd.ts';
+import { httpOn, loopback, type NetHost } from './net-host.ts';
+import { isRunning, killProcess } from './process.ts';
 
 export interface EtcdCluster {
   /** "127.0.0.1:port" of each member, in member order. */
@@ -23,17 +24,19 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
-export async function startEtcdCluster(): Promise<EtcdCluster> {
+/** Start three members, on `opts.on[i]` each (default all on loopback). */
+export async function startEtcdCluster(opts: { on?: readonly [NetHost, NetHost, NetHost] } = {}): Promise<EtcdCluster> {
   const root = await mkdtemp(join(tmpdir(), 'dockstack-etcd3-'));
-  const members = await Promise.all([1, 2, 3].map(async (n) => ({ name: `m${n}`, client: await freePort(), peer: await freePort(), proc: undefined as ChildProcess | undefined })));
-  const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const on = opts.on ?? [loopback, loopback, loopback];
+  const members = await Promise.all(on.map(async (host, n) => ({ name: `m${n + 1}`, host, client: await host.port(), peer: await host.port(), proc: undefined as ChildProcess | undefined })));
+  const initialCluster = members.map((m) => `${m.name}=http://${m.host.addr}:${m.peer}`).join(',');
   let started = false;
 
   const launch = (i: number): void => {
     const m = members[i]!;
-    const client = `http://127.0.0.1:${m.client}`;
-    const peer = `http://127.0.0.1:${m.peer}`;
-    const p = spawnServer('etcd', [
+    const client = `http://${m.host.addr}:${m.client}`;
+    const peer = `http://${m.host.addr}:${m.peer}`;
+    const p = m.host.spawn('etcd', [
       '--name', m.name, '--data-dir', join(root, m.name), '--listen-client-urls', client, '--advertise-client-urls', client,
       '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', initialCluster,
       '--initial-cluster-state', started ? 'existing' : 'new', '--initial-cluster-token', 'dockstack-test',
@@ -51,7 +54,7 @@ export async function startEtcdCluster(): Promise<EtcdCluster> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const live = members.filter((_, i) => running(i));
-      const ok = await Promise.all(live.map((m) => healthy(m.client)));
+      const ok = await Promise.all(live.map((m) => etcdHealthy(m.host, m.client)));
       if (live.length > 0 && ok.every(Boolean)) return;
       if (Date.now() > deadline) throw new Error(`etcd cluster not healthy within ${timeoutMs} ms (logs in ${root})`);
       await new Promise((r) => setTimeout(r, 100));
@@ -70,11 +73,11 @@ export async function startEtcdCluster(): Promise<EtcdCluster> {
     throw err;
   }
   return {
-    endpoints: members.map((m) => `127.0.0.1:${m.client}`),
+    endpoints: members.map((m) => `${m.host.addr}:${m.client}`),
     async leader() {
       for (const [i, m] of members.entries()) {
         if (!running(i)) continue;
-        const s = await status(m.client);
+        const s = await status(m.host, m.client);
         if (s && s.leader === s.member) return i;
       }
       return undefined;
@@ -89,20 +92,11 @@ export async function startEtcdCluster(): Promise<EtcdCluster> {
   };
 }
 
-async function healthy(port: number): Promise<boolean> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(500) });
-    return ((await res.json()) as { health?: unknown }).health === 'true';
-  } catch {
-    return false;
-  }
-}
-
 /** The member's own id and the leader's id, from the v3 gRPC gateway's maintenance status. */
-async function status(port: number): Promise<{ member: string; leader: string } | undefined> {
+async function status(on: NetHost, port: number): Promise<{ member: string; leader: string } | undefined> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(500) });
-    const body = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+    const res = await httpOn(on, port, '/v3/maintenance/status', { method: 'POST', body: '{}', timeoutMs: 500 });
+    const body = JSON.parse(res.body) as { header?: { member_id?: string }; leader?: string };
     return body.header?.member_id && body.leader ? { member: body.header.member_id, leader: body.leader } : undefined;
   } catch {
     return undefined;

@@ -5,8 +5,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
-import { spawnServer, startRestartable, waitReady } from './process.ts';
+import { httpOn, loopback, type NetHost } from './net-host.ts';
+import { startRestartable, waitReady } from './process.ts';
 
 export interface EtcdServer {
   /** "127.0.0.1:port" */
@@ -18,26 +18,27 @@ export interface EtcdServer {
   stop(): Promise<void>;
 }
 
-/** Start etcd and wait (bounded) until GET /health says healthy. */
-export async function startEtcd(): Promise<EtcdServer> {
+/** Start etcd on `opts.on` (default loopback) and wait (bounded) until GET /health says healthy. */
+export async function startEtcd(opts: { on?: NetHost } = {}): Promise<EtcdServer> {
+  const on = opts.on ?? loopback;
   const root = await mkdtemp(join(tmpdir(), 'dockstack-etcd-'));
   const dataDir = join(root, 'data');
-  const port = await freePort();
-  const peerPort = await freePort();
-  const client = `http://127.0.0.1:${port}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
+  const port = await on.port();
+  const peerPort = await on.port();
+  const client = `http://${on.addr}:${port}`;
+  const peer = `http://${on.addr}:${peerPort}`;
   const server = await startRestartable(
     root,
-    () => spawnServer('etcd', [
+    () => on.spawn('etcd', [
       '--name', 'test', '--data-dir', dataDir, '--listen-client-urls', client, '--advertise-client-urls', client,
       '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `test=${peer}`,
       '--logger', 'zap', '--log-outputs', join(root, 'etcd.log'),
     ]),
-    (proc) => waitReady(`etcd on ${port}`, () => healthy(client), { proc, hint: `see ${root}/etcd.log` }),
+    (proc) => waitReady(`etcd on ${port}`, () => etcdHealthy(on, port), { proc, hint: `see ${root}/etcd.log` }),
   );
   return {
-    endpoint: `127.0.0.1:${port}`,
-    endpoints: [`127.0.0.1:${port}`],
+    endpoint: `${on.addr}:${port}`,
+    endpoints: [`${on.addr}:${port}`],
     port,
     dataDir,
     restart: server.restart,
@@ -45,11 +46,11 @@ export async function startEtcd(): Promise<EtcdServer> {
   };
 }
 
-async function healthy(url: string): Promise<boolean> {
+/** True when the member at `on`:`port` says GET /health healthy (bounded 500 ms). */
+export async function etcdHealthy(on: NetHost, port: number): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(500) });
-    const body = (await res.json()) as { health?: unknown };
-    return body.health === 'true';
+    const res = await httpOn(on, port, '/health', { timeoutMs: 500 });
+    return (JSON.parse(res.body) as { health?: unknown }).health === 'true';
   } catch {
     return false;
   }

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { loopback, type NetHost } from './net-host.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { eventually } from './eventually.ts';
-import { freePort } from './ports.ts';
 import { killProcess } from './process.ts';
 
 /** A throwaway MariaDB server with the passwordless `haproxy_check` user (no grants). */
@@ -27,10 +27,11 @@ const FAST = [
   '--innodb-buffer-pool-load-at-startup=OFF',
 ];
 
-/** Initialise a datadir in a fresh temp dir and start mariadbd on an ephemeral loopback port. */
-export async function startMariaDB(): Promise<MariaDBServer> {
+/** Initialise a datadir in a fresh temp dir and start mariadbd on `opts.on` (default: an ephemeral loopback port). */
+export async function startMariaDB(opts: { on?: NetHost; port?: number } = {}): Promise<MariaDBServer> {
+  const on = opts.on ?? loopback;
   const dir = await mkdtemp(join(tmpdir(), 'dockstack-mariadb-'));
-  const host = '127.0.0.1';
+  const host = on.addr;
   const datadir = join(dir, 'data');
   try {
     // --no-defaults first, or Debian's /etc/mysql config takes over
@@ -39,8 +40,12 @@ export async function startMariaDB(): Promise<MariaDBServer> {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  const port = await freePort(host);
-  const child = spawn('/usr/sbin/mariadbd', [
+  const port = opts.port ?? (await on.port());
+  // On a simulated host clients arrive from its address, not 127.0.0.1: let root in from the
+  // private subnet (it exists only inside the test's namespaces).
+  const initFile = join(dir, 'init.sql');
+  if (on !== loopback) await writeFile(initFile, "CREATE USER IF NOT EXISTS 'root'@'%';\nGRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;\n");
+  const child = on.spawn('/usr/sbin/mariadbd', [
     '--no-defaults',
     '--user=root',
     `--datadir=${datadir}`,
@@ -49,13 +54,14 @@ export async function startMariaDB(): Promise<MariaDBServer> {
     `--log-error=${join(dir, 'error.log')}`,
     `--port=${port}`,
     `--bind-address=${host}`,
+    ...(on !== loopback ? [`--init-file=${initFile}`] : []),
     ...FAST,
-  ], { stdio: 'ignore' });
+  ]);
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= killProcess(child).then(() => rm(dir, { recursive: true, force: true })));
   const query = async (sql: string): Promise<unknown> => {
-    const conn = await mysql.createConnection({ host, port, user: 'root', connectTimeout: 5000 });
+    const conn = await mysql.createConnection({ host, port, user: 'root', connectTimeout: 5000, ...(on !== loopback && { stream: await on.connect(port, host, 5000) }) });
     try {
       const [rows] = await conn.query(sql);
       return rows;

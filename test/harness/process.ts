@@ -2,12 +2,12 @@
  * Server processes for tests: spawned so that a test process dying without its after() hook never
  * leaves them running, stopped with a bound, and waited for with a deadline.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 
-/** Spawn `cmd` with stdio ignored; it is SIGKILLed if this process exits first. */
-export function spawnServer(cmd: string, args: readonly string[]): ChildProcess {
-  const p = spawn(cmd, args, { stdio: 'ignore' });
+/** Spawn `cmd` (stdio ignored unless `opts` says otherwise); it is SIGKILLed if this process exits first. */
+export function spawnServer(cmd: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+  const p = spawn(cmd, args, { stdio: 'ignore', ...opts });
   const reap = (): void => void p.kill('SIGKILL');
   process.once('exit', reap);
   p.once('exit', () => process.off('exit', reap));

@@ -1,6 +1,6 @@
 /**
- * Continuous client traffic through a local listener during a fault: a fresh connection every
- * `intervalMs`, each asking which backend answers. Bounded by `maxMs`; stop() returns the tally.
+ * Continuous client traffic during a fault: a fresh request every `intervalMs` (by default a
+ * connection through a local listener), each asking which backend answers. Bounded by `maxMs`; stop() returns the tally.
  */
 import { whoAnswers } from './backends.ts';
 
@@ -19,6 +19,11 @@ export interface TrafficProbe {
 }
 
 export function probeTraffic(port: number, opts: { intervalMs?: number; maxMs?: number } = {}): TrafficProbe {
+  return probe(() => whoAnswers(port), opts);
+}
+
+/** Call `ask` every `intervalMs` (one at a time) until stopped or `maxMs`; each answer names who served it. */
+export function probe(ask: () => Promise<string>, opts: { intervalMs?: number; maxMs?: number } = {}): TrafficProbe {
   let ok = 0;
   let failed = 0;
   const backends = new Set<string>();
@@ -28,7 +33,7 @@ export function probeTraffic(port: number, opts: { intervalMs?: number; maxMs?: 
   const loop = (async () => {
     while (!stopped && Date.now() < deadline) {
       try {
-        backends.add(await whoAnswers(port));
+        backends.add(await ask());
         ok++;
       } catch (err) {
         failed++;

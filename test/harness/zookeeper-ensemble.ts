@@ -4,12 +4,12 @@
  * the same data dirs. stop() kills every node and removes the temp dir.
  */
 import type { ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
-import { isRunning, killProcess, spawnServer } from './process.ts';
+import { loopback, type NetHost } from './net-host.ts';
+import { isRunning, killProcess } from './process.ts';
+import { srvrMode } from './zookeeper.ts';
 
 export interface ZooKeeperEnsemble {
   /** "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3" */
@@ -30,10 +30,12 @@ export interface ZooKeeperEnsemble {
 
 const CLASSPATH = ['/usr/share/java/zookeeper.jar', '/usr/share/java/slf4j-log4j12.jar', '/usr/share/java/log4j-1.2.jar'];
 
-export async function startZooKeeperEnsemble(opts: { minSessionTimeoutMs?: number } = {}): Promise<ZooKeeperEnsemble> {
+/** Start three nodes, on `opts.on[i]` each (default all on loopback). */
+export async function startZooKeeperEnsemble(opts: { minSessionTimeoutMs?: number; on?: readonly [NetHost, NetHost, NetHost] } = {}): Promise<ZooKeeperEnsemble> {
   const root = await mkdtemp(join(tmpdir(), 'dockstack-zk3-'));
-  const ports = await Promise.all([0, 1, 2].map(async () => ({ client: await freePort(), quorum: await freePort(), election: await freePort() })));
-  const servers = ports.map((p, i) => `server.${i + 1}=127.0.0.1:${p.quorum}:${p.election}`);
+  const on = opts.on ?? [loopback, loopback, loopback];
+  const ports = await Promise.all(on.map(async (h) => ({ host: h, client: await h.port(), quorum: await h.port(), election: await h.port() })));
+  const servers = ports.map((p, i) => `server.${i + 1}=${p.host.addr}:${p.quorum}:${p.election}`);
   const nodes: Array<{ dir: string; cfg: string; proc?: ChildProcess }> = [];
   for (const [i, p] of ports.entries()) {
     const dir = join(root, `node${i + 1}`);
@@ -42,7 +44,7 @@ export async function startZooKeeperEnsemble(opts: { minSessionTimeoutMs?: numbe
     const cfg = join(dir, 'zoo.cfg');
     await writeFile(cfg, [
       'tickTime=500', 'initLimit=10', 'syncLimit=5', `minSessionTimeout=${opts.minSessionTimeoutMs ?? 1000}`, 'maxSessionTimeout=30000',
-      `dataDir=${join(dir, 'data')}`, `clientPort=${p.client}`, 'clientPortAddress=127.0.0.1', 'admin.enableServer=false',
+      `dataDir=${join(dir, 'data')}`, `clientPort=${p.client}`, `clientPortAddress=${p.host.addr}`, 'admin.enableServer=false',
       '4lw.commands.whitelist=srvr,ruok', 'maxClientCnxns=0', 'cnxTimeout=1000', ...servers, '',
     ].join('\n'));
     await writeFile(join(dir, 'log4j.properties'), [
@@ -54,7 +56,7 @@ export async function startZooKeeperEnsemble(opts: { minSessionTimeoutMs?: numbe
 
   const launch = (i: number): void => {
     const n = nodes[i]!;
-    n.proc = spawnServer('java', ['-Xmx96m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', [n.dir, ...CLASSPATH].join(':'),
+    n.proc = on[i]!.spawn('java', ['-Xmx96m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', [n.dir, ...CLASSPATH].join(':'),
       'org.apache.zookeeper.server.quorum.QuorumPeerMain', n.cfg]);
   };
   const running = (i: number): boolean => isRunning(nodes[i]?.proc);
@@ -66,7 +68,7 @@ export async function startZooKeeperEnsemble(opts: { minSessionTimeoutMs?: numbe
   const waitQuorum = async (timeoutMs = 60_000): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const modes = await Promise.all(ports.map((p, i) => (running(i) ? srvrMode(p.client) : Promise.resolve('down'))));
+      const modes = await Promise.all(ports.map((p, i) => (running(i) ? srvrMode(p.host, p.client) : Promise.resolve('down'))));
       if (modes.every((m) => m !== undefined) && modes.includes('leader')) return;
       if (Date.now() > deadline) throw new Error(`zookeeper ensemble: no quorum within ${timeoutMs} ms (modes ${modes.join(',')}; logs in ${root})`);
       await new Promise((r) => setTimeout(r, 200));
@@ -84,10 +86,10 @@ export async function startZooKeeperEnsemble(opts: { minSessionTimeoutMs?: numbe
     throw err;
   }
   return {
-    connectString: ports.map((p) => `127.0.0.1:${p.client}`).join(','),
+    connectString: ports.map((p) => `${p.host.addr}:${p.client}`).join(','),
     clientPorts: ports.map((p) => p.client),
     async leader() {
-      const modes = await Promise.all(ports.map((p, i) => (running(i) ? srvrMode(p.client) : Promise.resolve(undefined))));
+      const modes = await Promise.all(ports.map((p, i) => (running(i) ? srvrMode(p.host, p.client) : Promise.resolve(undefined))));
       const i = modes.indexOf('leader');
       return i < 0 ? undefined : i;
     },
@@ -100,21 +102,4 @@ export async function startZooKeeperEnsemble(opts: { minSessionTimeoutMs?: numbe
     running,
     stop,
   };
-}
-
-/** The node's "Mode:" (leader, follower, standalone), or undefined when it does not serve (bounded 500 ms). */
-function srvrMode(port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const sock = connect(port, '127.0.0.1');
-    let out = '';
-    const done = (): void => {
-      sock.destroy();
-      resolve(/^Mode: (\w+)/m.exec(out)?.[1]);
-    };
-    sock.setTimeout(500, done);
-    sock.on('connect', () => sock.write('srvr'));
-    sock.on('data', (d) => (out += d.toString()));
-    sock.on('end', done);
-    sock.on('error', done);
-  });
 }

@@ -2,12 +2,11 @@
  * A real ZooKeeper 3.8 (Debian jars) on an ephemeral loopback port in a fresh temp dir, for one
  * test file. Low minSessionTimeout so expiry tests are quick. stop() kills it and removes the dir.
  */
-import { connect } from 'node:net';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
-import { spawnServer, startRestartable, waitReady } from './process.ts';
+import { loopback, type NetHost } from './net-host.ts';
+import { startRestartable, waitReady } from './process.ts';
 
 export interface ZooKeeperServer {
   readonly connectString: string;
@@ -23,14 +22,15 @@ export interface ZooKeeperServer {
 
 const CLASSPATH = ['/usr/share/java/zookeeper.jar', '/usr/share/java/slf4j-log4j12.jar', '/usr/share/java/log4j-1.2.jar'];
 
-/** Start ZooKeeper and wait (bounded) until it answers the `srvr` four-letter word. */
-export async function startZooKeeper(opts: { minSessionTimeoutMs?: number } = {}): Promise<ZooKeeperServer> {
+/** Start ZooKeeper on `opts.on` (default loopback) and wait (bounded) until it answers the `srvr` four-letter word. */
+export async function startZooKeeper(opts: { minSessionTimeoutMs?: number; on?: NetHost } = {}): Promise<ZooKeeperServer> {
+  const on = opts.on ?? loopback;
   const root = await mkdtemp(join(tmpdir(), 'dockstack-zk-'));
   const confDir = join(root, 'conf');
   const dataDir = join(root, 'data');
   await mkdir(confDir);
   await mkdir(dataDir);
-  const port = await freePort();
+  const port = await on.port();
   const cfg = join(confDir, 'zoo.cfg');
   await writeFile(
     cfg,
@@ -40,7 +40,7 @@ export async function startZooKeeper(opts: { minSessionTimeoutMs?: number } = {}
       'maxSessionTimeout=30000',
       `dataDir=${dataDir}`,
       `clientPort=${port}`,
-      'clientPortAddress=127.0.0.1',
+      `clientPortAddress=${on.addr}`,
       'admin.enableServer=false',
       '4lw.commands.whitelist=srvr,ruok',
       'maxClientCnxns=0',
@@ -60,31 +60,37 @@ export async function startZooKeeper(opts: { minSessionTimeoutMs?: number } = {}
   );
   const server = await startRestartable(
     root,
-    () => spawnServer('java', ['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', [confDir, ...CLASSPATH].join(':'),
+    () => on.spawn('java', ['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', [confDir, ...CLASSPATH].join(':'),
       'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg]),
-    (proc) => waitReady(`zookeeper on ${port}`, () => srvrAnswers(port), { proc, hint: `see ${root}/zookeeper.log` }),
+    (proc) => waitReady(`zookeeper on ${port}`, () => srvrMode(on, port).then((m) => m !== undefined), { proc, hint: `see ${root}/zookeeper.log` }),
   );
   return {
-    connectString: `127.0.0.1:${port}`,
+    connectString: `${on.addr}:${port}`,
     port,
     dataDir,
     ...server,
   };
 }
 
-/** True when the server answers `srvr` in time; ZK 3.8 ignores connections made right after a start. */
-function srvrAnswers(port: number): Promise<boolean> {
+/** The server's "Mode:" (standalone, leader, follower), or undefined when it does not serve within 500 ms; ZK 3.8 ignores connections made right after a start. */
+export async function srvrMode(on: NetHost, port: number): Promise<string | undefined> {
+  let sock;
+  try {
+    sock = await on.connect(port, on.addr, 500);
+  } catch {
+    return undefined;
+  }
+  const s = sock;
   return new Promise((resolve) => {
-    const sock = connect(port, '127.0.0.1');
     let out = '';
-    const done = (ok: boolean): void => {
-      sock.destroy();
-      resolve(ok);
+    const done = (): void => {
+      s.destroy();
+      resolve(/^Mode: (\w+)/m.exec(out)?.[1]);
     };
-    sock.setTimeout(500, () => done(false));
-    sock.on('connect', () => sock.write('srvr'));
-    sock.on('data', (d) => (out += d.toString()));
-    sock.on('end', () => done(out.includes('Mode:')));
-    sock.on('error', () => done(false));
+    s.setTimeout(500, done);
+    s.on('data', (d) => (out += d.toString()));
+    s.on('end', done);
+    s.on('error', done);
+    s.write('srvr');
   });
 }

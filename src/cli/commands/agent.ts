@@ -24,7 +24,7 @@ const positiveInt = (flag: string) => (v: string) => {
 export interface AgentFlags {
   manifests: string;
   registry?: string;
-  host: string;
+  host?: string;
   statusAddr: string;
   proxy: 'haproxy' | 'none';
   haproxyDir: string;
@@ -46,7 +46,7 @@ export function withAgentOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--manifests <dir>', 'directory of Service/Subscription manifests to watch').env('DOCKSTACK_MANIFESTS').default('manifests'))
     .addOption(new Option('--registry <url>', 'memory:// | zk://h1:2181,h2:2181/chroot | etcd://h1:2379 (env DOCKSTACK_REGISTRY, ZK_HOSTS, ETCD_ENDPOINTS)'))
-    .addOption(new Option('--host <host>', 'address Services register when their spec has no host').env('DOCKSTACK_HOST').default('127.0.0.1'))
+    .addOption(new Option('--host <address|interface>', 'address Services register when their spec has none: an address, or an interface (eth0: its first IPv4); default: the local address of the route to the registry').env('DOCKSTACK_HOST'))
     .addOption(new Option('--status-addr <addr>', 'status API listen address').env('DOCKSTACK_STATUS_ADDR').default(DEFAULT_STATUS_ADDR))
     .addOption(new Option('--proxy <kind>', 'local proxy').choices(['haproxy', 'none']).default('haproxy'))
     .addOption(new Option('--haproxy-dir <dir>', 'HAProxy state dir (config, sockets)').env('DOCKSTACK_HAPROXY_DIR').default('.state/haproxy'))
@@ -85,7 +85,7 @@ export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Pro
       ...(flags.etcdPrefix && { etcdPrefix: flags.etcdPrefix }),
       ...(flags.etcdUser && flags.etcdPassword && { etcdAuth: { username: flags.etcdUser, password: flags.etcdPassword } }),
     },
-    host: flags.host,
+    ...(flags.host && { host: flags.host }),
     statusAddr: flags.statusAddr,
     proxy: flags.proxy,
     haproxyDir: flags.haproxyDir,
@@ -116,7 +116,7 @@ export function agentCommand(): Command {
     .description('watch the manifests directory and reconcile registrations and HAProxy until stopped')
     .option('--docker', 'also register running containers labelled dockstack.service.path/port (Docker events API)')
     .addOption(new Option('--docker-socket <path>', 'Docker Engine API socket').env('DOCKER_SOCKET').default(DEFAULT_DOCKER_SOCKET))
-    .addHelpText('after', '\nExamples:\n  dockstack agent --manifests manifests --registry mem://\n  ZK_HOSTS=zk1:2181,zk2:2181 dockstack agent --host 10.0.0.5\n  dockstack agent --registry etcd://127.0.0.1:2379 --status-addr 127.0.0.1:7070\n  dockstack agent --docker --registry zk://127.0.0.1:2181')
+    .addHelpText('after', '\nExamples:\n  dockstack agent --manifests manifests --registry mem://\n  ZK_HOSTS=zk1:2181,zk2:2181 dockstack agent --host eth0\n  dockstack agent --registry etcd://127.0.0.1:2379 --status-addr 127.0.0.1:7070\n  dockstack agent --docker --registry zk://127.0.0.1:2181')
     .action((flags: AgentFlags & { docker?: boolean; dockerSocket: string }) =>
       runAgent(flags, flags.docker ? { sources: (log) => [new DockerSource({ socketPath: flags.dockerSocket, log })] } : {}),
     );

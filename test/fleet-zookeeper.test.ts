@@ -1,0 +1,171 @@
+/**
+ * The seed's MySQL scenario across hosts (network namespaces on one switch): MariaDB on host1 and
+ * host3 registered by their own agents, a consumer on host2 reaching them through its agent's
+ * HAProxy (mysql-check as haproxy_check), ZooKeeper on host4. A client on host2 queries every
+ * ~50 ms for the whole file; each fault reports its failed-query count.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import mysql from 'mysql2/promise';
+import { eventually } from './harness/eventually.ts';
+import { startHostAgent, type HostAgent } from './harness/host-agent.ts';
+import { startMariaDB, type MariaDBServer } from './harness/mariadb.ts';
+import { createFleet, SUBNET, type Fleet, type NsHost } from './harness/netns-hosts.ts';
+import { service, subscription } from './harness/static-source.ts';
+import { probe, type TrafficProbe } from './harness/traffic-probe.ts';
+import { startZooKeeper, type ZooKeeperServer } from './harness/zookeeper.ts';
+
+const SESSION_MS = 4000;
+const LISTEN = 13306;
+const DB_PORT = 20000;
+const A = `${SUBNET}.1:${DB_PORT}`;
+const B = `${SUBNET}.3:${DB_PORT}`;
+
+/** One query from `h` through its local listener; answers which server's address served it. */
+async function queryFrom(h: NsHost): Promise<string> {
+  const stream = await h.connect(LISTEN, '127.0.0.1', 2000);
+  const conn = await mysql.createConnection({ stream, user: 'root', connectTimeout: 2000 });
+  try {
+    const [rows] = await conn.query('SELECT @@bind_address AS b');
+    return String((rows as Array<{ b: unknown }>)[0]?.b);
+  } finally {
+    conn.destroy();
+  }
+}
+
+describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () => {
+  let fleet: Fleet;
+  let h1: NsHost, h2: NsHost, h3: NsHost, h4: NsHost;
+  let zk: ZooKeeperServer;
+  let dbA: MariaDBServer, dbB: MariaDBServer;
+  let producerA: HostAgent, producerB: HostAgent, consumer: HostAgent;
+  let traffic: TrafficProbe;
+  const failedBefore = { n: 0 };
+  /** Failed queries since the last call (the probe runs for the whole file). */
+  const failedSince = (): number => {
+    const n = traffic.counts().failed - failedBefore.n;
+    failedBefore.n += n;
+    return n;
+  };
+  const backends = async (): Promise<string[]> => ((await consumer.view('subscriptions', 'mysql'))?.status.details.backends as string[] | undefined) ?? [];
+  const mysqlService = service('mysql', `path: /services/mysql\nport: ${DB_PORT}\nchecks:\n  - { type: mysql, user: haproxy_check, intervalMs: 300, rise: 1, fall: 1 }`);
+
+  before(async () => {
+    fleet = await createFleet(4);
+    [h1, h2, h3, h4] = fleet.hosts as [NsHost, NsHost, NsHost, NsHost];
+    zk = await startZooKeeper({ on: h4 });
+    [dbA, dbB] = await Promise.all([startMariaDB({ on: h1, port: DB_PORT }), startMariaDB({ on: h3, port: DB_PORT })]);
+    const registry = `zk://${zk.connectString}`;
+    const common = ['--session-timeout', String(SESSION_MS), '--resync', '1000'];
+    // host1 without --host: it must register its own address (the route to ZooKeeper), not 127.0.0.1.
+    producerA = await startHostAgent(h1, { dir: join(fleet.dir, 'a'), registry, manifests: { 'mysql.yaml': mysqlService }, args: common });
+    producerB = await startHostAgent(h3, { dir: join(fleet.dir, 'b'), registry, manifests: { 'mysql.yaml': mysqlService }, args: [...common, '--host', 'eth0'] });
+    consumer = await startHostAgent(h2, {
+      dir: join(fleet.dir, 'c'), registry, args: common,
+      manifests: { 'sub.yaml': subscription('mysql', `service: /services/mysql\nlisten: { address: 127.0.0.1, port: ${LISTEN} }\ncheck: { type: mysql, user: haproxy_check, interMs: 300, rise: 1, fall: 1 }`) },
+    });
+  });
+
+  after(async () => {
+    await traffic?.stop();
+    // fleet.close() SIGKILLs whatever still runs in the namespaces (agents, HAProxy, servers).
+    await Promise.allSettled([producerA?.stop(), producerB?.stop(), consumer?.stop()]);
+    await Promise.allSettled([dbA?.stop(), dbB?.stop(), zk?.stop()]);
+    await fleet?.close();
+  });
+
+  test('queries from host2 reach MariaDB on host1 and host3; each registered its own host address', async (t) => {
+    await eventually(async () => assert.deepEqual(await backends(), [A, B]), { timeoutMs: 60_000, message: `consumer routes to both (${consumer.log().slice(-2000)})` });
+    const seen = new Set<string>();
+    await eventually(async () => {
+      seen.add(await queryFrom(h2));
+      assert.deepEqual([...seen].sort(), [`${SUBNET}.1`, `${SUBNET}.3`]);
+    }, { timeoutMs: 30_000, message: 'queries reach both servers' });
+    traffic = probe(() => queryFrom(h2), { intervalMs: 50 });
+    const view = await producerA.view('services', 'mysql');
+    assert.equal(view?.status.details.host, `${SUBNET}.1`, 'no --host: the address of the route to ZooKeeper');
+    assert.match(producerA.log(), new RegExp(`"host":"${SUBNET.replace(/\./g, '\\.')}\\.1 \\(route to registry`), 'the start log line names the address');
+    const wide = await producerA.cli(['get', 'services', '-o', 'wide']);
+    assert.match(wide.stdout, new RegExp(`mysql .*${A.replace(/\./g, '\\.')}`), wide.stdout + wide.stderr);
+    assert.equal((await producerB.view('services', 'mysql'))?.status.details.host, `${SUBNET}.3`, '--host eth0: its first IPv4');
+    t.diagnostic(`get services -o wide on host1:\n${wide.stdout}`);
+  });
+
+  test('a loopback address is not registered into a remote registry unless spec.host says so', async () => {
+    const lo = await startHostAgent(h1, {
+      dir: join(fleet.dir, 'lo'), registry: `zk://${zk.connectString}`, statusPort: 7071, args: ['--proxy', 'none', '--host', '127.0.0.1', '--resync', '300', '--log-level', 'debug'],
+      manifests: {
+        'lo.yaml': service('lo', 'path: /services/lo\nport: 20100'),
+        'explicit.yaml': service('explicit', 'path: /services/lo\nport: 20101\nhost: 127.0.0.1'),
+      },
+    });
+    try {
+      await eventually(async () => {
+        const c = (await lo.view('services', 'lo'))?.status.conditions.find((x) => x.type === 'Registered');
+        assert.equal(c?.reason, 'LoopbackAddress');
+        assert.match(c?.message ?? '', /--host/);
+      }, { timeoutMs: 20_000, message: `LoopbackAddress (${lo.log().slice(-1500)})` });
+      await eventually(async () => assert.equal((await lo.view('services', 'explicit'))?.status.conditions.find((x) => x.type === 'Registered')?.status, 'True'), { timeoutMs: 20_000 });
+      // Several resyncs later (each a logged reconcile at debug level), still one warning.
+      const reconciles = () => (lo.log().match(/"object":"service\/lo"[^\n]*"msg":"reconciled"/g) ?? []).length;
+      const seen = reconciles();
+      await eventually(() => assert.ok(reconciles() >= seen + 3), { timeoutMs: 20_000, message: 'three more resyncs of service/lo' });
+      assert.equal((lo.log().match(/"msg":"not registering loopback/g) ?? []).length, 1, 'logged once, not every resync');
+    } finally {
+      await lo.stop();
+    }
+  });
+
+  test('host1 cut from ZooKeeper past its session timeout: out of rotation, 0 failed queries; healed: routed again', async (t) => {
+    failedSince();
+    const t0 = Date.now();
+    await h1.cut([h4]);
+    await eventually(async () => assert.deepEqual(await backends(), [B]), { timeoutMs: SESSION_MS * 4, message: 'host1 expired and dropped' });
+    const out = Date.now() - t0;
+    await h1.heal();
+    await eventually(async () => assert.deepEqual(await backends(), [A, B]), { timeoutMs: 30_000, message: `host1 re-registered (${producerA.log().slice(-1500)})` });
+    const ls = await h4.exec('/usr/share/zookeeper/bin/zkCli.sh', ['-server', zk.connectString, 'ls', '/services/mysql']);
+    const nodes = /\[(.*)\]/.exec(ls.stdout.split('\n').reverse().find((l) => l.startsWith('[')) ?? '')?.[1]?.split(', ') ?? [];
+    assert.equal(nodes.filter((n) => n.includes(`${SUBNET}.1`)).length, 1, `host1 registered exactly once: ${nodes.join(', ')}`);
+    const failed = failedSince();
+    t.diagnostic(`out of rotation ${out} ms after the cut; back ${Date.now() - t0} ms after; failed queries: ${failed}; ${JSON.stringify(traffic.counts().errors.slice(-3))}`);
+    assert.equal(failed, 0);
+  });
+
+  test('host2 (the consumer) cut from ZooKeeper: fail static; a backend dying while cut is taken out by HAProxy\'s check', async (t) => {
+    failedSince();
+    await h2.cut([h4]);
+    await eventually(async () => assert.equal((await consumer.view('subscriptions', 'mysql'))?.status.conditions.find((c) => c.type === 'Synced')?.status, 'False'),
+      { timeoutMs: SESSION_MS * 4, message: 'the consumer notices it is cut off' });
+    assert.deepEqual(await backends(), [A, B], 'fail static: both backends stay');
+    const failedWhileCut = failedSince();
+    await dbB.stop();
+    await eventually(async () => {
+      const answers = new Set<string>();
+      for (let i = 0; i < 6; i++) answers.add(await queryFrom(h2));
+      assert.deepEqual([...answers], [`${SUBNET}.1`]);
+    }, { timeoutMs: 20_000, message: 'HAProxy took the dead backend out' });
+    const failedOnDeath = failedSince();
+    await h2.heal();
+    await eventually(async () => assert.deepEqual(await backends(), [A]), { timeoutMs: 30_000, message: 're-synced after the heal' });
+    t.diagnostic(`failed queries: ${failedWhileCut} while cut, ${failedOnDeath} as host3's MariaDB died under the cut`);
+    assert.equal(failedWhileCut, 0);
+    assert.ok(failedOnDeath <= 2, `failed ${failedOnDeath}: ${JSON.stringify(traffic.counts().errors.slice(-3))}`);
+    dbB = await startMariaDB({ on: h3, port: DB_PORT });
+    await eventually(async () => assert.deepEqual(await backends(), [A, B]), { timeoutMs: 30_000, message: 'host3 back in rotation' });
+  });
+
+  test('host death: every process of host3 SIGKILLed at once: out of rotation within the session timeout', async (t) => {
+    failedSince();
+    const t0 = Date.now();
+    await h3.killAll();
+    await eventually(async () => assert.deepEqual(await backends(), [A]), { timeoutMs: SESSION_MS * 3, message: 'host3 out of the registry' });
+    const out = Date.now() - t0;
+    const failed = failedSince();
+    const result = await traffic.stop();
+    t.diagnostic(`host3 out of the registry ${out} ms after its death; failed queries ${failed}; whole file: ${result.ok} ok, ${result.failed} failed`);
+    assert.ok(out < SESSION_MS * 2, `took ${out} ms`);
+    assert.ok(failed <= 2, `failed ${failed} (at most those in flight): ${result.errors.join('\n')}`);
+  });
+});
