@@ -11,6 +11,7 @@ import { ManifestStore } from './manifest/manifest-store.ts';
 import type { FileResult } from './manifest/load.ts';
 import { API_VERSION, type Kind } from './manifest/schema.ts';
 import { silentLogger, type Logger } from './reconcile/controller-context.ts';
+import type { LastKnownState } from './reconcile/last-known-state.ts';
 import { ServiceController, type HealthFactory } from './reconcile/service-controller.ts';
 import { StatusStore, type ObjectStatus } from './reconcile/status-store.ts';
 import { SubscriptionController } from './reconcile/subscription-controller.ts';
@@ -25,6 +26,8 @@ export interface AgentOptions {
   /** The host Services register when their spec has none: fixed, or chosen per reconcile. */
   readonly host: string | HostAddress;
   readonly log?: Logger;
+  /** Last known server sets (with a file: they survive restarts); default in memory only. */
+  readonly lastKnown?: LastKnownState;
   readonly resyncMs?: number;
   readonly concurrency?: number;
   readonly onReconcile?: (key: string, outcome: Outcome, durationMs: number, err?: unknown) => void;
@@ -53,7 +56,7 @@ export class Agent {
     this.log = opts.log ?? silentLogger;
     const ctx = { desired: this.manifests, status: this.status, enqueue: (k: string) => this.queue.add(k), log: this.log };
     this.services = new ServiceController(ctx, opts.registry, opts.health, opts.host);
-    this.subscriptions = new SubscriptionController(ctx, opts.registry, opts.proxy);
+    this.subscriptions = new SubscriptionController(ctx, opts.registry, opts.proxy, opts.lastKnown);
     this.queue = new WorkQueue((key) => this.reconcile(key), {
       // Reconciles mostly wait on I/O (registry round trips, HAProxy reloads that coalesce): a high
       // bound lets one reload carry hundreds of new listeners. Measured: 1,000 manifests with

@@ -3,7 +3,7 @@
  * manifest source, status API. The CLI's `agent` command and the end-to-end tests both use it.
  */
 import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Agent } from './agent.ts';
 import { hostAddress, registryEndpoints } from './host-address.ts';
 import { UsageError } from './errors.ts';
@@ -15,6 +15,7 @@ import { DirectorySource } from './manifest/directory-source.ts';
 import type { ManifestSource } from './manifest/manifest-source.ts';
 import { MergedSource } from './providers/merged-source.ts';
 import { nameOf, silentLogger, type Logger } from './reconcile/controller-context.ts';
+import { LastKnownState } from './reconcile/last-known-state.ts';
 import { createRegistry, type RegistryOptions } from './registry/create-registry.ts';
 import type { Registry } from './registry/registry.ts';
 import { instrumentedChecks } from './server/instrumented-check.ts';
@@ -37,6 +38,10 @@ export interface AgentConfig {
   readonly haproxyBin?: string;
   readonly haproxyUpdates?: 'runtime' | 'reload';
   readonly resyncMs?: number;
+  /** Where each Subscription's last known server set is kept (default HAPROXY_DIR/last-known-backends.json). */
+  readonly stateFile?: string;
+  /** Stored sets older than this are not used (default 24 h). */
+  readonly stateTtlMs?: number;
   /** Bearer token allowing the status API's write operations (drain, maintenance); none = read-only. */
   readonly statusToken?: string;
   readonly log?: Logger;
@@ -84,6 +89,12 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
     await hp.start();
     proxy = hp;
   } else proxy = new RecordingProxy();
+  const lastKnown = new LastKnownState({
+    file: resolve(cfg.stateFile ?? join(cfg.haproxyDir, 'last-known-backends.json')),
+    ...(cfg.stateTtlMs !== undefined && { ttlMs: cfg.stateTtlMs }),
+    onProblem: (message) => log.warn({ reason: 'StateFile' }, message),
+  });
+  await lastKnown.load();
   const sources = [...(cfg.watchManifests === false ? [] : [new DirectorySource({ dir: cfg.manifestsDir })]), ...(cfg.extraSources ?? [])];
   const source = cfg.source ?? (sources.length === 1 ? sources[0]! : new MergedSource(sources));
   const agent = new Agent({
@@ -92,6 +103,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
     proxy: new InstrumentedProxy(proxy, metrics),
     host: address,
     log,
+    lastKnown,
     ...(cfg.resyncMs !== undefined && { resyncMs: cfg.resyncMs }),
     onReconcile: (key, outcome, ms) => metrics.onReconcile(key, outcome, ms),
     health: (checks, target, onChange, key) => new ServiceHealth(checks, target, onChange, { createCheck: instrumentedChecks(metrics, nameOf(key)) }),

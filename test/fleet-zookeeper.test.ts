@@ -5,6 +5,7 @@
  * ~50 ms for the whole file; each fault reports its failed-query count.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
@@ -154,6 +155,44 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
     assert.ok(failedOnDeath <= 2, `failed ${failedOnDeath}: ${JSON.stringify(traffic.counts().errors.slice(-3))}`);
     dbB = await startMariaDB({ on: h3, port: DB_PORT });
     await eventually(async () => assert.deepEqual(await backends(), [A, B]), { timeoutMs: 30_000, message: 'host3 back in rotation' });
+  });
+
+  test('consumer agent restarted while cut off from ZooKeeper (SIGKILL, SIGTERM, reboot): the state file serves the last known backends', async (t) => {
+    await h2.cut([h4]);
+    const subscriptionView = () => consumer.view('subscriptions', 'mysql');
+    for (const how of ['SIGKILL', 'SIGTERM', 'reboot'] as const) {
+      failedSince();
+      if (how === 'SIGTERM') await consumer.stop();
+      else await consumer.kill();
+      if (how === 'reboot') {
+        // A reboot leaves no process: HAProxy goes too (killed by its pid file, never by name).
+        const pid = Number(await readFile(join(consumer.dir, 'state', 'haproxy', 'haproxy.pid'), 'utf8'));
+        process.kill(pid, 'SIGKILL');
+      }
+      await consumer.restart();
+      const t0 = Date.now();
+      const v = await eventually(async () => {
+        const view = await subscriptionView();
+        assert.ok(view?.status.details.source !== undefined, 'applied');
+        return view!;
+      }, { timeoutMs: 20_000, message: `${how}: first apply` });
+      const firstApplyMs = Date.now() - t0;
+      assert.equal(v.status.details.source, 'state-file', `${how}: the first apply came from the state file (${consumer.log().slice(-1500)})`);
+      assert.equal(v.status.conditions.find((c) => c.type === 'Ready')?.reason, 'FailStatic');
+      assert.deepEqual(v.status.details.backends, [A, B]);
+      assert.ok(firstApplyMs < 5000, `${how}: applied ${firstApplyMs} ms after the status API came up: it did not wait for a registry read to time out`);
+      const seen = new Set<string>();
+      await eventually(async () => {
+        seen.add(await queryFrom(h2));
+        assert.deepEqual([...seen].sort(), [`${SUBNET}.1`, `${SUBNET}.3`]);
+      }, { timeoutMs: 20_000, message: `${how}: queries reach both` });
+      const failed = failedSince();
+      t.diagnostic(`${how}: state-file set applied ${firstApplyMs} ms after the new agent's status API answered (lastSeen ${String(v.status.details.lastSeen)}); failed queries across the restart: ${failed}`);
+      // SIGKILL leaves HAProxy serving; SIGTERM and a reboot stop it until the new agent starts one.
+      if (how === 'SIGKILL') assert.equal(failed, 0, JSON.stringify(traffic.counts().errors.slice(-3)));
+    }
+    await h2.heal();
+    await eventually(async () => assert.equal((await subscriptionView())?.status.details.source, 'registry'), { timeoutMs: 30_000, message: 'the registry wins once it answers' });
   });
 
   test('host death: every process of host3 SIGKILLed at once: out of rotation within the session timeout', async (t) => {

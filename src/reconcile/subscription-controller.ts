@@ -1,24 +1,27 @@
 /**
  * The Subscription controller (Synapse's job, level-based): list the healthy instances under
  * spec.service and converge the local proxy listener to them. Fail static: when the registry is
- * unreachable, or suddenly empty for a path that had instances, the last known backends stay;
- * spec.defaultServers serve when nothing was ever known.
+ * unreachable, or suddenly empty for a path that had instances, the last known backends stay (kept
+ * on disk by LastKnownState, so they survive a restart); spec.defaultServers serve when nothing was
+ * ever known; an unreachable registry never replaces what the proxy serves with nothing.
  */
-import { describeError } from '../errors.ts';
+import { describeError, RegistryError } from '../errors.ts';
 import { parseHostPort, type SubscriptionManifest } from '../manifest/schema.ts';
 import type { BackendServer, ProxyBackend } from '../haproxy/proxy-backend.ts';
 import { addressOf } from '../registry/instance.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { ControllerContext } from './controller-context.ts';
 import { nameOf } from './controller-context.ts';
+import { LastKnownState } from './last-known-state.ts';
 
-type Source = 'registry' | 'fail-static' | 'defaults' | 'none';
-const READY_REASON: Record<Source, string> = { registry: 'Routing', 'fail-static': 'FailStatic', defaults: 'DefaultServers', none: 'NoBackends' };
+/** Where the applied servers came from; "state-file": the last known set a previous agent saved. */
+type Source = 'registry' | 'fail-static' | 'state-file' | 'defaults' | 'none';
+const READY_REASON: Record<Source, string> = { registry: 'Routing', 'fail-static': 'FailStatic', 'state-file': 'FailStatic', defaults: 'DefaultServers', none: 'NoBackends' };
 
 export class SubscriptionController {
   private readonly watches = new Map<string, { path: string; unwatch: () => void }>();
-  /** Last non-empty server set read from the registry, per key and path. */
-  private readonly lastKnown = new Map<string, { path: string; servers: BackendServer[] }>();
+  /** Keys applied to the proxy at least once by this process. */
+  private readonly applied = new Set<string>();
   /** Maintenance set through the status API ("host:port" per key), on top of spec.maintenance. */
   private readonly maintOverrides = new Map<string, Set<string>>();
 
@@ -26,6 +29,8 @@ export class SubscriptionController {
     private readonly ctx: ControllerContext,
     private readonly registry: Registry,
     private readonly proxy: ProxyBackend,
+    /** Last non-empty server set read from the registry, per key (persisted when given a file). */
+    private readonly lastKnown = new LastKnownState(),
   ) {}
 
   async reconcile(key: string): Promise<void> {
@@ -38,6 +43,10 @@ export class SubscriptionController {
     let registryError: unknown;
     let fromRegistry: BackendServer[] | undefined;
     try {
+      // Starting cut off with a saved set: serve it from the first apply instead of waiting for a
+      // read to time out; the retry (backoff) then asks the registry, which wins once it answers.
+      if (!this.applied.has(key) && this.registry.state() !== 'connected' && m.spec.failStatic && this.lastKnown.get(key, m.spec.service))
+        throw new RegistryError(`registry ${this.registry.state()}: serving the last known backends until it answers`, { transient: true });
       const listing = await this.registry.list(m.spec.service);
       fromRegistry = listing.instances.map((i) => ({ host: i.host, port: i.port, ...(i.weight !== undefined && { weight: i.weight }) }));
       status.patch(key, { details: { rejected: listing.rejected } });
@@ -48,14 +57,21 @@ export class SubscriptionController {
       status.setCondition(key, 'Synced', 'False', 'RegistryUnavailable', describeError(err));
     }
 
-    const { servers, source } = this.choose(key, m, fromRegistry);
+    const { servers, source, seenAt } = this.choose(key, m, fromRegistry);
+    if (registryError && servers.length === 0) {
+      // Unreachable is not empty: whatever the proxy serves (an adopted HAProxy's servers) stays.
+      status.setCondition(key, 'Ready', 'False', 'RegistryUnavailable', 'no backends known yet; the proxy is left as it is');
+      status.patch(key, { lastError: describeError(registryError), retries: (status.get(key)?.retries ?? 0) + 1 });
+      throw registryError;
+    }
     const maint = new Set([...m.spec.maintenance, ...(this.maintOverrides.get(key) ?? [])]);
     const withMaint = servers.map((s) => (maint.has(addressOf(s)) ? { ...s, maintenance: true } : s));
     try {
       const result = await this.proxy.apply(nameOf(key), m.spec, withMaint);
       if (result.reloaded) status.event(key, 'Normal', 'Reloaded', result.reasons.join('; '));
+      this.applied.add(key);
       this.recordMembership(key, withMaint);
-      status.patch(key, { observedGeneration: desired.generation, details: { backends: withMaint.map(addressOf), maintenance: [...maint].sort(), source, listen: `${m.spec.listen.address}:${m.spec.listen.port}` } });
+      status.patch(key, { observedGeneration: desired.generation, details: { backends: withMaint.map(addressOf), maintenance: [...maint].sort(), source, lastSeen: seenAt === undefined ? null : new Date(seenAt).toISOString(), listen: `${m.spec.listen.address}:${m.spec.listen.port}` } });
       status.setCondition(key, 'ProxyConfigured', 'True', 'Applied', `${withMaint.length} backends (${source})`);
     } catch (err) {
       status.setCondition(key, 'ProxyConfigured', 'False', 'ProxyError', describeError(err));
@@ -84,16 +100,16 @@ export class SubscriptionController {
   async shutdown(): Promise<void> {
     for (const w of this.watches.values()) w.unwatch();
     this.watches.clear();
+    await this.lastKnown.flush();
   }
 
-  private choose(key: string, m: SubscriptionManifest, fromRegistry: BackendServer[] | undefined): { servers: BackendServer[]; source: Source } {
-    const known = this.lastKnown.get(key);
-    const knownHere = known && known.path === m.spec.service ? known.servers : undefined;
+  private choose(key: string, m: SubscriptionManifest, fromRegistry: BackendServer[] | undefined): { servers: BackendServer[]; source: Source; seenAt?: number } {
     if (fromRegistry && fromRegistry.length > 0) {
-      this.lastKnown.set(key, { path: m.spec.service, servers: fromRegistry });
+      this.lastKnown.set(key, m.spec.service, fromRegistry);
       return { servers: fromRegistry, source: 'registry' };
     }
-    if (m.spec.failStatic && knownHere?.length) return { servers: knownHere, source: 'fail-static' };
+    const known = this.lastKnown.get(key, m.spec.service);
+    if (m.spec.failStatic && known) return { servers: [...known.servers], source: known.fromFile ? 'state-file' : 'fail-static', seenAt: known.seenAt };
     if (!fromRegistry && !m.spec.failStatic) return { servers: [], source: 'none' };
     const defaults = m.spec.defaultServers.map((s) => parseHostPort(s)).filter((s): s is BackendServer => s !== undefined);
     if (defaults.length) return { servers: defaults, source: 'defaults' };
@@ -125,6 +141,7 @@ export class SubscriptionController {
     this.watches.get(key)?.unwatch();
     this.watches.delete(key);
     this.lastKnown.delete(key);
+    this.applied.delete(key);
     this.maintOverrides.delete(key);
     await this.proxy.remove(nameOf(key));
     if (this.ctx.status.get(key)) this.ctx.status.event(key, 'Normal', 'Removed', 'listener removed (manifest deleted)');

@@ -37,6 +37,8 @@ export interface AgentFlags {
   etcdUser?: string;
   etcdPassword?: string;
   resync?: number;
+  stateFile?: string;
+  stateTtl?: number;
   statusToken?: string;
   logLevel: LogLevel;
 }
@@ -59,6 +61,8 @@ export function withAgentOptions(cmd: Command): Command {
     .addOption(new Option('--etcd-user <user>').env('ETCD_USER'))
     .addOption(new Option('--etcd-password <password>').env('ETCD_PASSWORD'))
     .option('--resync <ms>', 'periodic full resync interval', positiveInt('--resync'))
+    .addOption(new Option('--state-file <path>', 'where each Subscription\'s last known backends are kept, served when starting cut off from the registry (default HAPROXY_DIR/last-known-backends.json)').env('DOCKSTACK_STATE_FILE'))
+    .option('--state-ttl <seconds>', 'stored backends older than this are not used (default 86400: 24 h)', positiveInt('--state-ttl'))
     .addOption(new Option('--status-token <token>', 'allow the status API write operations (drain, maintenance) for requests bearing this token').env('DOCKSTACK_STATUS_TOKEN'))
     .addOption(new Option('--log-level <level>').choices([...LOG_LEVELS]).env('DOCKSTACK_LOG_LEVEL').default('info'));
 }
@@ -92,6 +96,8 @@ export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Pro
     ...(flags.haproxyBin && { haproxyBin: flags.haproxyBin }),
     haproxyUpdates: flags.haproxyUpdates,
     ...(flags.resync && { resyncMs: flags.resync }),
+    ...(flags.stateFile && { stateFile: flags.stateFile }),
+    ...(flags.stateTtl && { stateTtlMs: flags.stateTtl * 1000 }),
     ...(flags.statusToken && { statusToken: flags.statusToken }),
     log,
     ...(extras.sources && { extraSources: extras.sources(log) }),
