@@ -35,7 +35,7 @@ export async function startMariaDB(opts: { on?: NetHost; port?: number } = {}): 
   const datadir = join(dir, 'data');
   try {
     // --no-defaults first, or Debian's /etc/mysql config takes over
-    await run('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db', ...FAST]);
+    await run('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db', `--tmpdir=${dir}`, ...FAST]);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
@@ -54,6 +54,8 @@ export async function startMariaDB(opts: { on?: NetHost; port?: number } = {}): 
     `--log-error=${join(dir, 'error.log')}`,
     `--port=${port}`,
     `--bind-address=${host}`,
+    // Its own tmpdir: two servers bootstrapping at once in the shared /tmp collided on temp tables.
+    `--tmpdir=${dir}`,
     ...(on !== loopback ? [`--init-file=${initFile}`] : []),
     ...FAST,
   ]);

@@ -41,6 +41,10 @@ export interface NsHost extends NetHost {
   link(up: boolean): Promise<void>;
   /** SIGKILL every process in this host at once (host death), including its gateway. */
   killAll(): Promise<void>;
+  /** A TCP backend on this host's address that greets each connection with "NAME\n" (see netns-helper.ts). */
+  greet(name: string, port: number): Promise<ChildProcess>;
+  /** The greeting of a fresh connection from this host to `host`:`port` (bounded). */
+  greeting(port: number, host?: string, timeoutMs?: number): Promise<string>;
   /** Run `cmd` on this host and collect its output (bounded). */
   exec(cmd: string, args: readonly string[], timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
 }
@@ -123,6 +127,30 @@ class NsHostImpl implements NsHost {
       throw err;
     }
     return p;
+  }
+
+  greet(name: string, port: number): Promise<ChildProcess> {
+    return this.helper(['greet', name, this.addr, String(port)]);
+  }
+
+  async greeting(port: number, host = this.addr, timeoutMs = 2000): Promise<string> {
+    const sock = await this.connect(port, host, timeoutMs);
+    return new Promise((resolve, reject) => {
+      let buf = '';
+      const timer = setTimeout(() => done(new Error(`no greeting from ${host}:${port} via ${this.name} within ${timeoutMs} ms`)), timeoutMs);
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        sock.destroy();
+        if (err) reject(err);
+        else resolve(buf.slice(0, buf.indexOf('\n')));
+      };
+      sock.on('data', (d: Buffer) => {
+        buf += d.toString();
+        if (buf.includes('\n')) done();
+      });
+      sock.on('error', (err) => done(err));
+      sock.on('close', () => done(new Error(`connection to ${host}:${port} via ${this.name} closed before a greeting`)));
+    });
   }
 
   async startGateway(): Promise<void> {

@@ -1,0 +1,79 @@
+/**
+ * A 3-node ZooKeeper ensemble on three hosts; producers on host4 and host5, a consumer on host6.
+ * The leader's host is partitioned away from every other host (a minority of one, silent DROP):
+ * agents that were connected to it move to the majority, no registration is lost and no backend
+ * removed; a client on host6 connects every ~50 ms throughout.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { eventually } from './harness/eventually.ts';
+import { startHostAgent, type HostAgent } from './harness/host-agent.ts';
+import { createFleet, SUBNET, type Fleet, type NsHost } from './harness/netns-hosts.ts';
+import { service, subscription } from './harness/static-source.ts';
+import { probe } from './harness/traffic-probe.ts';
+import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from './harness/zookeeper-ensemble.ts';
+
+const SESSION_MS = 4000;
+const LISTEN = 14000;
+const PORT = 21000;
+
+describe('fleet: ZooKeeper ensemble across hosts, the leader\'s host partitioned', { timeout: 180_000 }, () => {
+  let fleet: Fleet;
+  let hosts: NsHost[];
+  let zk: ZooKeeperEnsemble;
+  const agents: HostAgent[] = [];
+
+  before(async () => {
+    fleet = await createFleet(6);
+    hosts = [...fleet.hosts];
+    const [h1, h2, h3, h4, h5, h6] = hosts as [NsHost, NsHost, NsHost, NsHost, NsHost, NsHost];
+    zk = await startZooKeeperEnsemble({ on: [h1, h2, h3] });
+    const registry = `zk://${zk.connectString}`;
+    const args = ['--session-timeout', String(SESSION_MS), '--resync', '1000'];
+    for (const [h, name] of [[h4, 'a'], [h5, 'b']] as const) {
+      await h.greet(name, PORT);
+      agents.push(await startHostAgent(h, { dir: join(fleet.dir, name), registry, args, manifests: { 's.yaml': service('echo', `path: /services/echo\nport: ${PORT}\nchecks:\n  - { type: tcp, intervalMs: 300, rise: 1, fall: 1 }`) } }));
+    }
+    agents.push(await startHostAgent(h6, { dir: join(fleet.dir, 'c'), registry, args, manifests: { 'sub.yaml': subscription('echo', `service: /services/echo\nlisten: { address: 127.0.0.1, port: ${LISTEN} }\ncheck: { type: tcp, interMs: 300, rise: 1, fall: 1 }`) } }));
+  });
+
+  after(async () => {
+    await Promise.allSettled(agents.map((a) => a.stop()));
+    await zk?.stop();
+    await fleet?.close();
+  });
+
+  test('no registration lost, no backend removed, 0 failed connections', async (t) => {
+    const consumer = agents[2]!;
+    const backends = async () => ((await consumer.view('subscriptions', 'echo'))?.status.details.backends as string[] | undefined) ?? [];
+    const both = [`${SUBNET}.4:${PORT}`, `${SUBNET}.5:${PORT}`];
+    await eventually(async () => assert.deepEqual(await backends(), both), { timeoutMs: 60_000, message: `both registered (${consumer.log().slice(-1500)})` });
+    const client = probe(() => hosts[5]!.greeting(LISTEN, '127.0.0.1'), { intervalMs: 50 });
+    const leader = await zk.leader();
+    assert.ok(leader !== undefined);
+    const lh = hosts[leader]!;
+    await lh.cut(hosts.filter((h) => h !== lh));
+    const t0 = Date.now();
+    // Past the session timeout twice over: a session left on the minority would have expired by now.
+    let removed = 0;
+    while (Date.now() - t0 < SESSION_MS * 3) {
+      if ((await backends()).length !== 2) removed++;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const newLeader = await eventually(async () => {
+      const l = await zk.leader();
+      assert.ok(l !== undefined && l !== leader, `a new leader among the majority (now ${l})`);
+      return l;
+    }, { timeoutMs: 20_000 });
+    await eventually(async () => {
+      for (const a of agents) assert.equal((await a.view(a === consumer ? 'subscriptions' : 'services', 'echo'))?.status.conditions.find((c) => c.type === (a === consumer ? 'Synced' : 'Registered'))?.status, 'True', a.host.name);
+    }, { timeoutMs: 20_000, message: 'every agent works through the majority' });
+    await lh.heal();
+    const result = await client.stop();
+    t.diagnostic(`leader was node ${leader + 1} (host${leader + 1}), now node ${newLeader + 1}; polls with a backend missing: ${removed}; connections: ${result.ok} ok, ${result.failed} failed`);
+    assert.equal(removed, 0, 'no backend removed');
+    assert.deepEqual(await backends(), both);
+    assert.equal(result.failed, 0, result.errors.join('\n'));
+  });
+});
