@@ -22,6 +22,9 @@ const LISTEN = 13306;
 const DB_PORT = 20000;
 const A = `${SUBNET}.1:${DB_PORT}`;
 const B = `${SUBNET}.3:${DB_PORT}`;
+// TODO(registry): true until the ZooKeeper client notices a silent partition (issue 14, the
+// `registry` helper's part); then this file asserts it within the session timeout.
+const NOTICE_PENDING = true;
 
 /** One query from `h` through its local listener; answers which server's address served it. */
 async function queryFrom(h: NsHost): Promise<string> {
@@ -118,20 +121,34 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
     }
   });
 
-  test('host1 cut from ZooKeeper past its session timeout: out of rotation, 0 failed queries; healed: routed again', async (t) => {
+  test('host1 cut from ZooKeeper by a silent DROP past its session timeout: noticed within it, out of rotation, 0 failed queries; healed: re-registered once within seconds', async (t) => {
     failedSince();
+    assert.equal(await producerA.registryState(), 'connected');
     const t0 = Date.now();
     await h1.cut([h4]);
-    await eventually(async () => assert.deepEqual(await backends(), [B]), { timeoutMs: SESSION_MS * 4, message: 'host1 expired and dropped' });
-    const out = Date.now() - t0;
-    await h1.heal();
+    let noticed: number | undefined;
+    let out: number | undefined;
+    try {
+      await eventually(async () => {
+        if (noticed === undefined && (await producerA.registryState()) !== 'connected') noticed = Date.now() - t0;
+        if (out === undefined && (await backends()).join() === B) out = Date.now() - t0;
+        assert.ok(NOTICE_PENDING || noticed !== undefined, `the cut-off agent still says connected after ${Date.now() - t0} ms`);
+        assert.ok(out !== undefined, 'host1 still routed');
+      }, { timeoutMs: SESSION_MS * 4, intervalMs: 50, message: 'host1 notices the cut and its registration expires' });
+    } finally {
+      await h1.heal();
+    }
+    const healed = Date.now();
     await eventually(async () => assert.deepEqual(await backends(), [A, B]), { timeoutMs: 30_000, message: `host1 re-registered (${producerA.log().slice(-1500)})` });
+    const back = Date.now() - healed;
     const ls = await h4.exec('/usr/share/zookeeper/bin/zkCli.sh', ['-server', zk.connectString, 'ls', '/services/mysql']);
     const nodes = /\[(.*)\]/.exec(ls.stdout.split('\n').reverse().find((l) => l.startsWith('[')) ?? '')?.[1]?.split(', ') ?? [];
     assert.equal(nodes.filter((n) => n.includes(`${SUBNET}.1`)).length, 1, `host1 registered exactly once: ${nodes.join(', ')}`);
     const failed = failedSince();
-    t.diagnostic(`out of rotation ${out} ms after the cut; back ${Date.now() - t0} ms after; failed queries: ${failed}; ${JSON.stringify(traffic.counts().errors.slice(-3))}`);
-    assert.equal(failed, 0);
+    t.diagnostic(`cut: host1 reported the registry disconnected after ${noticed} ms (session timeout ${SESSION_MS} ms); out of rotation after ${out} ms; healed: routed again ${back} ms later; failed queries: ${failed}`);
+    if (!NOTICE_PENDING) assert.ok(noticed! < SESSION_MS, `noticed after ${noticed} ms`);
+    assert.ok(back < 10_000, `re-registered ${back} ms after the heal`);
+    assert.equal(failed, 0, JSON.stringify(traffic.counts().errors.slice(-3)));
   });
 
   test('host2 (the consumer) cut from ZooKeeper: fail static; a backend dying while cut is taken out by HAProxy\'s check', async (t) => {

@@ -19,6 +19,8 @@ export interface HostAgent {
   log(): string;
   /** One object as the agent's status API shows it, or undefined. */
   view(kind: 'services' | 'subscriptions', name: string): Promise<ObjectView | undefined>;
+  /** The registry connection state the agent reports (its dockstack_registry_session_state gauge). */
+  registryState(): Promise<string | undefined>;
   /** `dockstack ARGS --status-addr ...` run on the host against this agent. */
   cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** SIGTERM (bounded, then SIGKILL) and wait. */
@@ -55,6 +57,10 @@ export async function startHostAgent(host: NsHost, opts: { dir: string; registry
     async view(kind, name) {
       const r = await httpOn(host, STATUS_PORT, `/api/v1/${kind}/${name}`, { host: '127.0.0.1' });
       return r.status === 200 ? (JSON.parse(r.body) as ObjectView) : undefined;
+    },
+    async registryState() {
+      const r = await httpOn(host, STATUS_PORT, '/metrics', { host: '127.0.0.1' });
+      return /^dockstack_registry_session_state\{[^}]*state="(\w+)"[^}]*\} 1$/m.exec(r.body)?.[1];
     },
     cli: (cliArgs) => host.exec(process.execPath, [BIN, ...cliArgs, '--status-addr', `127.0.0.1:${STATUS_PORT}`]),
     stop: () => killProcess(proc, 8000),
