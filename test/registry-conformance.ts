@@ -4,7 +4,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Instance, Registry } from '../src/registry/registry.ts';
+import type { Instance, ListingChange, Registry } from '../src/registry/registry.ts';
 import { eventually } from './harness/eventually.ts';
 
 export interface ConformanceBackend {
@@ -107,6 +107,43 @@ export function registryConformance(name: string, setup: () => Promise<Conforman
         await expectFire(() => b.register(path, inst('w-1', 9001)), (p) => assert.deepEqual(p, [9001]));
         await expectFire(() => b.register(path, inst('w-2', 9002)), (p) => assert.deepEqual(p, [9001, 9002]));
         await expectFire(() => b.deregister(path, 'w-1'), (p) => assert.deepEqual(p, [9002]));
+      } finally {
+        unwatch();
+      }
+    });
+
+    it('watch delivers what changed: a reset listing first, then per-address deltas', async () => {
+      const path = uniquePath('delta');
+      await b.register(path, inst('d-1', 9100));
+      const changes: ListingChange[] = [];
+      const unwatch = a.watch(path, (c) => changes.push(c));
+      try {
+        const first = await eventually(async () => {
+          const c = changes.find((x) => x.reset && x.current.size === 1);
+          assert.ok(c, `no reset delivery with the listing: ${changes.length} deliveries`);
+          return c;
+        });
+        assert.deepEqual(first.listing().instances.map((x) => x.port), [9100]);
+        const addrs = (xs: readonly Instance[]): number[] => xs.map((x) => x.port).sort();
+        const after = async (action: () => Promise<unknown>, want: { added?: number[]; removed?: number[]; updated?: number[] }): Promise<void> => {
+          const from = changes.length;
+          await action();
+          await eventually(async () => {
+            const got = changes.slice(from).filter((c) => !c.reset);
+            assert.ok(got.length > 0, 'no delta delivered');
+            assert.deepEqual(
+              { added: got.flatMap((c) => addrs(c.added)), removed: got.flatMap((c) => addrs(c.removed)), updated: got.flatMap((c) => addrs(c.updated)) },
+              { added: [], removed: [], updated: [], ...want },
+            );
+          });
+        };
+        await after(() => b.register(path, inst('d-2', 9101)), { added: [9101] });
+        await after(() => b.register(path, inst('d-2', 9101, { weight: 7 })), { updated: [9101] });
+        await after(() => b.deregister(path, 'd-1'), { removed: [9100] });
+        const last = changes[changes.length - 1]!;
+        assert.deepEqual([...last.current.keys()], ['10.0.0.1:9101']);
+        assert.deepEqual(last.listing().instances, [{ host: '10.0.0.1', port: 9101, name: 'd-2', weight: 7 }]);
+        assert.deepEqual(last.listing(), await a.list(path));
       } finally {
         unwatch();
       }

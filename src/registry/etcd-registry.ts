@@ -3,11 +3,12 @@
  * attached to one lease per agent that etcd3 keeps alive. On lease loss a new lease is granted
  * (bounded backoff) and every registration is put again.
  */
-import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCInvalidArgumentError, type Lease, type Watcher } from 'etcd3';
+import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCInvalidArgumentError, type Lease } from 'etcd3';
 import { RegistryError } from '../errors.ts';
 import { encodeInstance, parseInstance, toListing } from './instance.ts';
 import { RegistryStateCell } from './registry-state.ts';
-import type { Instance, Listing, Registry, RegistryState } from './registry.ts';
+import type { Instance, Listing, ListingChange, Registry, RegistryState } from './registry.ts';
+import { EtcdWatch, type EtcdWatchHost } from './etcd-watch.ts';
 
 export interface EtcdRegistryOptions {
   /** "127.0.0.1:2379" entries. */
@@ -30,6 +31,7 @@ export class EtcdRegistry implements Registry {
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
   private readonly conn = new RegistryStateCell('connecting', (s) => this.log('state', `etcd ${s}`));
   private closed = false;
+  private readonly watchHost: EtcdWatchHost;
 
   constructor(private readonly opts: EtcdRegistryOptions) {
     this.client = new Etcd3({
@@ -42,6 +44,13 @@ export class EtcdRegistry implements Registry {
       // un-cancellable reconnect timer kept a closed client's process alive that long.
       faultHandling: { watchBackoff: watchBackoff(100, 2000) },
     });
+    this.watchHost = {
+      client: this.client,
+      keyPrefix: opts.prefix,
+      closed: () => this.closed,
+      setState: (s) => this.setState(s),
+      log: (t, m) => this.log(t, m),
+    };
   }
 
   async register(path: string, instance: Instance): Promise<string> {
@@ -66,60 +75,12 @@ export class EtcdRegistry implements Registry {
     return toListing(keys.map((k) => parseInstance(k.slice(this.opts.prefix.length), kvs[k])));
   }
 
-  watch(path: string, onChange: () => void): () => void {
-    const prefix = `${this.opts.prefix}${path}/`;
-    let pending = false;
-    let retryMs = 250;
-    let retry: NodeJS.Timeout | undefined;
-    let watcher: Watcher;
-    const entry = {
-      cancelled: false,
-      cancel: (): Promise<void> => {
-        entry.cancelled = true;
-        clearTimeout(retry);
-        return watcher.cancel().catch(() => undefined);
-      },
-    };
-    const fire = (): void => {
-      if (pending || entry.cancelled) return;
-      pending = true;
-      setImmediate(() => {
-        pending = false;
-        if (!entry.cancelled) onChange();
-      });
-    };
-    // watcher() attaches at once (create() only resolves once connected): we hold the watcher from the
-    // start, so it can always be cancelled; one left attached made the closed client retry forever.
-    const open = (): void => {
-      const w = this.client.watch().prefix(prefix).watcher();
-      watcher = w;
-      w.on('put', fire).on('delete', fire);
-      // The library re-watches from the last revision after a reconnect; re-list anyway.
-      w.on('connected', () => {
-        retryMs = 250;
-        this.setState('connected');
-        fire();
-      });
-      w.on('disconnected', () => this.setState('disconnected'));
-      // etcd cancels a watch whose resume revision was compacted away, and the library gives up on it:
-      // watch again from the current revision, and re-list so the compacted changes are not missed.
-      w.on('error', (err) => {
-        if (entry.cancelled || this.closed || watcher !== w) return;
-        this.log('watch-error', `watching ${prefix}: ${err.message}; watching again in ${retryMs} ms`);
-        void w.cancel().catch(() => undefined);
-        retry = setTimeout(() => {
-          if (entry.cancelled || this.closed) return;
-          open();
-          fire();
-        }, retryMs);
-        retryMs = Math.min(retryMs * 2, 5000);
-      });
-    };
-    open();
-    this.watchers.add(entry);
+  watch(path: string, onChange: (change: ListingChange) => void): () => void {
+    const w = new EtcdWatch(`${this.opts.prefix}${path}/`, onChange, this.watchHost);
+    this.watchers.add(w);
     return () => {
-      void entry.cancel();
-      this.watchers.delete(entry);
+      void w.cancel();
+      this.watchers.delete(w);
     };
   }
 

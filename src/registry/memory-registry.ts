@@ -6,13 +6,23 @@
 import { RegistryError } from '../errors.ts';
 import { encodeInstance, parseInstance, toListing } from './instance.ts';
 import { RegistryStateCell } from './registry-state.ts';
-import type { Instance, Listing, Registry, RegistryState } from './registry.ts';
+import type { Instance, Listing, ListingChange, Rejected, Registry, RegistryState } from './registry.ts';
+import { WatchCache } from './watch-cache.ts';
+
+interface MemoryWatch {
+  readonly onChange: (change: ListingChange) => void;
+  readonly cache: WatchCache;
+  /** Raw bytes per child as last delivered. */
+  raw?: Map<string, string>;
+  reset: boolean;
+  pending: boolean;
+}
 
 export class MemoryRegistry implements Registry {
   readonly kind = 'memory';
   /** path -> child key -> JSON data */
   private readonly data = new Map<string, Map<string, string>>();
-  private readonly watchers = new Map<string, Set<() => void>>();
+  private readonly watchers = new Map<string, Set<MemoryWatch>>();
   private readonly conn = new RegistryStateCell('connected');
 
   async register(path: string, instance: Instance): Promise<string> {
@@ -38,11 +48,13 @@ export class MemoryRegistry implements Registry {
     return toListing(children.map(([k, v]) => parseInstance(`${path}/${k}`, v)));
   }
 
-  watch(path: string, onChange: () => void): () => void {
+  watch(path: string, onChange: (change: ListingChange) => void): () => void {
     const set = this.watchers.get(path) ?? new Set();
     this.watchers.set(path, set);
-    set.add(onChange);
-    return () => set.delete(onChange);
+    const w: MemoryWatch = { onChange, cache: new WatchCache(), reset: true, pending: false };
+    set.add(w);
+    this.deliver(path, w);
+    return () => set.delete(w);
   }
 
   onStateChange(cb: (state: RegistryState) => void): () => void {
@@ -69,7 +81,7 @@ export class MemoryRegistry implements Registry {
   /** Test hook: simulate an outage (operations throw transient errors) and recovery. */
   setAvailable(available: boolean): void {
     this.setState(available ? 'connected' : 'disconnected');
-    if (available) for (const path of this.watchers.keys()) this.notify(path);
+    if (available) for (const [path, set] of this.watchers) for (const w of set) (w.reset = true), this.deliver(path, w);
   }
 
   private setState(s: RegistryState): void {
@@ -82,6 +94,28 @@ export class MemoryRegistry implements Registry {
   }
 
   private notify(path: string): void {
-    for (const cb of this.watchers.get(path) ?? []) queueMicrotask(cb);
+    for (const w of this.watchers.get(path) ?? []) this.deliver(path, w);
+  }
+
+  /** The reference implementation diffs a full read; the real registries apply only what changed. */
+  private deliver(path: string, w: MemoryWatch): void {
+    if (w.pending) return;
+    w.pending = true;
+    queueMicrotask(() => {
+      w.pending = false;
+      if (this.conn.value !== 'connected' || !this.watchers.get(path)?.has(w)) return;
+      const children = this.data.get(path) ?? new Map<string, string>();
+      const entries = new Map<string, Instance | Rejected>();
+      for (const [k, v] of children) {
+        const key = `${path}/${k}`;
+        const cached = w.raw?.get(k) === v ? w.cache.get(key) : undefined;
+        entries.set(key, cached ?? parseInstance(key, v));
+      }
+      w.raw = new Map(children);
+      w.cache.replaceAll(entries, w.reset);
+      w.reset = false;
+      const change = w.cache.take();
+      if (change) w.onChange(change);
+    });
   }
 }

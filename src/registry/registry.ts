@@ -26,6 +26,29 @@ export interface Listing {
   readonly rejected: readonly Rejected[];
 }
 
+/**
+ * What changed under a watched path since the previous delivery, by address ("host:port", after
+ * dedupe), read from the registry's watch cache: no round trip, work proportional to the change.
+ */
+export interface ListingChange {
+  /**
+   * The cache was rebuilt from a full read (first read, reconnect, session expiry, compaction):
+   * changes before it may be missing from the deltas, so treat every address as changed.
+   */
+  readonly reset: boolean;
+  readonly added: readonly Instance[];
+  /** As last delivered. */
+  readonly removed: readonly Instance[];
+  /** Same address, new name, weight or labels. */
+  readonly updated: readonly Instance[];
+  /** Live view of the watch cache (address -> instance): later changes show through. */
+  readonly current: ReadonlyMap<string, Instance>;
+  /** Rejected entries as of this change. */
+  readonly rejected: readonly Rejected[];
+  /** The sorted Listing as of now; built on the first call. */
+  listing(): Listing;
+}
+
 export type RegistryState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'closed';
 
 export interface Registry {
@@ -43,10 +66,11 @@ export interface Registry {
   /** Read the instances under `path` (missing path = empty listing). Throws RegistryError. */
   list(path: string): Promise<Listing>;
   /**
-   * Call `onChange` (no arguments: level-based, the caller re-lists) whenever the instances under
-   * `path` may have changed, including after reconnect/session expiry. Returns an unsubscribe.
+   * Call `onChange` with what changed under `path` (first with a `reset` holding the whole listing
+   * once read, again with `reset` after reconnect/session expiry/compaction). Deliveries are
+   * coalesced; a caller that only enqueues may ignore the argument and re-list. Returns an unsubscribe.
    */
-  watch(path: string, onChange: () => void): () => void;
+  watch(path: string, onChange: (change: ListingChange) => void): () => void;
   /** Current connection state and a listener for changes. Returns an unsubscribe. */
   onStateChange(cb: (state: RegistryState) => void): () => void;
   state(): RegistryState;

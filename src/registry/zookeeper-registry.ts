@@ -6,8 +6,8 @@
 import { RegistryError } from '../errors.ts';
 import { encodeInstance, parseInstance, toListing } from './instance.ts';
 import { RegistryStateCell } from './registry-state.ts';
-import type { Event } from 'node-zookeeper-client';
-import type { Instance, Listing, Registry, RegistryState, Rejected } from './registry.ts';
+import type { Instance, Listing, ListingChange, Registry, RegistryState, Rejected } from './registry.ts';
+import { ZookeeperWatch, type ZkWatchHost } from './zookeeper-watch.ts';
 import { CreateMode, ZkClient, ZkException, ZkOpError, creatorAllWorldRead, type ZkClientOptions } from './zookeeper-client.ts';
 
 export interface ZookeeperRegistryOptions extends ZkClientOptions {
@@ -26,30 +26,6 @@ interface Registration {
   version?: number;
 }
 
-interface WatchEntry {
-  readonly path: string;
-  readonly onChange: () => void;
-  readonly watcher: (event: Event) => void;
-  /**
-   * Parsed data of each child read with `watcher` set, so a change re-reads only the children whose
-   * data watch fired (`stale`) or that are new: a 1 % change of 10,000 instances reads ~200 znodes.
-   * Cleared on every (re)connect, when watches may have been lost.
-   */
-  readonly cache: Map<string, Instance | Rejected>;
-  readonly stale: Set<string>;
-  closed: boolean;
-  pending: boolean;
-  /** A read is in flight; `again` asks for one more after it (events meanwhile). */
-  arming: boolean;
-  again: boolean;
-  /** The listing read while (re)arming, for the one list() that follows the change it reports. */
-  fresh?: { readonly at: number; readonly listing: Promise<Listing | undefined> };
-}
-
-// The re-list after a watch event takes the read the re-arm just did (with watches set, so nothing
-// can change unseen); an older one goes to the server, so periodic resyncs stay a real check.
-const FRESH_MS = 1000;
-
 export class ZookeeperRegistry implements Registry {
   readonly kind = 'zookeeper';
   private client: ZkClient;
@@ -57,7 +33,13 @@ export class ZookeeperRegistry implements Registry {
   private closed = false;
   private readonly regs = new Map<string, Registration>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly watches = new Set<WatchEntry>();
+  private readonly watches = new Set<ZookeeperWatch>();
+  private readonly watchHost: ZkWatchHost = {
+    client: () => this.client,
+    full: (p) => this.full(p),
+    connected: () => this.conn.value === 'connected',
+    log: (t, m) => this.log(t, m),
+  };
 
   constructor(private readonly opts: ZookeeperRegistryOptions) {
     this.client = this.newSession();
@@ -88,55 +70,29 @@ export class ZookeeperRegistry implements Registry {
   }
 
   async list(path: string): Promise<Listing> {
-    for (const w of this.watches) {
-      if (w.path !== path || !w.fresh) continue;
-      const { at, listing } = w.fresh;
-      w.fresh = undefined;
-      const got = Date.now() - at <= FRESH_MS ? await listing : undefined;
-      if (got) return got;
+    for (const w of this.watches) if (w.path === path) {
+      const fresh = await w.takeFresh();
+      if (fresh) return fresh;
       break;
     }
-    return (await this.read(path)) ?? toListing([]);
-  }
-
-  /**
-   * getChildren + each child's data; undefined when `path` is missing. With `entry`, reads set its
-   * watcher and children whose cached data is still watched are not read again.
-   */
-  private async read(path: string, entry?: WatchEntry): Promise<Listing | undefined> {
     const full = this.full(path);
-    const children = (await this.client.getChildren(full, entry?.watcher))?.sort();
-    if (!children) return undefined;
-    const cache = entry?.cache;
-    if (cache) for (const c of cache.keys()) if (!children.includes(c)) cache.delete(c);
+    const children = (await this.client.getChildren(full))?.sort();
+    if (!children) return toListing([]);
     const entries = await Promise.all(
       children.map(async (c) => {
-        const hit = cache?.get(c);
-        if (hit && !entry!.stale.has(c)) return hit;
-        entry?.stale.delete(c);
-        const d = await this.client.getData(`${full}/${c}`, entry?.watcher);
-        const parsed = d ? parseInstance(`${path}/${c}`, d.data) : undefined;
-        if (cache && parsed) cache.set(c, parsed);
-        return parsed;
+        const d = await this.client.getData(`${full}/${c}`);
+        return d ? parseInstance(`${path}/${c}`, d.data) : undefined;
       }),
     );
     return toListing(entries.filter((e): e is Instance | Rejected => e !== undefined));
   }
 
-  watch(path: string, onChange: () => void): () => void {
-    const entry: WatchEntry = {
-      path, onChange, closed: false, pending: false, arming: false, again: false, cache: new Map(), stale: new Set(),
-      watcher: (event) => {
-        const prefix = `${this.full(path)}/`;
-        if (event.getPath().startsWith(prefix)) entry.stale.add(event.getPath().slice(prefix.length));
-        this.fired(entry);
-      },
-    };
-    this.watches.add(entry);
-    this.arm(entry);
+  watch(path: string, onChange: (change: ListingChange) => void): () => void {
+    const w = new ZookeeperWatch(path, onChange, this.watchHost);
+    this.watches.add(w);
     return () => {
-      entry.closed = true;
-      this.watches.delete(entry);
+      w.close();
+      this.watches.delete(w);
     };
   }
 
@@ -151,7 +107,7 @@ export class ZookeeperRegistry implements Registry {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.watches) w.closed = true;
+    for (const w of this.watches) w.close();
     this.watches.clear();
     await this.client.close();
     this.setState('closed');
@@ -185,11 +141,7 @@ export class ZookeeperRegistry implements Registry {
     );
     for (const r of results) if (r.status === 'rejected') this.log('register-failed', String(r.reason));
     if (client !== this.client) return;
-    for (const w of this.watches) {
-      w.cache.clear();
-      this.arm(w);
-      this.fired(w, false);
-    }
+    for (const w of this.watches) w.reconnected();
   }
 
   /**
@@ -270,54 +222,6 @@ export class ZookeeperRegistry implements Registry {
     const { own, stale } = await this.existing(full, name, sid);
     if (own) await this.client.remove(own.znode);
     for (const znode of stale) if ((await this.client.exists(znode))?.ephemeralOwner.equals(sid)) await this.client.remove(znode);
-  }
-
-  /**
-   * Re-read with watches set. Events during a read (a burst of N changes fires up to 2N watches)
-   * coalesce into one more read, followed by one more onChange so the newest read is listed.
-   */
-  private arm(entry: WatchEntry): void {
-    if (entry.arming) {
-      entry.again = true;
-      return;
-    }
-    entry.arming = true;
-    const listing = this.readWatched(entry).finally(() => {
-      entry.arming = false;
-      if (!entry.again || entry.closed) return;
-      entry.again = false;
-      this.arm(entry);
-      this.fired(entry, false);
-    });
-    entry.fresh = { at: Date.now(), listing };
-  }
-
-  /** Read `entry`'s path with watches set (on the path itself when it is missing); undefined on failure. */
-  private async readWatched(entry: WatchEntry): Promise<Listing | undefined> {
-    const full = this.full(entry.path);
-    try {
-      for (let attempt = 0; attempt < 3 && !entry.closed; attempt++) {
-        const listing = await this.read(entry.path, entry);
-        if (listing) return listing;
-        if (!(await this.client.exists(full, entry.watcher))) return toListing([]);
-      }
-    } catch (err) {
-      // Re-armed on the next (re)connect; a failure while connected retries shortly.
-      this.log('watch-failed', `watching ${full}: ${err instanceof Error ? err.message : String(err)}`);
-      if (this.conn.value === 'connected' && !entry.closed) setTimeout(() => this.arm(entry), 1000).unref();
-    }
-    return undefined;
-  }
-
-  private fired(entry: WatchEntry, rearm = true): void {
-    if (entry.closed) return;
-    if (rearm) this.arm(entry);
-    if (entry.pending) return;
-    entry.pending = true;
-    setImmediate(() => {
-      entry.pending = false;
-      if (!entry.closed) entry.onChange();
-    });
   }
 
   private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {

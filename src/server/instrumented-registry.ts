@@ -4,7 +4,7 @@
  * registry keeps passing its own conformance suite underneath.
  */
 import { RegistryError } from '../errors.ts';
-import type { Instance, Listing, Registry, RegistryState } from '../registry/registry.ts';
+import type { Instance, Listing, ListingChange, Registry, RegistryState } from '../registry/registry.ts';
 import type { AgentMetrics } from './metrics.ts';
 
 const STATES: readonly RegistryState[] = ['connecting', 'connected', 'disconnected', 'expired', 'closed'];
@@ -33,10 +33,10 @@ export class InstrumentedRegistry implements Registry {
     return this.timed('list', () => this.inner.list(path));
   }
 
-  watch(path: string, onChange: () => void): () => void {
-    return this.inner.watch(path, () => {
+  watch(path: string, onChange: (change: ListingChange) => void): () => void {
+    return this.inner.watch(path, (change) => {
       this.metrics.watchEvents.inc({ backend: this.kind });
-      onChange();
+      onChange(change);
     });
   }
 
