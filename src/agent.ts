@@ -4,7 +4,7 @@
  * happens in reconciles. A periodic resync catches drift.
  */
 import { describeError } from './errors.ts';
-import type { ProxyBackend } from './haproxy/proxy-backend.ts';
+import type { Proxy } from './proxy/proxy.ts';
 import type { HostAddress } from './host-address.ts';
 import type { ManifestSource } from './manifest/manifest-source.ts';
 import { ManifestStore } from './manifest/manifest-store.ts';
@@ -21,7 +21,7 @@ import type { Registry } from './registry/registry.ts';
 export interface AgentOptions {
   readonly source: ManifestSource;
   readonly registry: Registry;
-  readonly proxy: ProxyBackend;
+  readonly proxy: Proxy;
   readonly health: HealthFactory;
   /** The host Services register when their spec has none: fixed, or chosen per reconcile. */
   readonly host: string | HostAddress;

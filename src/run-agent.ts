@@ -8,8 +8,8 @@ import { Agent } from './agent.ts';
 import { hostAddress, registryEndpoints } from './host-address.ts';
 import { UsageError } from './errors.ts';
 import { HaproxyProxy } from './haproxy/haproxy-proxy.ts';
-import type { ProxyBackend } from './haproxy/proxy-backend.ts';
-import { RecordingProxy } from './haproxy/recording-proxy.ts';
+import { NullProxy } from './proxy/null-proxy.ts';
+import { describeReason, type Proxy } from './proxy/proxy.ts';
 import { ServiceHealth } from './health/service-health.ts';
 import { DirectorySource } from './manifest/directory-source.ts';
 import type { ManifestSource } from './manifest/manifest-source.ts';
@@ -56,7 +56,7 @@ export interface AgentConfig {
 export interface RunningAgent {
   readonly agent: Agent;
   readonly registry: Registry;
-  readonly proxy: ProxyBackend;
+  readonly proxy: Proxy;
   /** This agent's Prometheus metrics (also served at GET /metrics). */
   readonly metrics: AgentMetrics;
   /** The bound status API address. */
@@ -72,7 +72,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const registry = 'url' in cfg.registry ? createRegistry({ ...cfg.registry, onEvent: (e) => log.info({ registryEvent: e.type }, e.message) }) : cfg.registry;
   const address = await hostAddress(cfg.host, 'url' in cfg.registry ? registryEndpoints(cfg.registry.url) : []);
   const unwatchRoute = registry.onStateChange((s) => void (s === 'connected' && address.refresh()));
-  let proxy: ProxyBackend;
+  let proxy: Proxy;
   if (cfg.proxy === 'haproxy') {
     const haproxyDir = resolve(cfg.haproxyDir); // sockets and -f paths must not depend on the cwd
     await mkdir(haproxyDir, { recursive: true });
@@ -82,13 +82,13 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
       updates: cfg.haproxyUpdates ?? 'runtime',
       onReload: (reasons) => {
         metrics.onReload(reasons);
-        log.info({ reasons }, 'haproxy reloaded');
+        log.info({ reasons: reasons.map(describeReason) }, 'haproxy reloaded');
       },
       onEvent: (e) => log.info({ haproxyEvent: e.type }, e.message),
     });
     await hp.start();
     proxy = hp;
-  } else proxy = new RecordingProxy();
+  } else proxy = new NullProxy();
   const lastKnown = new LastKnownState({
     file: resolve(cfg.stateFile ?? join(cfg.haproxyDir, 'last-known-backends.json')),
     ...(cfg.stateTtlMs !== undefined && { ttlMs: cfg.stateTtlMs }),

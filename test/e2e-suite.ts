@@ -96,8 +96,8 @@ export function e2eSuite(name: string, start: () => Promise<RegistryUnderTest>):
       assert.equal(rows[0]?.two, 2);
       await eventually(async () => {
         const servers = await haproxy().status('mysql');
-        assert.deepEqual(servers.map((s) => [s.address, s.status]), [[`127.0.0.1:${db.port}`, 'UP']]);
-        assert.match(servers[0]?.checkStatus ?? '', /L7OK/);
+        assert.deepEqual(servers.map((s) => [s.address, s.state]), [[`127.0.0.1:${db.port}`, 'up']]);
+        assert.match(servers[0]?.detail ?? '', /L7OK/);
       }, { timeoutMs: 10_000 });
     });
 

@@ -6,15 +6,16 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HaproxyError } from '../src/errors.ts';
 import { HaproxyProxy } from '../src/haproxy/haproxy-proxy.ts';
-import type { BackendServer } from '../src/haproxy/proxy-backend.ts';
+import type { Endpoint as BackendServer } from '../src/proxy/proxy.ts';
 import { parseShowProc, sendCommand } from '../src/haproxy/runtime-api.ts';
 import { SubscriptionSpec } from '../src/manifest/schema.ts';
+import { listenerSpecOf } from '../src/reconcile/listener-spec.ts';
 import { startTcpBackend, whoAnswers, type TestBackend } from './harness/backends.ts';
 import { eventually } from './harness/eventually.ts';
 import { freePort } from './harness/ports.ts';
 
 const spec = (port: number) =>
-  SubscriptionSpec.parse({ service: '/services/x', listen: { port }, check: { type: 'tcp', interMs: 100, rise: 1, fall: 1 } });
+  listenerSpecOf(SubscriptionSpec.parse({ service: '/services/x', listen: { port }, check: { type: 'tcp', interMs: 100, rise: 1, fall: 1 } }));
 const srv = (...bs: TestBackend[]): BackendServer[] => bs.map((b) => ({ host: '127.0.0.1', port: b.port }));
 
 let root: string;
@@ -61,7 +62,7 @@ describe('HaproxyProxy failures', () => {
     assert.ok(err instanceof HaproxyError, String(err));
     assert.match(err.output, /simulated: listener rejected here/);
     assert.equal(await whoAnswers(good), 'picky-a', 'the previous config keeps serving');
-    assert.ok(events.includes('reload-rejected'));
+    assert.ok(events.includes('listener-rejected'));
 
     const [ok, rejected] = await Promise.allSettled([proxy.apply('late', spec(late), srv(a)), proxy.apply('rejected-1', spec(bad), srv(a))]);
     assert.equal(ok.status, 'fulfilled');
@@ -95,23 +96,23 @@ describe('HaproxyProxy failures', () => {
     await eventually(async () => assert.equal(await whoAnswers(port), 'r-b'));
   });
 
-  test('a HAProxy left running by a previous run is adopted, not duplicated, and its runtime state re-synced', async () => {
+  test('a HAProxy left running by a previous run is adopted, not duplicated, and its first reload renders the current membership', async () => {
     const [a, b] = [await backend('adopt-a'), await backend('adopt-b')];
     const port = await freePort();
     const first = await newProxy('adopt');
     await first.apply('svc', spec(port), srv(a));
     assert.equal((await first.apply('svc', spec(port), srv(b))).reloaded, false);
     const pid = first.masterPid;
-    await first.close({ stopHaproxy: false });
+    await first.close({ keepServing: true });
     await eventually(async () => assert.equal(await whoAnswers(port), 'adopt-b'), { message: 'keeps serving while no agent runs' });
 
     const events: string[] = [];
     const second = await newProxy('adopt', { onEvent: (e) => events.push(e.type) });
     assert.equal(second.masterPid, pid);
     assert.ok(events.includes('adopted'));
-    // The file on disk renders a, the runtime routes to b: same bytes, so no reload, but a full runtime sync.
+    // The file on disk renders a, the runtime routes to b: the bytes are equal, yet the reload runs (a fresh worker from the model).
     const r = await second.apply('svc', spec(port), srv(a));
-    assert.equal(r.reloaded, false);
+    assert.equal(r.reloaded, true);
     assert.equal(second.masterPid, pid);
     await eventually(async () => assert.equal(await whoAnswers(port), 'adopt-a'));
   });
@@ -123,7 +124,7 @@ describe('HaproxyProxy failures', () => {
     assert.equal((await proxy.apply('svc', spec(port), srv(a))).reloaded, true);
     const r = await proxy.apply('svc', spec(port), srv(a, b));
     assert.equal(r.reloaded, true);
-    assert.deepEqual(r.reasons, ['servers of svc changed']);
+    assert.deepEqual(r.reasons, [{ cause: 'every-change', listener: 'svc' }]);
     const same = await proxy.apply('svc', spec(port), srv(a, b));
     assert.equal(same.reloaded, false, 'identical config bytes: no reload');
     assert.equal(proxy.reloadCount, 2);

@@ -5,22 +5,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HaproxyProxy } from '../src/haproxy/haproxy-proxy.ts';
-import type { BackendServer } from '../src/haproxy/proxy-backend.ts';
+import type { Endpoint as BackendServer, ReloadReason } from '../src/proxy/proxy.ts';
 import { sendCommand, parseShowProc } from '../src/haproxy/runtime-api.ts';
 import { SubscriptionSpec } from '../src/manifest/schema.ts';
+import { listenerSpecOf } from '../src/reconcile/listener-spec.ts';
 import { answering, connectThrough, startHttpBackend, startTcpBackend, whoAnswers, type TestBackend } from './harness/backends.ts';
 import { eventually } from './harness/eventually.ts';
 import { freePort } from './harness/ports.ts';
 
 const spec = (port: number, over: Record<string, unknown> = {}) =>
-  SubscriptionSpec.parse({ service: '/services/x', listen: { port }, check: { type: 'tcp', interMs: 100, rise: 1, fall: 1 }, ...over });
+  listenerSpecOf(SubscriptionSpec.parse({ service: '/services/x', listen: { port }, check: { type: 'tcp', interMs: 100, rise: 1, fall: 1 }, ...over }));
 const srv = (...bs: TestBackend[]): BackendServer[] => bs.map((b) => ({ host: '127.0.0.1', port: b.port }));
 const sameSet = (a: Set<string>, b: string[]) => assert.deepEqual([...a].sort(), [...b].sort());
 
 describe('HaproxyProxy (runtime updates)', () => {
   let dir: string;
   let proxy: HaproxyProxy;
-  const reloads: string[][] = [];
+  const reloads: ReloadReason[][] = [];
   const backends: TestBackend[] = [];
   const backend = async (name: string) => {
     const b = await startTcpBackend(name);
@@ -51,7 +52,7 @@ describe('HaproxyProxy (runtime updates)', () => {
     const port = await freePort();
     const first = await proxy.apply('web', spec(port), srv(a, b));
     assert.equal(first.reloaded, true);
-    assert.deepEqual(first.reasons, ['listener web added']);
+    assert.deepEqual(first.reasons, [{ cause: 'listener-added', listener: 'web' }]);
     await eventually(async () => sameSet(await answering(port, 6), ['a', 'b']), { message: 'round robin over a and b' });
 
     const held = await connectThrough(port);
@@ -68,27 +69,36 @@ describe('HaproxyProxy (runtime updates)', () => {
     assert.equal(drained.open(), 1);
 
     const st = await proxy.status('web');
-    const byAddr = new Map(st.map((s) => [s.address, s.status]));
-    assert.equal(byAddr.get(`127.0.0.1:${drained.port}`), 'DRAIN');
+    const byAddr = new Map(st.map((s) => [s.address, s.state]));
+    assert.equal(byAddr.get(`127.0.0.1:${drained.port}`), 'draining');
     assert.equal(st.length, 3, 'only live slots are reported');
     held.close();
     await eventually(async () => assert.equal((await proxy.status('web')).length, 2), { message: 'drained slot freed once idle' });
   });
 
-  test('a long-lived connection survives a reload; slot growth is exactly one reload; traffic keeps flowing', async () => {
+  test('growth past the slot pool adds dynamic servers: no reload, no new worker; shrinking deletes them', async () => {
     const port = await freePort();
-    const many = await Promise.all(Array.from({ length: 9 }, (_, i) => backend(`g${i}`)));
+    const many = await Promise.all(Array.from({ length: 12 }, (_, i) => backend(`g${i}`)));
     await proxy.apply('grow', spec(port), srv(...many.slice(0, 8)));
     const held = await eventually(() => connectThrough(port));
     const before = proxy.reloadCount;
-    const r = await proxy.apply('grow', spec(port), srv(...many));
-    assert.equal(r.reloaded, true);
-    assert.deepEqual(r.reasons, ['listener grow needs more than 8 server slots']);
-    assert.equal(proxy.reloadCount, before + 1);
-    assert.equal(await held.echo('across-reload'), 'across-reload');
-    await eventually(async () => assert.ok((await answering(port, 18)).has('g8')), { message: 'the ninth server answers' });
-    const again = await proxy.apply('grow', spec(port), srv(...many.slice(1)));
-    assert.equal(again.reloaded, false, 'grown slots absorb further changes');
+    const worker = async () => parseShowProc(await sendCommand(join(dir, 'master.sock'), 'show proc')).find((p) => p.type === 'worker')?.pid;
+    const pid = await worker();
+    for (let n = 9; n <= 12; n++) {
+      const r = await proxy.apply('grow', spec(port), srv(...many.slice(0, n)));
+      assert.equal(r.reloaded, false);
+    }
+    assert.equal(proxy.reloadCount, before, 'no reload');
+    assert.equal(await worker(), pid, 'the same worker serves');
+    const servers = await sendCommand(join(dir, 'admin.sock'), 'show servers state grow');
+    assert.match(servers, / s12 127\.0\.0\.1 /, 'dynamic server s12 exists');
+    await eventually(async () => assert.ok((await answering(port, 30)).has('g11')), { message: 'the twelfth server answers' });
+    assert.equal(await held.echo('still-here'), 'still-here');
+    // Shrink: the dynamic servers drain, then are deleted (nobody is connected to them).
+    await proxy.apply('grow', spec(port), srv(...many.slice(0, 8)));
+    await eventually(async () => assert.doesNotMatch(await sendCommand(join(dir, 'admin.sock'), 'show servers state grow'), / s(9|1[0-2]) /), { message: 'dynamic servers deleted' });
+    assert.equal((await proxy.status('grow')).length, 8);
+    assert.equal(proxy.reloadCount, before, 'still no reload');
     held.close();
   });
 
@@ -99,7 +109,7 @@ describe('HaproxyProxy (runtime updates)', () => {
     await eventually(async () => assert.equal(await whoAnswers(p1), 'p'));
     const r = await proxy.apply('moving', spec(p2), srv(a));
     assert.equal(r.reloaded, true);
-    assert.deepEqual(r.reasons, ['listener moving changed']);
+    assert.deepEqual(r.reasons, [{ cause: 'listener-changed', listener: 'moving' }]);
     await eventually(async () => assert.equal(await whoAnswers(p2), 'p'));
     await eventually(() => assert.rejects(whoAnswers(p1)), { message: 'old port closed' });
   });
@@ -121,15 +131,15 @@ describe('HaproxyProxy (runtime updates)', () => {
     await proxy.apply('checked', spec(port), [...srv(live), { host: '127.0.0.1', port: deadPort }]);
     await eventually(async () => {
       const st = new Map((await proxy.status('checked')).map((s) => [s.address, s]));
-      assert.equal(st.get(`127.0.0.1:${live.port}`)?.status, 'UP');
-      assert.equal(st.get(`127.0.0.1:${deadPort}`)?.status, 'DOWN');
-      assert.equal(st.get(`127.0.0.1:${deadPort}`)?.checkStatus, 'L4CON');
+      assert.equal(st.get(`127.0.0.1:${live.port}`)?.state, 'up');
+      assert.equal(st.get(`127.0.0.1:${deadPort}`)?.state, 'down');
+      assert.match(st.get(`127.0.0.1:${deadPort}`)?.detail ?? '', /L4CON/);
       assert.equal(st.get(`127.0.0.1:${live.port}`)?.weight, 1);
     });
     const r = await proxy.apply('checked', spec(port), [{ host: '127.0.0.1', port: live.port, maintenance: true, weight: 7 }]);
     assert.equal(r.reloaded, false);
     const st = (await proxy.status('checked')).find((s) => s.address === `127.0.0.1:${live.port}`);
-    assert.equal(st?.status, 'MAINT');
+    assert.equal(st?.state, 'maintenance');
     assert.equal(st?.weight, 7);
   });
 
@@ -143,7 +153,7 @@ describe('HaproxyProxy (runtime updates)', () => {
       const res = await fetch(`http://127.0.0.1:${port}/`);
       assert.equal(await res.text(), 'http-a');
     });
-    await eventually(async () => assert.match((await proxy.status('web-http'))[0]?.checkStatus ?? '', /^L7OK/));
+    await eventually(async () => assert.match((await proxy.status('web-http'))[0]?.detail ?? '', /L7OK/));
   });
 
   test('remove() drops the listener with one reload', async () => {

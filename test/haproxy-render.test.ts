@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HaproxyError } from '../src/errors.ts';
 import { SubscriptionSpec } from '../src/manifest/schema.ts';
+import { listenerSpecOf } from '../src/reconcile/listener-spec.ts';
 import { configKey, renderConfig, slotCountFor, type ListenerRender } from '../src/haproxy/config-render.ts';
 import { ReloadManager } from '../src/haproxy/reload-manager.ts';
-import { parseShowProc, parseShowStat } from '../src/haproxy/runtime-api.ts';
-import { layoutForReload, planRuntime } from '../src/haproxy/slot-plan.ts';
+import type { ReloadReason } from '../src/proxy/proxy.ts';
+import { parseShowProc, parseShowStat, splitAnswers } from '../src/haproxy/runtime-api.ts';
+import { freeOps, layoutForReload, planRuntime, trim } from '../src/haproxy/slot-plan.ts';
 
-const spec = (over: Record<string, unknown> = {}) => SubscriptionSpec.parse({ service: '/services/db', listen: { port: 3307 }, ...over });
+const spec = (over: Record<string, unknown> = {}) => listenerSpecOf(SubscriptionSpec.parse({ service: '/services/db', listen: { port: 3307 }, ...over }));
 const listener = (over: Partial<ListenerRender> = {}): ListenerRender => ({
   name: 'db',
   spec: spec({ check: { type: 'mysql', user: 'haproxy_check' } }),
@@ -72,11 +74,11 @@ describe('renderConfig', () => {
     const hostile: ListenerRender[] = [
       listener({ name: 'db\n  stats enable' }),
       listener({ name: 'DB' }),
-      listener({ spec: { ...spec(), check: { type: 'mysql', user: 'x\nlisten evil', interMs: 100, rise: 1, fall: 1 } } }),
-      listener({ spec: { ...spec(), check: { type: 'http', path: "/a' hdr X y", interMs: 100, rise: 1, fall: 1 } } }),
-      listener({ spec: { ...spec(), check: { type: 'http', path: '/a\n', interMs: 100, rise: 1, fall: 1 } } }),
-      listener({ spec: { ...spec(), listen: { address: '127.0.0.1 ssl', port: 1 } } }),
-      listener({ spec: { ...spec(), balance: 'roundrobin\n  option x' as 'roundrobin' } }),
+      listener({ spec: { ...spec(), check: { kind: 'mysql', user: 'x\nlisten evil', intervalMs: 100, rise: 1, fall: 1 } } }),
+      listener({ spec: { ...spec(), check: { kind: 'http', path: "/a' hdr X y", intervalMs: 100, rise: 1, fall: 1 } } }),
+      listener({ spec: { ...spec(), check: { kind: 'http', path: '/a\n', intervalMs: 100, rise: 1, fall: 1 } } }),
+      listener({ spec: { ...spec(), listen: { host: '127.0.0.1 ssl', port: 1 } } }),
+      listener({ spec: { ...spec(), balance: 'round-robin\n  option x' as 'round-robin' } }),
       listener({ slots: [{ ip: 'evil.example\n', port: 1, weight: 1, admin: 'ready' }] }),
       listener({ slots: [{ ip: '10.0.0.1', port: 70000, weight: 1, admin: 'ready' }] }),
       listener({ spec: { ...spec(), timeouts: { connectMs: 1.5, clientMs: 1, serverMs: 1 } } }),
@@ -86,9 +88,15 @@ describe('renderConfig', () => {
     assert.throws(() => renderConfig({ dir }, [listener(), listener()]), /duplicate/);
   });
 
-  test('configKey ignores fields that do not shape the config', () => {
+  test('configKey changes with the listener, not with Subscription fields that do not reach it', () => {
     assert.equal(configKey(spec()), configKey(spec({ maintenance: ['10.0.0.1:1'], defaultServers: ['10.0.0.2:2'] })));
     assert.notEqual(configKey(spec()), configKey(spec({ listen: { port: 3308 } })));
+  });
+
+  test('source balancing hashes consistently, so dynamic servers can be added', async () => {
+    const text = renderConfig({ dir }, [listener({ spec: spec({ balance: 'source' }) })]);
+    assert.match(text, /balance source\n  hash-type consistent/);
+    assert.ok((await haproxyCheck(text)).ok);
   });
 });
 
@@ -99,22 +107,45 @@ describe('slot planning', () => {
     assert.deepEqual([0, 8, 9, 17, 100].map((n) => slotCountFor(n, 8)), [8, 8, 16, 32, 128]);
   });
 
+  const shape = (rendered: number, checks: boolean) => ({ backend: 'db', rendered, checkArgs: checks ? ' check inter 100 rise 1 fall 1' : '' });
+
   test('planRuntime fills, drains, reweights and holds in maint', () => {
-    const first = planRuntime('db', [undefined, undefined, undefined], [w(1), w(2)], { now: 0, drainMs: 100, checks: true })!;
+    const first = planRuntime(shape(3, true), [undefined, undefined, undefined], [w(1), w(2)], { now: 0, drainMs: 100 });
     assert.deepEqual(first.ops, [
       'set server db/s1 addr 10.0.0.1 port 1', 'set weight db/s1 1', 'enable health db/s1', 'set server db/s1 state ready',
       'set server db/s2 addr 10.0.0.1 port 2', 'set weight db/s2 1', 'enable health db/s2', 'set server db/s2 state ready',
     ]);
-    const second = planRuntime('db', first.slots, [w(2, { weight: 5, maint: true }), w(3)], { now: 10, drainMs: 100, checks: false })!;
+    const second = planRuntime(shape(3, false), first.slots, [w(2, { weight: 5, maint: true }), w(3)], { now: 10, drainMs: 100 });
     assert.deepEqual(second.ops, [
       'set server db/s1 state drain', 'set weight db/s2 5', 'set server db/s2 state maint',
       'set server db/s3 addr 10.0.0.1 port 3', 'set weight db/s3 1', 'set server db/s3 state ready',
     ]);
     assert.equal(second.slots[0]?.drainUntil, 110);
-    assert.equal(planRuntime('db', second.slots, [w(2), w(3), w(4)], { now: 0, drainMs: 1, checks: false }), undefined, 'a draining slot is not free');
-    assert.deepEqual(planRuntime('db', second.slots, [w(1), w(2), w(3)], { now: 0, drainMs: 1, checks: false })?.ops, [
+    assert.deepEqual(planRuntime(shape(3, false), second.slots, [w(1), w(2), w(3)], { now: 0, drainMs: 1 }).ops, [
       'set server db/s1 state ready', 'set weight db/s2 1', 'set server db/s2 state ready',
     ]);
+  });
+
+  test('past the config slots, planRuntime adds dynamic servers; freeing one deletes it', () => {
+    const full = [{ ip: '10.0.0.1', port: 1, weight: 1, admin: 'drain' as const }];
+    const p = planRuntime(shape(1, true), full, [w(2, { weight: 3 }), w(3, { maint: true })], { now: 0, drainMs: 1 });
+    assert.deepEqual(p.ops, [
+      'add server db/s2 10.0.0.1:2 weight 3 check inter 100 rise 1 fall 1', 'enable health db/s2', 'set server db/s2 state ready',
+      'add server db/s3 10.0.0.1:3 weight 1 check inter 100 rise 1 fall 1', 'enable health db/s3',
+    ]);
+    assert.equal(p.slots.length, 3);
+    assert.deepEqual(freeOps(shape(1, true), 2), ['set server db/s3 state maint', 'disable health db/s3', 'del server db/s3']);
+    assert.deepEqual(freeOps(shape(1, false), 0), ['set server db/s1 state maint']);
+    assert.deepEqual(trim([p.slots[0], undefined, undefined], 1).length, 1);
+    const untouched = planRuntime(shape(1, true), p.slots, [w(2, { weight: 3 }), w(3, { maint: true })], { now: 0, drainMs: 1 });
+    assert.deepEqual(untouched.ops, [], 'unchanged servers get no commands');
+  });
+
+  test('splitAnswers attributes each answer of a batch to its command', () => {
+    const text = "IP changed from '127.0.0.1' to '127.0.0.2'\n\nInvalid addr 'fe80::1%lo'\n\n\nNo such server.\n\nNew server registered.\n\n\n";
+    assert.deepEqual(splitAnswers(text, 6), ["IP changed from '127.0.0.1' to '127.0.0.2'", "Invalid addr 'fe80::1%lo'", '', 'No such server.', 'New server registered.', '']);
+    assert.equal(splitAnswers(text, 5), undefined);
+    assert.equal(splitAnswers('truncated', 1), undefined);
   });
 
   test('layoutForReload keeps slot positions, drops drains and grows', () => {
@@ -151,7 +182,7 @@ describe('parsers', () => {
 
 describe('ReloadManager', () => {
   test('coalesces a burst into one reload carrying every reason, and reports failures to all', async () => {
-    const runs: string[][] = [];
+    const runs: ReloadReason[][] = [];
     let fail = false;
     const m = new ReloadManager({
       debounceMs: 5,
@@ -159,17 +190,18 @@ describe('ReloadManager', () => {
       run: async (reasons) => {
         runs.push([...reasons]);
         if (fail) throw new HaproxyError('boom');
-        return true;
+        return { reloaded: true, rejected: new Map() };
       },
     });
-    const outcomes = await Promise.all(['a', 'b', 'c', 'a'].map((r) => m.request(r)));
-    assert.deepEqual(runs, [['a', 'b', 'c']]);
-    assert.deepEqual(outcomes[3], { reloaded: true, reasons: ['a', 'b', 'c'] });
+    const added = (listener: string) => ({ cause: 'listener-added' as const, listener });
+    const outcomes = await Promise.all(['a', 'b', 'c', 'a'].map((r) => m.request(added(r))));
+    assert.deepEqual(runs, [['a', 'b', 'c'].map(added)]);
+    assert.deepEqual(outcomes[3], { reloaded: true, rejected: new Map(), reasons: ['a', 'b', 'c'].map(added) });
     fail = true;
-    await assert.rejects(Promise.all([m.request('x'), m.request('y')]), /boom/);
+    await assert.rejects(Promise.all([m.request(added('x')), m.request(added('y'))]), /boom/);
     assert.equal(runs.length, 2);
     assert.equal(m.count, 1);
     m.close();
-    await assert.rejects(m.request('z'), /closed/);
+    await assert.rejects(m.request(added('z')), /closed/);
   });
 });

@@ -11,6 +11,7 @@ import { HaproxyError } from '../src/errors.ts';
 import { renderConfig } from '../src/haproxy/config-render.ts';
 import { parseManifestBytes } from '../src/manifest/load.ts';
 import { SubscriptionSpec } from '../src/manifest/schema.ts';
+import { listenerSpecOf } from '../src/reconcile/listener-spec.ts';
 import { startAgent, type RunningAgent } from '../src/run-agent.ts';
 import { startTcpBackend, whoAnswers, type TestBackend } from './harness/backends.ts';
 import { eventually } from './harness/eventually.ts';
@@ -119,15 +120,15 @@ describe('manifest values that reach HAProxy', () => {
     test(`the schema refuses a hostile ${field}`, () => assert.equal(SubscriptionSpec.safeParse(spec).success, false));
 
   test('the renderer refuses the same values even when the schema is bypassed', () => {
-    const good = SubscriptionSpec.parse(base);
+    const good = listenerSpecOf(SubscriptionSpec.parse(base));
     const render = (spec: object, name = 'x', slots = [] as never[]) => () => renderConfig({ dir: '/tmp/ds' }, [{ name, spec: { ...good, ...spec } as typeof good, slots }]);
     assert.throws(render({}, 'x\nlisten evil'), HaproxyError);
     assert.throws(render({}, "x'"), HaproxyError);
-    assert.throws(render({ listen: { address: '127.0.0.1 transparent', port: 80 } }), HaproxyError);
-    assert.throws(render({ balance: 'roundrobin\n  stats enable' }), HaproxyError);
-    assert.throws(render({ check: { type: 'mysql', user: 'a b', interMs: 1000, rise: 1, fall: 1 } }), HaproxyError);
-    assert.throws(render({ check: { type: 'http', path: "/a'b", interMs: 1000, rise: 1, fall: 1 } }), HaproxyError);
-    assert.throws(render({ check: { type: 'http', path: '/a', hostHeader: 'a\nb', interMs: 1000, rise: 1, fall: 1 } }), HaproxyError);
+    assert.throws(render({ listen: { host: '127.0.0.1 transparent', port: 80 } }), HaproxyError);
+    assert.throws(render({ balance: 'round-robin\n  stats enable' }), HaproxyError);
+    assert.throws(render({ check: { kind: 'mysql', user: 'a b', intervalMs: 1000, rise: 1, fall: 1 } }), HaproxyError);
+    assert.throws(render({ check: { kind: 'http', path: "/a'b", intervalMs: 1000, rise: 1, fall: 1 } }), HaproxyError);
+    assert.throws(render({ check: { kind: 'http', path: '/a', hostHeader: 'a\nb', intervalMs: 1000, rise: 1, fall: 1 } }), HaproxyError);
     assert.throws(render({ timeouts: { connectMs: 1.5, clientMs: 1, serverMs: 1 } }), HaproxyError);
     const slot = (ip: string, port = 80) => [{ ip, port, weight: 1, admin: 'ready' as const }] as never[];
     assert.throws(render({}, 'x', slot('10.0.0.1 backup')), HaproxyError);
@@ -139,10 +140,10 @@ describe('manifest values that reach HAProxy', () => {
   test('the widest legal values render into a config haproxy -c accepts, each on its own line', async () => {
     const d = await tempDir('ds-hostile-render');
     try {
-      const spec = SubscriptionSpec.parse({
+      const spec = listenerSpecOf(SubscriptionSpec.parse({
         ...base,
         check: { type: 'http', path: '/a?b=c&d="e"#f%20{}[]|\\^`~!$()*+,;<>', hostHeader: 'x-1.example.org', interMs: 1000 },
-      });
+      }));
       const text = renderConfig({ dir: d.path }, [{ name: 'a.b_c-d', spec, slots: [{ ip: '::1', port: 65535, weight: 256, admin: 'maint' }] }]);
       const line = text.split('\n').find((l) => l.includes('http-check send'));
       assert.equal(line, `  http-check send meth GET uri '/a?b=c&d="e"#f%20{}[]|\\^\`~!$()*+,;<>' hdr Host x-1.example.org`);

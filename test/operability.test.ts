@@ -31,7 +31,7 @@ const env = () => ({ DOCKSTACK_STATUS_ADDR: running.statusAddr, DOCKSTACK_STATUS
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`http://${running.statusAddr}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 const haproxy = () => running.proxy as HaproxyProxy;
-const states = async () => Object.fromEntries((await running.proxy.status('web')).map((s) => [s.address, s.status]));
+const states = async () => Object.fromEntries((await running.proxy.status('web')).map((s) => [s.address, s.state]));
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ds-ops-'));
@@ -85,7 +85,7 @@ describe('drain', () => {
     const cli = dockstack(['drain', 'service', 'web-a', '--timeout', '3s'], { env: env() });
     await eventually(async () => {
       assert.equal((await registry.list('/services/web')).instances.length, 1);
-      assert.equal((await states())[`127.0.0.1:${a.port}`], 'DRAIN');
+      assert.equal((await states())[`127.0.0.1:${a.port}`], 'draining');
       assert.deepEqual([...(await answering(listenPort, 4))], ['b']);
     });
     assert.equal(await conn.echo('during\n'), 'during\n', 'the open connection still works while draining');
@@ -118,7 +118,7 @@ describe('maintenance', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `subscription/web backend ${addr} maintenance on\n`);
     await eventually(async () => {
-      assert.equal((await states())[addr], 'MAINT');
+      assert.equal((await states())[addr], 'maintenance');
       assert.deepEqual([...(await answering(listenPort, 4))], ['a']);
     });
     r = await dockstack(['maintenance', 'subscription', 'web', addr, 'off'], { env: env() });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Agent } from '../src/agent.ts';
-import { RecordingProxy } from '../src/haproxy/recording-proxy.ts';
+import { MemoryProxy as RecordingProxy } from '../src/proxy/memory-proxy.ts';
 import type { HealthRunner } from '../src/reconcile/service-controller.ts';
 import { MemoryRegistry } from '../src/registry/memory-registry.ts';
 import { eventually } from './harness/eventually.ts';
@@ -81,12 +81,12 @@ test('a Subscription routes to registered instances and follows changes', async 
   agents.push(agent);
   await agent.start();
   source.set('sub.yaml', subscription('db', 'service: /services/db\nlisten: { port: 13306 }'));
-  await eventually(() => assert.deepEqual(proxy.listeners.get('db')?.servers, []));
+  await eventually(() => assert.deepEqual(proxy.listeners.get('db')?.endpoints, []));
   await registry.register('/services/db', { host: '10.0.0.1', port: 3306, name: 'a' });
   await registry.register('/services/db', { host: '10.0.0.2', port: 3306, name: 'b', weight: 5 });
-  await eventually(() => assert.deepEqual(proxy.listeners.get('db')?.servers, [{ host: '10.0.0.1', port: 3306 }, { host: '10.0.0.2', port: 3306, weight: 5 }]));
+  await eventually(() => assert.deepEqual(proxy.listeners.get('db')?.endpoints, [{ host: '10.0.0.1', port: 3306 }, { host: '10.0.0.2', port: 3306, weight: 5 }]));
   await registry.deregister('/services/db', 'a');
-  await eventually(() => assert.deepEqual(proxy.listeners.get('db')?.servers, [{ host: '10.0.0.2', port: 3306, weight: 5 }]));
+  await eventually(() => assert.deepEqual(proxy.listeners.get('db')?.endpoints, [{ host: '10.0.0.2', port: 3306, weight: 5 }]));
   assert.equal(agent.status.condition('subscription/db', 'Ready')?.reason, 'Routing');
   const reasons = agent.status.events('subscription/db').map((e) => `${e.reason} ${e.message}`);
   assert.ok(reasons.includes('BackendAdded 10.0.0.1:3306') && reasons.includes('BackendRemoved 10.0.0.1:3306'), reasons.join('\n'));
@@ -98,13 +98,13 @@ test('fail static: a registry outage or a sudden empty set keeps the last known 
   await agent.start();
   await registry.register('/services/api', { host: '10.0.0.1', port: 80, name: 'a' });
   source.set('sub.yaml', subscription('api', 'service: /services/api\nlisten: { port: 18080 }'));
-  await eventually(() => assert.equal(proxy.listeners.get('api')?.servers.length, 1));
+  await eventually(() => assert.equal(proxy.listeners.get('api')?.endpoints.length, 1));
 
   registry.setAvailable(false);
   agent.resync();
   await eventually(() => assert.equal(agent.status.condition('subscription/api', 'Synced')?.status, 'False'));
   await agent.queue.idle();
-  assert.deepEqual(proxy.listeners.get('api')?.servers, [{ host: '10.0.0.1', port: 80 }], 'outage keeps backends');
+  assert.deepEqual(proxy.listeners.get('api')?.endpoints, [{ host: '10.0.0.1', port: 80 }], 'outage keeps backends');
   assert.equal(agent.status.condition('subscription/api', 'Ready')?.reason, 'FailStatic');
   assert.ok(agent.queue.retries('subscription/api') >= 1, 'registry error retried with backoff');
 
@@ -112,7 +112,7 @@ test('fail static: a registry outage or a sudden empty set keeps the last known 
   await registry.deregister('/services/api', 'a');
   await eventually(() => assert.equal(agent.status.condition('subscription/api', 'Synced')?.status, 'True'));
   await agent.queue.idle();
-  assert.deepEqual(proxy.listeners.get('api')?.servers, [{ host: '10.0.0.1', port: 80 }], 'empty set keeps backends');
+  assert.deepEqual(proxy.listeners.get('api')?.endpoints, [{ host: '10.0.0.1', port: 80 }], 'empty set keeps backends');
 });
 
 test('failStatic: false empties the backend; defaultServers serve when nothing was ever known', async () => {
@@ -120,14 +120,14 @@ test('failStatic: false empties the backend; defaultServers serve when nothing w
   agents.push(agent);
   await agent.start();
   source.set('a.yaml', subscription('cache', 'service: /services/cache\nlisten: { port: 16379 }\ndefaultServers: ["127.0.0.9:6379"]'));
-  await eventually(() => assert.deepEqual(proxy.listeners.get('cache')?.servers, [{ host: '127.0.0.9', port: 6379 }]));
+  await eventually(() => assert.deepEqual(proxy.listeners.get('cache')?.endpoints, [{ host: '127.0.0.9', port: 6379 }]));
   assert.equal(agent.status.condition('subscription/cache', 'Ready')?.reason, 'DefaultServers');
 
   source.set('b.yaml', subscription('strict', 'service: /services/strict\nlisten: { port: 16380 }\nfailStatic: false'));
   await registry.register('/services/strict', { host: '10.0.0.3', port: 1, name: 'x' });
-  await eventually(() => assert.equal(proxy.listeners.get('strict')?.servers.length, 1));
+  await eventually(() => assert.equal(proxy.listeners.get('strict')?.endpoints.length, 1));
   await registry.deregister('/services/strict', 'x');
-  await eventually(() => assert.deepEqual(proxy.listeners.get('strict')?.servers, []));
+  await eventually(() => assert.deepEqual(proxy.listeners.get('strict')?.endpoints, []));
 });
 
 test('untrusted registry data is skipped with a reason and never reaches the proxy', async () => {
@@ -138,7 +138,7 @@ test('untrusted registry data is skipped with a reason and never reaches the pro
   registry.seed('/services/x', 'junk', 'not json');
   registry.seed('/services/x', 'good', JSON.stringify({ host: '10.1.1.1', port: 8080, name: 'good' }));
   source.set('x.yaml', subscription('x', 'service: /services/x\nlisten: { port: 18081 }'));
-  await eventually(() => assert.deepEqual(proxy.listeners.get('x')?.servers, [{ host: '10.1.1.1', port: 8080 }]));
+  await eventually(() => assert.deepEqual(proxy.listeners.get('x')?.endpoints, [{ host: '10.1.1.1', port: 8080 }]));
   const rejected = agent.viewOf('subscription/x')?.status.details.rejected as Array<{ key: string; reason: string }>;
   assert.deepEqual(rejected.map((r) => r.key).sort(), ['/services/x/evil', '/services/x/junk']);
 });

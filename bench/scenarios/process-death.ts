@@ -7,7 +7,7 @@
  * - host death, expiry: its registration disappears with its 2 s ZooKeeper session / etcd lease.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProxyBackend } from '../../src/haproxy/proxy-backend.ts';
+import type { Proxy } from '../../src/proxy/proxy.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { StaticSource, service, subscription } from '../../test/harness/static-source.ts';
 import { REGISTRIES, type BenchEnv, type RegistryKind, type Updates } from '../bench-env.ts';
@@ -36,9 +36,9 @@ const SIZES = {
 } as const;
 const TTL_MS: Record<Detect, number> = { 'agent check': 10_000, 'HAProxy check': 10_000, 'session/lease expiry': 2000 };
 
-async function inRotation(proxy: ProxyBackend, port: number): Promise<boolean> {
+async function inRotation(proxy: Proxy, port: number): Promise<boolean> {
   const rows = await proxy.status('death');
-  return rows.some((r) => r.address === `127.0.0.1:${port}` && (r.status.startsWith('UP') || r.status === 'no check'));
+  return rows.some((r) => r.address === `127.0.0.1:${port}` && (r.state === 'up' || r.state === 'unchecked'));
 }
 
 async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {

@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { HaproxyError } from '../errors.ts';
 import { NAME_RE, isValidHost } from '../manifest/schema.ts';
-import type { SubscriptionSpec } from './proxy-backend.ts';
+import type { EndpointCheck, ListenerSpec } from '../proxy/proxy.ts';
 
 /** What one pre-allocated server slot holds: an IP literal, port, weight and admin state. */
 export interface SlotState {
@@ -20,7 +20,7 @@ export interface SlotState {
 /** One listener as rendered: its spec and its slots (`undefined` = empty, disabled slot). */
 export interface ListenerRender {
   readonly name: string;
-  readonly spec: SubscriptionSpec;
+  readonly spec: ListenerSpec;
   readonly slots: readonly (SlotState | undefined)[];
 }
 
@@ -42,9 +42,9 @@ export function slotCountFor(servers: number, minSlots: number): number {
   return Math.max(minSlots, n);
 }
 
-/** The spec fields that shape the config; a change in any of them needs a reload. */
-export function configKey(spec: SubscriptionSpec): string {
-  return JSON.stringify([spec.listen, spec.mode, spec.balance, spec.check, spec.timeouts]);
+/** Every ListenerSpec field shapes the config: a change in any of them needs a reload. */
+export function configKey(spec: ListenerSpec): string {
+  return JSON.stringify([spec.listen, spec.protocol, spec.balance, spec.check, spec.timeouts]);
 }
 
 const fail = (what: string, value: unknown): never => {
@@ -53,7 +53,8 @@ const fail = (what: string, value: unknown): never => {
 const SAFE_PATH_RE = /^\/[A-Za-z0-9._/-]+$/;
 const URI_RE = /^\/[\x21-\x7e]*$/;
 const USER_RE = /^[A-Za-z0-9_.-]{1,80}$/;
-const BALANCE = new Set(['roundrobin', 'leastconn', 'first', 'source', 'random']);
+// `source` hashes consistently: HAProxy refuses dynamic servers (`add server`) under map-based hashing.
+const BALANCE: Readonly<Record<string, string>> = { 'round-robin': 'roundrobin', 'least-connections': 'leastconn', first: 'first', 'source-hash': 'source\n  hash-type consistent', random: 'random' };
 
 function name(v: string): string {
   return typeof v === 'string' && NAME_RE.test(v) ? v : fail('listener name', v);
@@ -117,12 +118,12 @@ export function renderConfig(g: GlobalRender, listeners: readonly ListenerRender
 
 function renderListener(l: ListenerRender): string[] {
   const { spec } = l;
-  const mode = spec.mode === 'http' ? 'http' : spec.mode === 'tcp' ? 'tcp' : fail('mode', spec.mode);
+  const mode = spec.protocol === 'http' ? 'http' : spec.protocol === 'tcp' ? 'tcp' : fail('protocol', spec.protocol);
   const lines = [
     `listen ${name(l.name)}`,
-    `  bind ${bindAddr(spec.listen.address, spec.listen.port)}`,
+    `  bind ${bindAddr(spec.listen.host, spec.listen.port)}`,
     `  mode ${mode}`,
-    `  balance ${BALANCE.has(spec.balance) ? spec.balance : fail('balance', spec.balance)}`,
+    `  balance ${Object.hasOwn(BALANCE, spec.balance) ? BALANCE[spec.balance] : fail('balance', spec.balance)}`,
     `  timeout connect ${int('timeout', spec.timeouts.connectMs, 1, 86_400_000)}ms`,
     `  timeout client ${int('timeout', spec.timeouts.clientMs, 1, 86_400_000)}ms`,
     `  timeout server ${int('timeout', spec.timeouts.serverMs, 1, 86_400_000)}ms`,
@@ -133,24 +134,33 @@ function renderListener(l: ListenerRender): string[] {
   // it is retried; only idempotent GET/HEAD may be, as the server might have acted on the rest.
   if (mode === 'http') lines.push('  retry-on conn-failure empty-response', '  http-request disable-l7-retry unless METH_GET');
   const c = spec.check;
-  let check = '';
-  if (c.type !== 'none') {
-    check = ` check inter ${int('check interval', c.interMs, 100, 3_600_000)} rise ${int('rise', c.rise, 1, 100)} fall ${int('fall', c.fall, 1, 100)}`;
-    if (c.type === 'mysql') lines.push(`  option mysql-check user ${USER_RE.test(c.user) ? c.user : fail('check user', c.user)}`);
-    else if (c.type === 'redis') lines.push('  option redis-check');
-    else if (c.type === 'http') {
+  const check = checkArgs(c);
+  if (c.kind !== 'none') {
+    if (c.kind === 'mysql') lines.push(`  option mysql-check user ${USER_RE.test(c.user) ? c.user : fail('check user', c.user)}`);
+    else if (c.kind === 'redis') lines.push('  option redis-check');
+    else if (c.kind === 'http') {
       let send = `  http-check send meth GET uri ${quoted('check path', c.path)}`;
       if (c.hostHeader !== undefined) send += ` hdr Host ${isValidHost(c.hostHeader) ? c.hostHeader : fail('Host header', c.hostHeader)}`;
       lines.push('  option httpchk', send);
-    } else if (c.type !== 'tcp') fail('check type', (c as { type: unknown }).type);
+    } else if (c.kind !== 'tcp') fail('check kind', (c as { kind: unknown }).kind);
   }
   l.slots.forEach((s, i) => {
     if (s === undefined) lines.push(`  server ${slotName(i)} 127.0.0.1:1 disabled${check}`);
     else {
-      const weight = int('weight', s.weight, 0, 256);
       // A draining slot renders as maint: the fresh worker has no sessions on it to drain.
-      lines.push(`  server ${slotName(i)} ${ipPort(s.ip, s.port)} weight ${weight}${s.admin === 'ready' ? '' : ' disabled'}${check}`);
+      lines.push(`  server ${slotName(i)} ${serverArgs(s)}${s.admin === 'ready' ? '' : ' disabled'}${check}`);
     }
   });
   return lines;
+}
+
+/** " check inter … rise … fall …" for a server line or `add server`; "" without checks. */
+export function checkArgs(c: EndpointCheck): string {
+  if (c.kind === 'none') return '';
+  return ` check inter ${int('check interval', c.intervalMs, 100, 3_600_000)} rise ${int('rise', c.rise, 1, 100)} fall ${int('fall', c.fall, 1, 100)}`;
+}
+
+/** "ip:port weight w" of a slot, each value re-checked. */
+export function serverArgs(s: SlotState): string {
+  return `${ipPort(s.ip, s.port)} weight ${int('weight', s.weight, 0, 256)}`;
 }

@@ -1,25 +1,26 @@
 /**
- * The HAProxy implementation of ProxyBackend. Membership changes (add, remove, weight,
- * maintenance) are runtime-API edits on pre-allocated server slots; a reload happens only when a
- * listener is added, removed or respecified, or its slots run out — coalesced, rate-limited, and
- * always rendering the current runtime state so a fresh worker starts right.
- *
- * Hostnames among the servers are resolved (dns.lookup) at apply time, because `set server addr`
- * needs an IP; they are re-resolved on every apply.
+ * The HAProxy implementation of Proxy. Membership changes (add, remove, weight, maintenance) are
+ * runtime-API edits: pre-allocated config slots first, dynamic servers past them, so no size of
+ * membership needs a reload. A reload happens only when a listener is added, removed or
+ * respecified (or the runtime state can no longer be trusted) — coalesced, rate-limited, and
+ * always rendering the current membership so a fresh worker starts right.
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { HaproxyError } from '../errors.ts';
+import { DockstackError, HaproxyError } from '../errors.ts';
 import { NAME_RE } from '../manifest/schema.ts';
-import { addressOf } from '../registry/instance.ts';
+import { addressOf, canonicalIp } from '../net/address.ts';
+import type { ApplyResult, Endpoint, EndpointStatus, ListenerSpec, Proxy, ReloadReason } from '../proxy/proxy.ts';
 import { configKey, slotName } from './config-render.ts';
+import { DrainTracker } from './drain-tracker.ts';
 import { HaproxyProcess } from './haproxy-process.ts';
-import type { BackendServer, ProxyApplyResult, ProxyBackend, ServerStatus, SubscriptionSpec } from './proxy-backend.ts';
-import { ReloadManager } from './reload-manager.ts';
-import { parseShowStat, runAdmin, runAdminBatch, sendCommand, type StatRow } from './runtime-api.ts';
-import { freeOps, planRuntime, type WantServer } from './slot-plan.ts';
-import { fullSyncOps, renderAndReload, type ListenerState } from './reload-plan.ts';
+import { commit, runningRenders, shapeOf, type ListenerModel, type ListenerState } from './listener-model.ts';
+import { ReloadManager, type ReloadOutcome, type RunResult } from './reload-manager.ts';
+import { renderAndReload } from './render-and-reload.ts';
+import { parseShowStat, runAdminBatch, sendCommand, type StatRow } from './runtime-api.ts';
+import { freeOps, planRuntime, trim, type WantServer } from './slot-plan.ts';
+import { Supervisor } from './supervisor.ts';
+import { writeFileAtomic } from './atomic-write.ts';
+import { renderConfig } from './config-render.ts';
 
 export interface HaproxyProxyOptions {
   /** State directory for haproxy.cfg, sockets, pid and log. */
@@ -35,25 +36,33 @@ export interface HaproxyProxyOptions {
   readonly reloadDebounceMs?: number;
   readonly minReloadIntervalMs?: number;
   readonly hardStopAfterMs?: number;
-  readonly onReload?: (reasons: readonly string[]) => void;
+  readonly onReload?: (reasons: readonly ReloadReason[]) => void;
   readonly onEvent?: (e: { type: string; message: string }) => void;
 }
 
-/** ProxyBackend driving one local HAProxy (master-worker) under `opts.dir`. */
-export class HaproxyProxy implements ProxyBackend {
-  private readonly listeners = new Map<string, ListenerState>();
+const STATE: Record<string, EndpointStatus['state']> = { UP: 'up', DOWN: 'down', 'no check': 'unchecked', MAINT: 'maintenance', DRAIN: 'draining', NOLB: 'draining' };
+
+/** What an apply does: runtime edits (done), or a reload to wait for. */
+type Step = { readonly ops: number } | { readonly reason: ReloadReason; readonly done: Promise<ReloadOutcome> };
+
+/** Proxy driving one local HAProxy (master-worker) under `opts.dir`. */
+export class HaproxyProxy implements Proxy {
+  private readonly model: ListenerModel = new Map();
   private readonly proc: HaproxyProcess;
   private readonly reloads: ReloadManager;
+  private readonly supervisor: Supervisor;
+  private readonly drains: DrainTracker;
   private chain: Promise<unknown> = Promise.resolve();
-  private lastGood = '';
+  /** The running worker was not started from the model (adopted): the next reload must run. */
+  private untrusted = false;
+  /** Addresses an adopted config binds: held by our own HAProxy until the first reload. */
+  private adoptedBinds = new Set<string>();
   private closed = false;
-  private drainTimer: NodeJS.Timeout | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private restartDelayMs = 100;
-  private lastRestartAt = 0;
 
   constructor(private readonly opts: HaproxyProxyOptions) {
-    this.proc = new HaproxyProcess({ dir: opts.dir, bin: opts.haproxyBin ?? 'haproxy', onDied: (why) => this.died(why) });
+    this.supervisor = new Supervisor({ restart: () => this.restart(), event: (t, m) => this.event(t, m) });
+    this.proc = new HaproxyProcess({ dir: opts.dir, bin: opts.haproxyBin ?? 'haproxy', onDied: (why) => this.supervisor.died(why) });
+    this.drains = new DrainTracker(() => this.serial(() => this.finishDrains()));
     this.reloads = new ReloadManager({
       run: (reasons) => this.serial(() => this.reload(reasons)),
       debounceMs: opts.reloadDebounceMs ?? 50,
@@ -75,78 +84,74 @@ export class HaproxyProxy implements ProxyBackend {
   async start(): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true, mode: 0o700 });
     if (await this.proc.adopt()) {
-      this.lastGood = await readFile(this.proc.configPath, 'utf8').catch(() => '');
-      this.event('adopted', `adopted HAProxy master ${this.proc.pid}; listeners are re-rendered on the first apply`);
+      this.untrusted = true;
+      const text = await readFile(this.proc.configPath, 'utf8').catch(() => '');
+      this.adoptedBinds = new Set([...text.matchAll(/^ {2}bind (\S+)$/gm)].map((m) => m[1]!));
+      this.event('adopted', `adopted HAProxy master ${this.proc.pid}; the first reload renders the current listeners`);
       return;
     }
-    await this.serial(async () => {
-      await renderAndReload(this.ctx(), this.listeners, 'start');
-    });
+    await this.serial(async () => commit(this.model, await renderAndReload(this.ctx(false), this.model)));
   }
 
-  async apply(name: string, spec: SubscriptionSpec, servers: readonly BackendServer[]): Promise<ProxyApplyResult> {
+  async apply(name: string, spec: ListenerSpec, endpoints: readonly Endpoint[]): Promise<ApplyResult> {
     if (!NAME_RE.test(name)) throw new HaproxyError(`applying listener ${JSON.stringify(name).slice(0, 80)}: unsafe name`);
-    return this.converge(name, spec, servers, false);
-  }
-
-  private async converge(name: string, spec: SubscriptionSpec, servers: readonly BackendServer[], joined: boolean): Promise<ProxyApplyResult> {
-    const want = await this.resolve(name, spec, servers);
-    const step = await this.serial(async () => {
-      const st = this.listeners.get(name) ?? { slots: [] };
-      this.listeners.set(name, st);
+    const want = wantOf(name, endpoints);
+    const step = await this.serial(async (): Promise<Step> => {
+      const st: ListenerState = this.model.get(name) ?? { rendered: 0, slots: [] };
+      this.model.set(name, st);
       st.want = { spec, servers: want };
-      st.error = undefined;
-      if (!st.live) return { reason: `listener ${name} added` };
-      if (configKey(st.live.spec) !== configKey(spec)) return { reason: `listener ${name} changed` };
-      if (this.opts.updates === 'reload') return { reason: `servers of ${name} changed` };
-      return this.runtimeUpdate(name, st, want);
+      const reason = (cause: ReloadReason['cause']) => ({ reason: { cause, listener: name }, done: this.reloads.request({ cause, listener: name }) });
+      // Requested while holding the chain: the reload cannot start before this want is in the model, so it renders it.
+      if (!st.live) return reason('listener-added');
+      if (configKey(st.live.spec) !== configKey(spec)) return reason('listener-changed');
+      if (this.opts.updates === 'reload') return reason('every-change');
+      return this.runtimeUpdate(name, st);
     });
     if ('ops' in step) return { reloaded: false, reasons: [], runtimeOps: step.ops };
-    const running = joined ? undefined : this.reloads.joinable(step.reason);
-    if (running) {
-      // The reload making this listener live is under way: once it is, the rest is runtime edits.
-      await running;
-      return this.converge(name, spec, servers, true);
-    }
-    const outcome = await this.reloads.request(step.reason);
-    const err = this.listeners.get(name)?.error;
+    const outcome = await step.done;
+    const err = outcome.rejected.get(name);
     if (err) throw err;
     return { reloaded: outcome.reloaded, reasons: outcome.reasons, runtimeOps: 0 };
   }
 
   async remove(name: string): Promise<void> {
-    const drained = await this.serial(async () => {
-      const st = this.listeners.get(name);
-      if (!st?.want && !st?.live) return false;
+    const step = await this.serial(async () => {
+      const st = this.model.get(name);
+      if (!st?.live) {
+        this.model.delete(name);
+        return undefined;
+      }
       st.want = undefined;
       // Stop new connections now; the reload that drops the listener lets the old worker finish the rest.
-      for (const [i, s] of st.slots.entries())
-        if (s && s.admin !== 'maint') await runAdmin(this.proc.adminSocket, `set server ${name}/${slotName(i)} state drain`).catch(() => undefined);
-      return true;
+      const ops = st.slots.flatMap((s, i) => (s && s.admin !== 'maint' ? [`set server ${name}/${slotName(i)} state drain`] : []));
+      await runAdminBatch(this.proc.adminSocket, ops).catch(() => undefined);
+      // Wrapped: an async function returning the promise would make the chain wait for the reload it runs.
+      return { done: this.reloads.request({ cause: 'listener-removed', listener: name }) };
     });
-    if (drained) await this.reloads.request(`listener ${name} removed`);
+    await step?.done;
   }
 
-  async status(name: string): Promise<readonly ServerStatus[]> {
-    const st = this.listeners.get(name);
+  async status(name: string): Promise<readonly EndpointStatus[]> {
+    const st = this.model.get(name);
     if (!st?.live) return [];
     const rows = await this.serverRows(name);
     return st.slots.flatMap((s, i) => {
       const row = s && rows.get(slotName(i));
       if (!s || !row) return [];
-      const out: ServerStatus = { address: row.addr || addressOf({ host: s.ip, port: s.port }), status: row.status ?? '', weight: Number(row.weight) };
-      return [row.check_status ? { ...out, checkStatus: row.check_status } : out];
+      const word = row.status ?? '';
+      const detail = row.check_status ? `${word} ${row.check_status}` : word;
+      return [{ address: addressOf({ host: s.ip, port: s.port }), state: STATE[word] ?? 'down', weight: Number(row.weight), detail }];
     });
   }
 
-  /** Stop managing HAProxy; by default stop it too (`stopHaproxy: false` leaves it serving for a later run to adopt). */
-  async close(opts: { stopHaproxy?: boolean } = {}): Promise<void> {
+  /** Stop managing HAProxy; by default stop it too (`keepServing` leaves it serving for a later run to adopt). */
+  async close(opts: { keepServing?: boolean } = {}): Promise<void> {
     this.closed = true;
     this.reloads.close();
-    clearInterval(this.drainTimer);
-    clearTimeout(this.restartTimer);
+    this.supervisor.close();
+    this.drains.stop();
     await this.chain.catch(() => undefined);
-    if (opts.stopHaproxy === false) this.proc.detach();
+    if (opts.keepServing) this.proc.detach();
     else await this.proc.stop();
   }
 
@@ -157,80 +162,72 @@ export class HaproxyProxy implements ProxyBackend {
     return p;
   }
 
-  private ctx() {
-    return {
-      dir: this.opts.dir,
-      proc: this.proc,
-      minSlots: this.opts.minSlots ?? 8,
-      hardStopAfterMs: this.opts.hardStopAfterMs,
-      lastGood: () => this.lastGood,
-      setLastGood: (text: string) => (this.lastGood = text),
-      event: (type: string, message: string) => this.event(type, message),
-    };
+  private ctx(force: boolean) {
+    const o = this.opts;
+    const held: ReadonlySet<string> = this.adoptedBinds;
+    return { dir: o.dir, proc: this.proc, minSlots: o.minSlots ?? 8, hardStopAfterMs: o.hardStopAfterMs, force, held, event: (t: string, m: string) => this.event(t, m) };
   }
 
-  private async reload(reasons: readonly string[]): Promise<boolean> {
+  private async reload(reasons: readonly ReloadReason[]): Promise<RunResult> {
     if (this.closed) throw new HaproxyError('reloading HAProxy: the proxy is closed');
-    const wasLive = new Set([...this.listeners].filter(([, st]) => st.live).map(([n]) => n));
-    const reloaded = await renderAndReload(this.ctx(), this.listeners, 'reload');
-    if (!reloaded) {
-      // Identical bytes, yet a listener became live: an adopted HAProxy whose runtime state may differ from its file.
-      for (const [name, st] of this.listeners)
-        if (st.live && !wasLive.has(name)) await runAdminBatch(this.proc.adminSocket, fullSyncOps(name, st));
-    } else {
+    const force = this.untrusted || [...this.model.values()].some((st) => st.diverged);
+    const verdict = await renderAndReload(this.ctx(force), this.model);
+    commit(this.model, verdict);
+    if (verdict.reloaded) {
+      this.untrusted = false;
+      this.adoptedBinds = new Set();
       this.opts.onReload?.(reasons);
-      this.event('reload', `reloaded HAProxy: ${reasons.join('; ')}`);
+      this.event('reload', `reloaded HAProxy: ${reasons.map((r) => `${r.cause} ${r.listener}`).join('; ')}`);
     }
-    return reloaded;
+    return verdict;
   }
 
-  /** Runtime-API edits for a membership change, or the reason a reload is needed instead. */
-  private async runtimeUpdate(name: string, st: ListenerState, want: readonly WantServer[]): Promise<{ ops: number } | { reason: string }> {
-    const checks = st.live!.spec.check.type !== 'none';
-    const plan = () => planRuntime(name, st.slots, want, { now: Date.now(), drainMs: this.opts.drainTimeoutMs ?? 30_000, checks });
-    let p = plan();
-    if (!p) {
-      await this.finishDrains();
-      p = plan();
-    }
-    if (!p) return { reason: `listener ${name} needs more than ${st.slots.length} server slots` };
+  /** Runtime-API edits for a membership change, or the reload to wait for when HAProxy's state is no longer known. */
+  private async runtimeUpdate(name: string, st: ListenerState): Promise<Step> {
+    const p = planRuntime(shapeOf(name, st), st.slots, st.want!.servers, { now: Date.now(), drainMs: this.opts.drainTimeoutMs ?? 30_000 });
+    if (p.ops.length === 0) return { ops: 0 };
+    let why: string | undefined;
     try {
-      await runAdminBatch(this.proc.adminSocket, p.ops);
+      const refused = await runAdminBatch(this.proc.adminSocket, p.ops);
+      if (refused.length) why = refused.map((r) => `"${r.command}": ${r.answer}`).join('; ');
     } catch (err) {
-      // The runtime state is now unknown: a reload renders the wanted state and resets it.
-      this.event('runtime-error', `updating ${name} through the runtime API: ${(err as Error).message}`);
-      return { reason: `runtime update of ${name} failed` };
+      why = (err as Error).message;
     }
-    st.slots = [...p.slots];
-    if (p.slots.some((s) => s?.admin === 'drain')) this.watchDrains();
-    return { ops: p.ops.length };
+    st.slots = trim(p.slots, st.rendered);
+    if (st.slots.some((s) => s?.admin === 'drain')) this.drains.watch();
+    if (why === undefined) return { ops: p.ops.length };
+    // A partly applied batch: a forced reload renders the wanted state into a fresh worker.
+    this.event('runtime-error', `updating ${name} through the runtime API: ${why}`);
+    st.diverged = true;
+    const reason: ReloadReason = { cause: 'runtime-diverged', listener: name };
+    return { reason, done: this.reloads.request(reason) };
   }
 
-  private watchDrains(): void {
-    if (this.drainTimer || this.closed) return;
-    this.drainTimer = setInterval(() => void this.serial(() => this.finishDrains()).catch(() => undefined), 500);
-    this.drainTimer.unref();
-  }
-
-  /** Free draining slots that have no sessions left or whose drain time is up. */
-  private async finishDrains(): Promise<void> {
-    const draining = [...this.listeners].filter(([, st]) => st.live && st.slots.some((s) => s?.admin === 'drain'));
-    if (draining.length === 0) {
-      clearInterval(this.drainTimer);
-      this.drainTimer = undefined;
-      return;
-    }
+  /** Free draining servers that have no sessions left or whose drain time is up; resolves whether drains remain. */
+  private async finishDrains(): Promise<boolean> {
     const now = Date.now();
-    for (const [name, st] of draining) {
-      const checks = st.live!.spec.check.type !== 'none';
+    let more = false;
+    for (const [name, st] of this.model) {
+      if (!st.live || !st.slots.some((s) => s?.admin === 'drain')) continue;
       const rows = await this.serverRows(name);
-      const done = [...st.slots.keys()].filter((i) => {
-        const s = st.slots[i];
-        return s?.admin === 'drain' && (rows.get(slotName(i))?.scur === '0' || now >= (s.drainUntil ?? 0));
+      const ops: string[] = [];
+      const freed: number[] = [];
+      st.slots.forEach((s, i) => {
+        if (s?.admin !== 'drain') return;
+        const idle = rows.get(slotName(i))?.scur === '0';
+        if (!idle && now < (s.drainUntil ?? 0)) return (more = true);
+        // A dynamic server with sessions cannot be deleted: cut them, delete on the next tick.
+        if (!idle && i >= st.rendered) return void ops.push(`shutdown sessions server ${name}/${slotName(i)}`), (more = true);
+        ops.push(...freeOps(shapeOf(name, st), i));
+        freed.push(i);
       });
-      await runAdminBatch(this.proc.adminSocket, done.flatMap((i) => freeOps(name, i, checks)));
-      for (const i of done) st.slots[i] = undefined;
+      const refused = await runAdminBatch(this.proc.adminSocket, ops);
+      const failed = new Set(refused.map((r) => r.command));
+      for (const i of freed) if (!failed.has(`del server ${name}/${slotName(i)}`)) st.slots[i] = undefined;
+      if (failed.size) more = true;
+      st.slots = trim(st.slots, st.rendered);
     }
+    return more;
   }
 
   /**
@@ -242,60 +239,33 @@ export class HaproxyProxy implements ProxyBackend {
     return new Map(rows.filter((r) => r.pxname === name).map((r) => [r.svname ?? '', r]));
   }
 
-  private died(why: string): void {
-    if (this.closed || this.restartTimer) return;
-    this.event('haproxy-died', why);
-    if (Date.now() - this.lastRestartAt > 30_000) this.restartDelayMs = 100;
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      void this.restart();
-    }, this.restartDelayMs);
-    this.restartDelayMs = Math.min(this.restartDelayMs * 2, 10_000);
-  }
-
-  /** Start HAProxy again from the last good config, then re-apply every slot through the runtime API. */
+  /** Start HAProxy again from the model's running listeners, dynamic servers rendered as config slots. */
   private async restart(): Promise<void> {
-    if (this.closed) return;
-    try {
-      await this.serial(async () => {
-        if (this.closed || this.proc.pid !== undefined) return;
-        await this.proc.start();
-        this.lastRestartAt = Date.now();
-        for (const [name, st] of this.listeners) {
-          if (!st.live) continue;
-          st.slots = st.slots.map((s) => (s?.admin === 'drain' ? undefined : s));
-          await runAdminBatch(this.proc.adminSocket, fullSyncOps(name, st));
-        }
-      });
-      this.event('haproxy-restarted', `restarted HAProxy (master ${this.proc.pid})`);
-    } catch (err) {
-      this.event('restart-failed', `restarting HAProxy: ${(err as Error).message}`);
-      if (this.proc.pid === undefined) this.died('restart failed');
-    }
-  }
-
-  private async resolve(name: string, spec: SubscriptionSpec, servers: readonly BackendServer[]): Promise<WantServer[]> {
-    const out = new Map<string, WantServer>();
-    for (const s of servers) {
-      const weight = s.weight ?? 1;
-      if (!Number.isInteger(weight) || weight < 0 || weight > 256) throw new HaproxyError(`applying ${name}: weight ${weight} of ${addressOf(s)} is not 0–256`);
-      let ip = s.host;
-      if (isIP(s.host) === 0) {
-        try {
-          ip = (await lookup(s.host)).address;
-        } catch (err) {
-          this.event('resolve-failed', `resolving ${s.host} for ${name}: ${(err as Error).message}; server skipped`);
-          continue;
-        }
-      }
-      const maint = s.maintenance === true || spec.maintenance.includes(addressOf(s));
-      const w: WantServer = { ip, port: s.port, weight, maint };
-      out.set(addressOf({ host: ip, port: s.port }), w);
-    }
-    return [...out.values()];
+    await this.serial(async () => {
+      if (this.closed || this.proc.pid !== undefined) return;
+      const running = runningRenders(this.model);
+      await writeFileAtomic(this.proc.configPath, renderConfig({ dir: this.opts.dir, hardStopAfterMs: this.opts.hardStopAfterMs }, [...running.values()]));
+      await this.proc.start();
+      commit(this.model, { reloaded: true, running, rejected: new Map() });
+    });
+    this.event('haproxy-restarted', `restarted HAProxy (master ${this.proc.pid})`);
   }
 
   private event(type: string, message: string): void {
     this.opts.onEvent?.({ type, message });
   }
+}
+
+/** Endpoints as slot contents: canonical IP literals, checked weights, one per address. */
+function wantOf(name: string, endpoints: readonly Endpoint[]): WantServer[] {
+  const out = new Map<string, WantServer>();
+  for (const e of endpoints) {
+    const ip = canonicalIp(e.host);
+    if ('reason' in ip) throw new DockstackError('E_PROXY_INPUT', `applying ${name}: endpoint ${addressOf(e)}: ${ip.reason}`);
+    const weight = e.weight ?? 1;
+    if (!Number.isInteger(weight) || weight < 0 || weight > 256) throw new DockstackError('E_PROXY_INPUT', `applying ${name}: weight ${weight} of ${addressOf(e)} is not 0–256`);
+    if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) throw new DockstackError('E_PROXY_INPUT', `applying ${name}: port of ${addressOf(e)} is not 1–65535`);
+    out.set(addressOf({ host: ip.ip, port: e.port }), { ip: ip.ip, port: e.port, weight, maint: e.maintenance === true });
+  }
+  return [...out.values()];
 }

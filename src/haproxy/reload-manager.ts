@@ -4,13 +4,16 @@
  * last one has passed) share one reload, which receives all their reasons.
  */
 import { HaproxyError } from '../errors.ts';
+import { describeReason, type ReloadReason } from '../proxy/proxy.ts';
+
+const same = (a: ReloadReason, b: ReloadReason) => a.cause === b.cause && a.listener === b.listener;
 
 export interface ReloadManagerOptions {
   /**
    * Performs one reload for the given reasons (HaproxyProxy renders from its current model);
-   * resolves false when nothing changed, so no reload was needed.
+   * resolves whether HAProxy was reloaded and which listeners it could not take, and why.
    */
-  readonly run: (reasons: readonly string[]) => Promise<boolean>;
+  readonly run: (reasons: readonly ReloadReason[]) => Promise<RunResult>;
   /** Quiet time collected before acting, so a burst of applies becomes one reload. Default 50 ms. */
   readonly debounceMs?: number;
   /** Minimum time between the end of one reload and the start of the next. Default 500 ms. */
@@ -18,10 +21,14 @@ export interface ReloadManagerOptions {
   readonly now?: () => number;
 }
 
-/** The outcome a request shares with the others coalesced into the same reload. */
-export interface ReloadOutcome {
+export interface RunResult {
   readonly reloaded: boolean;
-  readonly reasons: readonly string[];
+  readonly rejected: ReadonlyMap<string, Error>;
+}
+
+/** The outcome a request shares with the others coalesced into the same reload. */
+export interface ReloadOutcome extends RunResult {
+  readonly reasons: readonly ReloadReason[];
 }
 
 interface Waiter {
@@ -31,10 +38,10 @@ interface Waiter {
 
 /** Queue of reload requests: at most one reload runs at a time, pending ones are merged. */
 export class ReloadManager {
-  private reasons: string[] = [];
+  private reasons: ReloadReason[] = [];
   private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private running: { reasons: readonly string[]; done: Promise<unknown> } | undefined;
+  private running = false;
   private lastEnd = -Infinity;
   private closed = false;
   /** Reloads performed so far (runs that found identical bytes do not count). */
@@ -43,20 +50,12 @@ export class ReloadManager {
   constructor(private readonly opts: ReloadManagerOptions) {}
 
   /** Ask for a reload; resolves with the reasons of the reload that carried this one, rejects with its error. */
-  request(reason: string): Promise<ReloadOutcome> {
-    if (this.closed) return Promise.reject(new HaproxyError(`reloading HAProxy (${reason}): the proxy is closed`));
-    if (!this.reasons.includes(reason)) this.reasons.push(reason);
+  request(reason: ReloadReason): Promise<ReloadOutcome> {
+    if (this.closed) return Promise.reject(new HaproxyError(`reloading HAProxy (${describeReason(reason)}): the proxy is closed`));
+    if (!this.reasons.some((r) => same(r, reason))) this.reasons.push(reason);
     const p = new Promise<ReloadOutcome>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.schedule();
     return p;
-  }
-
-  /**
-   * The reload now running if it carries `reason` (e.g. "listener x added" asked again while the
-   * reload adding x runs): waiting for it, then re-planning, beats queueing another reload.
-   */
-  joinable(reason: string): Promise<unknown> | undefined {
-    return this.running?.reasons.includes(reason) ? this.running.done : undefined;
   }
 
   /** Reject pending requests and stop scheduling. A running reload finishes. */
@@ -80,16 +79,15 @@ export class ReloadManager {
     this.timer = undefined;
     const reasons = this.reasons.splice(0);
     const waiters = this.waiters.splice(0);
-    const done = this.opts.run(reasons);
-    this.running = { reasons, done: done.catch(() => undefined) };
+    this.running = true;
     try {
-      const reloaded = await done;
-      if (reloaded) this.count++;
-      for (const w of waiters) w.resolve({ reloaded, reasons });
+      const result = await this.opts.run(reasons);
+      if (result.reloaded) this.count++;
+      for (const w of waiters) w.resolve({ ...result, reasons });
     } catch (err) {
       for (const w of waiters) w.reject(err);
     } finally {
-      this.running = undefined;
+      this.running = false;
       this.lastEnd = (this.opts.now ?? Date.now)();
       this.schedule();
     }

@@ -32,8 +32,8 @@ function sendRaw(path: string, command: string, timeoutMs = 5000): Promise<strin
   });
 }
 
-/** Answers of `set server` / `set weight` / `enable health` that mean success. */
-const OK_RE = /^(|IP changed from .*|no need to change .*|port changed from .*)$/s;
+/** Answers of `set server`, `set weight`, `enable health`, `add server`, `del server`… that mean success. */
+const OK_RE = /^(|IP changed from .*|no need to change .*|port changed from .*|New server registered\.|Server deleted\.)$/s;
 
 /** Send a state-changing admin command; throws HaproxyError with HAProxy's answer unless it succeeded. */
 export async function runAdmin(path: string, command: string, timeoutMs?: number): Promise<void> {
@@ -41,21 +41,54 @@ export async function runAdmin(path: string, command: string, timeoutMs?: number
   if (!OK_RE.test(answer)) throw new HaproxyError(`running "${command}"`, answer);
 }
 
+/** A runtime command HAProxy refused, with its answer. */
+export interface Refusal {
+  readonly command: string;
+  readonly answer: string;
+}
+
 const BATCH = 64; // commands per connection: well under HAProxy's 16 KiB command-line buffer
 
 /**
- * Send admin commands in order, many per connection (`cmd1;cmd2;…`): one socket round trip per
- * update instead of one per command. HAProxy answers each with its text and a blank line; any
- * line that is not a success answer fails the batch (the caller resets state by reloading).
+ * Split the answer to `cmd1;cmd2;…` into one answer per command. HAProxy runs every command of a
+ * line, even after one fails, and ends each answer with a blank line: an empty answer is a lone
+ * "\n", any other is "text\n\n". Undefined when the text does not hold exactly `n` answers.
  */
-export async function runAdminBatch(path: string, commands: readonly string[], timeoutMs?: number): Promise<void> {
+export function splitAnswers(text: string, n: number): string[] | undefined {
+  const out: string[] = [];
+  let p = 0;
+  while (p < text.length) {
+    if (text[p] === '\n') {
+      out.push('');
+      p++;
+      continue;
+    }
+    const end = text.indexOf('\n\n', p);
+    if (end < 0) return undefined;
+    out.push(text.slice(p, end));
+    p = end + 2;
+  }
+  return out.length === n ? out : undefined;
+}
+
+/**
+ * Send admin commands in order, many per connection (one socket round trip per update instead of
+ * one per command), and check each command's own answer. Resolves the refused commands (all were
+ * sent); throws HaproxyError when an answer cannot be read or attributed, so the state is unknown.
+ */
+export async function runAdminBatch(path: string, commands: readonly string[], timeoutMs?: number): Promise<Refusal[]> {
   for (const c of commands) if (/[\r\n;]/.test(c)) throw new HaproxyError(`sending "${c.slice(0, 60)}": refusing a multi-command line`);
+  const refused: Refusal[] = [];
   for (let i = 0; i < commands.length; i += BATCH) {
     const batch = commands.slice(i, i + BATCH);
-    const answer = await sendRaw(path, batch.join(';'), timeoutMs);
-    const bad = answer.split('\n').filter((l) => l.trim() !== '' && !OK_RE.test(l.trim()));
-    if (bad.length) throw new HaproxyError(`running ${batch.length} runtime commands (${batch[0]} …)`, bad.join('\n'));
+    const text = await sendRaw(path, batch.join(';'), timeoutMs);
+    const answers = splitAnswers(text, batch.length);
+    if (!answers) throw new HaproxyError(`running ${batch.length} runtime commands (${batch[0]} …): unreadable answer`, text.slice(0, 400));
+    answers.forEach((a, j) => {
+      if (!OK_RE.test(a.trim())) refused.push({ command: batch[j]!, answer: a.trim() });
+    });
   }
+  return refused;
 }
 
 /** One row of `show stat`, keyed by its CSV header. */

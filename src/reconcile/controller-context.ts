@@ -2,12 +2,13 @@
  * What every controller is handed: desired state (manifest store), the status store, a way to
  * enqueue keys (watch callbacks only ever do that) and a logger.
  */
+import type { Position } from '../errors.ts';
 import type { Manifest } from '../manifest/schema.ts';
 import type { StatusStore } from './status-store.ts';
 
 /** The read side of the manifest store that controllers need. */
 export interface DesiredState {
-  get(key: string): { manifest: Manifest; generation: number } | undefined;
+  get(key: string): { manifest: Manifest; generation: number; file?: string; position?: Position } | undefined;
 }
 
 export interface Logger {

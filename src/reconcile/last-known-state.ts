@@ -8,7 +8,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describeError } from '../errors.ts';
 import { writeFileAtomic } from '../haproxy/atomic-write.ts';
-import type { BackendServer } from '../haproxy/proxy-backend.ts';
+import type { Endpoint as BackendServer } from '../proxy/proxy.ts';
 import { isValidHost } from '../manifest/schema.ts';
 
 const KIND = 'dockstack.io/last-known-backends';

@@ -5,14 +5,20 @@
  * on disk by LastKnownState, so they survive a restart); spec.defaultServers serve when nothing was
  * ever known; an unreachable registry never replaces what the proxy serves with nothing.
  */
-import { describeError, RegistryError } from '../errors.ts';
+import { describeError, ManifestError, RegistryError, TerminalError } from '../errors.ts';
 import { parseHostPort, type SubscriptionManifest } from '../manifest/schema.ts';
-import type { BackendServer, ProxyBackend } from '../haproxy/proxy-backend.ts';
-import { addressOf } from '../registry/instance.ts';
-import type { Registry } from '../registry/registry.ts';
+import { addressOf } from '../net/address.ts';
+import { ListenerConflictError } from '../proxy/listener-conflict.ts';
+import type { Endpoint, Proxy } from '../proxy/proxy.ts';
+import type { Registry, Rejected } from '../registry/registry.ts';
 import type { ControllerContext } from './controller-context.ts';
 import { nameOf } from './controller-context.ts';
 import { LastKnownState } from './last-known-state.ts';
+import { ListenClaims } from './listen-claims.ts';
+import { listenerSpecOf } from './listener-spec.ts';
+import { resolveEndpoints } from './resolve-endpoints.ts';
+
+type BackendServer = Endpoint;
 
 /** Where the applied servers came from; "state-file": the last known set a previous agent saved. */
 type Source = 'registry' | 'fail-static' | 'state-file' | 'defaults' | 'none';
@@ -24,24 +30,33 @@ export class SubscriptionController {
   private readonly applied = new Set<string>();
   /** Maintenance set through the status API ("host:port" per key), on top of spec.maintenance. */
   private readonly maintOverrides = new Map<string, Set<string>>();
+  /** Rejected entries already reported per key: an event is raised only for a newly rejected one. */
+  private readonly reported = new Map<string, Set<string>>();
+  private readonly claims: ListenClaims;
 
   constructor(
     private readonly ctx: ControllerContext,
     private readonly registry: Registry,
-    private readonly proxy: ProxyBackend,
+    private readonly proxy: Proxy,
     /** Last non-empty server set read from the registry, per key (persisted when given a file). */
     private readonly lastKnown = new LastKnownState(),
-  ) {}
+  ) {
+    this.claims = new ListenClaims((key) => ctx.enqueue(key));
+  }
 
   async reconcile(key: string): Promise<void> {
     const desired = this.ctx.desired.get(key);
     if (!desired || desired.manifest.kind !== 'Subscription') return this.remove(key);
     const m = desired.manifest;
     const { status } = this.ctx;
+    const listen = addressOf({ host: m.spec.listen.address, port: m.spec.listen.port });
+    const holder = this.claims.claim(key, listen);
+    if (holder !== undefined) return this.duplicateListen(key, listen, holder);
     this.ensureWatch(key, m.spec.service);
 
     let registryError: unknown;
     let fromRegistry: BackendServer[] | undefined;
+    let rejected: readonly Rejected[] = [];
     try {
       // Starting cut off with a saved set: serve it from the first apply instead of waiting for a
       // read to time out; the retry (backoff) then asks the registry, which wins once it answers.
@@ -49,8 +64,7 @@ export class SubscriptionController {
         throw new RegistryError(`registry ${this.registry.state()}: serving the last known backends until it answers`, { transient: true });
       const listing = await this.registry.list(m.spec.service);
       fromRegistry = listing.instances.map((i) => ({ host: i.host, port: i.port, ...(i.weight !== undefined && { weight: i.weight }) }));
-      status.patch(key, { details: { rejected: listing.rejected } });
-      for (const r of listing.rejected) status.event(key, 'Warning', 'RejectedInstance', `${r.key}: ${r.reason}`);
+      rejected = listing.rejected;
       status.setCondition(key, 'Synced', 'True', 'Listed', `${listing.instances.length} instances under ${m.spec.service}`);
     } catch (err) {
       registryError = err;
@@ -65,16 +79,18 @@ export class SubscriptionController {
       throw registryError;
     }
     const maint = new Set([...m.spec.maintenance, ...(this.maintOverrides.get(key) ?? [])]);
-    const withMaint = servers.map((s) => (maint.has(addressOf(s)) ? { ...s, maintenance: true } : s));
+    const resolved = await resolveEndpoints(servers.map((s) => (maint.has(addressOf(s)) ? { ...s, maintenance: true } : s)));
+    const withMaint = resolved.endpoints;
+    this.reportRejected(key, [...rejected, ...resolved.rejected]);
     try {
-      const result = await this.proxy.apply(nameOf(key), m.spec, withMaint);
-      if (result.reloaded) status.event(key, 'Normal', 'Reloaded', result.reasons.join('; '));
+      const result = await this.proxy.apply(nameOf(key), listenerSpecOf(m.spec), withMaint);
+      if (result.reloaded) status.event(key, 'Normal', 'Reloaded', result.reasons.map((r) => `${r.cause} ${r.listener}`).join('; '));
       this.applied.add(key);
       this.recordMembership(key, withMaint);
       status.patch(key, { observedGeneration: desired.generation, details: { backends: withMaint.map(addressOf), maintenance: [...maint].sort(), source, lastSeen: seenAt === undefined ? null : new Date(seenAt).toISOString(), listen: `${m.spec.listen.address}:${m.spec.listen.port}` } });
       status.setCondition(key, 'ProxyConfigured', 'True', 'Applied', `${withMaint.length} backends (${source})`);
     } catch (err) {
-      status.setCondition(key, 'ProxyConfigured', 'False', 'ProxyError', describeError(err));
+      status.setCondition(key, 'ProxyConfigured', 'False', err instanceof ListenerConflictError ? 'ListenAddressInUse' : 'ProxyError', describeError(err));
       this.fail(key, err);
     }
     const ready = withMaint.length > 0;
@@ -116,6 +132,27 @@ export class SubscriptionController {
     return { servers: [], source: 'none' };
   }
 
+  /** The later of two Subscriptions on one address: invalid until the earlier lets go of it (which enqueues this one). */
+  private duplicateListen(key: string, listen: string, holder: string): never {
+    const at = (k: string) => this.ctx.desired.get(k);
+    const here = at(key);
+    const there = at(holder);
+    const where = there?.file ? ` (${there.file}${there.position ? `:${there.position.line}:${there.position.column}` : ''})` : '';
+    const detail = `${listen} is already the listen address of ${holder}${where}`;
+    const err = here?.file ? new ManifestError(here.file, here.position, 'spec.listen', detail) : new TerminalError(`${key} spec.listen: ${detail}`);
+    this.ctx.status.setCondition(key, 'ProxyConfigured', 'False', 'DuplicateListen', err.message);
+    this.ctx.status.setCondition(key, 'Ready', 'False', 'DuplicateListen', err.message);
+    throw new TerminalError(err.message, { cause: err });
+  }
+
+  private reportRejected(key: string, rejected: readonly Rejected[]): void {
+    const before = this.reported.get(key) ?? new Set<string>();
+    const now = new Set(rejected.map((r) => `${r.key}: ${r.reason}`));
+    for (const r of now) if (!before.has(r)) this.ctx.status.event(key, 'Warning', 'RejectedInstance', r);
+    if (now.size !== before.size || [...now].some((r) => !before.has(r))) this.ctx.status.patch(key, { details: { rejected } });
+    this.reported.set(key, now);
+  }
+
   private recordMembership(key: string, servers: readonly BackendServer[]): void {
     const before = new Set((this.ctx.status.get(key)?.details.backends as string[] | undefined) ?? []);
     const after = new Set(servers.map(addressOf));
@@ -143,6 +180,8 @@ export class SubscriptionController {
     this.lastKnown.delete(key);
     this.applied.delete(key);
     this.maintOverrides.delete(key);
+    this.reported.delete(key);
+    this.claims.release(key);
     await this.proxy.remove(nameOf(key));
     if (this.ctx.status.get(key)) this.ctx.status.event(key, 'Normal', 'Removed', 'listener removed (manifest deleted)');
     this.ctx.status.delete(key);

@@ -3,7 +3,9 @@
  * included), so it is untrusted: anything that is not a valid host and port is rejected with a
  * reason, and nothing unvalidated can reach the HAProxy config.
  */
+import { isIP } from 'node:net';
 import { isValidHost } from '../manifest/schema.ts';
+import { addressOf, canonicalIp } from '../net/address.ts';
 import type { Instance, Listing, Rejected } from './registry.ts';
 
 /** Largest node payload we parse; Nerve's are ~100 bytes. */
@@ -27,11 +29,19 @@ export function parseInstance(key: string, data: Buffer | string | undefined | n
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return reject('data is not a JSON object');
   const o = raw as Record<string, unknown>;
   if (typeof o.host !== 'string' || !isValidHost(o.host)) return reject(`invalid host ${JSON.stringify(o.host)?.slice(0, 80)}`);
+  // One spelling per address, one a proxy accepts: "::FFFF:10.0.0.1" and "10.0.0.1" are the same backend.
+  let host = o.host;
+  if (isIP(host) !== 0) {
+    const c = canonicalIp(host);
+    if ('reason' in c) return reject(`invalid host: ${c.reason}`);
+    if (c.ip === '0.0.0.0' || c.ip === '::') return reject(`invalid host ${host}: an unspecified address is not a backend`);
+    host = c.ip;
+  }
   const port = typeof o.port === 'string' && /^\d{1,5}$/.test(o.port) ? Number(o.port) : o.port;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
     return reject(`invalid port ${JSON.stringify(o.port)?.slice(0, 40)}`);
-  const name = typeof o.name === 'string' && NAME_RE.test(o.name) ? o.name : `${o.host}:${port}`;
-  const inst: { -readonly [K in keyof Instance]: Instance[K] } = { host: o.host, port, name };
+  const name = typeof o.name === 'string' && NAME_RE.test(o.name) ? o.name : `${host}:${port}`;
+  const inst: { -readonly [K in keyof Instance]: Instance[K] } = { host, port, name };
   if (o.weight !== undefined && o.weight !== null) {
     if (typeof o.weight !== 'number' || !Number.isInteger(o.weight) || o.weight < 0 || o.weight > 256)
       return reject(`invalid weight ${JSON.stringify(o.weight)?.slice(0, 40)}`);
@@ -63,10 +73,7 @@ export function toListing(entries: ReadonlyArray<Instance | Rejected>): Listing 
   return { instances, rejected };
 }
 
-/** "host:port", with IPv6 literals bracketed. */
-export function addressOf(i: { host: string; port: number }): string {
-  return i.host.includes(':') ? `[${i.host}]:${i.port}` : `${i.host}:${i.port}`;
-}
+export { addressOf };
 
 /** The JSON written for an instance: Nerve's format. */
 export function encodeInstance(i: Instance): string {

@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Agent } from '../agent.ts';
-import type { ProxyBackend } from '../haproxy/proxy-backend.ts';
+import type { Proxy, ReloadReason } from '../proxy/proxy.ts';
 import type { StatusEvent } from '../reconcile/status-store.ts';
 import type { Outcome } from '../reconcile/work-queue.ts';
 import { nameOf } from '../reconcile/controller-context.ts';
@@ -16,31 +16,16 @@ const kindOf = (key: string): string => key.slice(0, key.indexOf('/'));
 const MAX_SCRAPED_SUBSCRIPTIONS = 200;
 const SCRAPE_BUDGET_MS = 2000;
 
-/** HAProxy's status word → a small fixed label set. */
-function backendState(status: string): string {
-  const s = status.toUpperCase();
-  if (s.startsWith('UP') || s === 'NO CHECK' || s === 'OPEN') return 'up';
-  if (s.startsWith('DOWN')) return 'down';
-  if (s.startsWith('MAINT')) return 'maint';
-  if (s.startsWith('DRAIN') || s === 'NOLB') return 'drain';
-  return 'other';
-}
+/** An endpoint state → the gauge's fixed label set. */
+const BACKEND_STATE = { up: 'up', unchecked: 'up', down: 'down', maintenance: 'maint', draining: 'drain' } as const;
 
-/** A reload reason ("listener db added") → a bounded label ("listener_added"). */
-export function reloadReasonLabel(reason: string): string {
-  if (/^listener \S+ added$/.test(reason)) return 'listener_added';
-  if (/^listener \S+ changed$/.test(reason)) return 'listener_changed';
-  if (/^listener \S+ removed$/.test(reason)) return 'listener_removed';
-  if (/server slots$/.test(reason)) return 'slots_exhausted';
-  if (/^servers of \S+ changed$/.test(reason)) return 'servers_changed';
-  if (/^runtime update of \S+ failed$/.test(reason)) return 'runtime_update_failed';
-  return 'other';
-}
+/** A reload reason → a bounded label ("listener_added"): the cause, never the listener. */
+export const reloadReasonLabel = (r: ReloadReason): string => r.cause.replaceAll('-', '_');
 
 export class AgentMetrics {
   readonly registry = new Registry();
   private agent: Agent | undefined;
-  private proxy: ProxyBackend | undefined;
+  private proxy: Proxy | undefined;
 
   readonly reconcileSeconds = new Histogram({
     name: 'dockstack_reconcile_duration_seconds', help: 'Reconcile duration by object kind and outcome',
@@ -82,7 +67,7 @@ export class AgentMetrics {
   }
 
   /** Start serving scrape-time series from `agent` and `proxy`. */
-  bind(agent: Agent, proxy: ProxyBackend): void {
+  bind(agent: Agent, proxy: Proxy): void {
     this.agent = agent;
     this.proxy = proxy;
     agent.status.onEvent((e) => this.onEvent(e));
@@ -97,7 +82,7 @@ export class AgentMetrics {
   }
 
   /** HaproxyProxy onReload. */
-  onReload(reasons: readonly string[]): void {
+  onReload(reasons: readonly ReloadReason[]): void {
     this.reloads.inc({ reason: [...new Set(reasons.map(reloadReasonLabel))].sort().join(',') || 'other' });
   }
 
@@ -133,7 +118,7 @@ export class AgentMetrics {
       const rows = await within(proxy.status(name), left);
       if (!rows) continue;
       for (const state of ['up', 'down', 'maint', 'drain']) g.set({ subscription: name, state }, 0);
-      for (const r of rows) g.inc({ subscription: name, state: backendState(r.status) });
+      for (const r of rows) g.inc({ subscription: name, state: BACKEND_STATE[r.state] });
     }
   }
 }
