@@ -7,6 +7,7 @@
  *   greet NAME ADDR PORT     a TCP backend that greets each connection with "NAME\n" and echoes.
  * Prints "ready" on stdout once listening.
  */
+import { rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 
 const [mode, ...args] = process.argv.slice(2);
@@ -42,6 +43,7 @@ if (mode === 'gateway') {
     };
     client.on('data', onData);
   });
+  rmSync(args[0]!, { force: true }); // left by a gateway that was SIGKILLed (host death)
   server.listen(args[0], () => process.stdout.write('ready\n'));
 } else if (mode === 'greet') {
   const [name, addr, port] = args;

@@ -41,6 +41,8 @@ export interface NsHost extends NetHost {
   link(up: boolean): Promise<void>;
   /** SIGKILL every process in this host at once (host death), including its gateway. */
   killAll(): Promise<void>;
+  /** After killAll(): start the gateway again, as if the host had rebooted (network config is kept). */
+  revive(): Promise<void>;
   /** A TCP backend on this host's address that greets each connection with "NAME\n" (see netns-helper.ts). */
   greet(name: string, port: number): Promise<ChildProcess>;
   /** The greeting of a fresh connection from this host to `host`:`port` (bounded). */
@@ -151,6 +153,10 @@ class NsHostImpl implements NsHost {
       sock.on('error', (err) => done(err));
       sock.on('close', () => done(new Error(`connection to ${host}:${port} via ${this.name} closed before a greeting`)));
     });
+  }
+
+  async revive(): Promise<void> {
+    await this.startGateway();
   }
 
   async startGateway(): Promise<void> {
