@@ -51,7 +51,7 @@ export class BenchEnv {
 
   /** A plain registry client (another host's agent) with a short session / lease. */
   async client(kind: RegistryKind, opts: { sessionTimeoutMs?: number; leaseTtlSec?: number } = {}): Promise<Registry> {
-    const reg = createRegistry({ url: await this.url(kind), sessionTimeoutMs: opts.sessionTimeoutMs ?? 10_000, leaseTtlSec: opts.leaseTtlSec ?? 10 });
+    const reg = await createRegistry({ url: await this.url(kind), sessionTimeoutMs: opts.sessionTimeoutMs ?? 10_000, leaseTtlSec: opts.leaseTtlSec ?? 10 });
     this.defer(() => reg.close());
     return reg;
   }

@@ -1,5 +1,29 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader, in this same process, so signals reach the agent.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/cli/main.ts');
+// Runs the compiled CLI (dist/) in this same process, so signals reach the agent. In a development
+// clone whose sources are newer than dist/ (or with no dist/), it runs the TypeScript sources
+// through tsx instead and says so on --version: a stale build never runs silently.
+import { readdirSync, statSync } from 'node:fs';
+
+const root = new URL('../', import.meta.url);
+const mtime = (url) => { try { return statSync(url).mtimeMs; } catch { return undefined; } };
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const url = new URL(e.name + (e.isDirectory() ? '/' : ''), dir);
+    newest = Math.max(newest, e.isDirectory() ? newestSource(url) : (mtime(url) ?? 0));
+  }
+  return newest;
+}
+
+const built = mtime(new URL('dist/cli/main.js', root));
+const sources = mtime(new URL('src/', root)) === undefined ? undefined : newestSource(new URL('src/', root));
+const why = built === undefined ? 'no dist/ build' : sources !== undefined && sources > built ? 'dist/ is older than src/' : undefined;
+if (why === undefined) {
+  await import('../dist/cli/main.js');
+} else {
+  process.env.DOCKSTACK_RUNNING_FROM = `sources: ${why}, run npm run build`;
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+}

@@ -8,8 +8,9 @@
 import pino, { type Logger as Pino } from 'pino';
 import type { Logger } from './reconcile/controller-context.ts';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import type { LogLevel } from './log-level.ts';
+
+export { LOG_LEVELS, type LogLevel } from './log-level.ts';
 
 const options = (level: LogLevel) => ({
   level,

@@ -69,7 +69,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const log = cfg.log ?? silentLogger;
   const metrics = new AgentMetrics();
   const [host, portStr] = splitAddr(cfg.statusAddr);
-  const registry = 'url' in cfg.registry ? createRegistry({ ...cfg.registry, onEvent: (e) => log.info({ registryEvent: e.type }, e.message) }) : cfg.registry;
+  const registry = 'url' in cfg.registry ? await createRegistry({ ...cfg.registry, onEvent: (e) => log.info({ registryEvent: e.type }, e.message) }) : cfg.registry;
   const address = await hostAddress(cfg.host, 'url' in cfg.registry ? registryEndpoints(cfg.registry.url) : []);
   const unwatchRoute = registry.onStateChange((s) => void (s === 'connected' && address.refresh()));
   let proxy: Proxy;

@@ -73,7 +73,7 @@ describe('the image', () => {
     assert.equal(await state('synapse', '.Config.User'), '10001:10001');
 
     // SIGTERM reaches the agent (node is PID 1's program, not npx): it deregisters and exits 0.
-    const registry = createRegistry({ url: `zk://${zk.connectString}` });
+    const registry = await createRegistry({ url: `zk://${zk.connectString}` });
     t.after(() => registry.close());
     assert.equal((await registry.list('/path/test')).instances.length, 1);
     await engine.docker(['stop', '-t', '20', 'nerve']);

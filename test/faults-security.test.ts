@@ -26,8 +26,8 @@ describe('etcd with auth enabled', () => {
   const open: Registry[] = [];
   const ctl = (...args: string[]) =>
     execFileSync('etcdctl', ['--endpoints', `http://${etcd.endpoint}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 10_000, stdio: 'pipe' });
-  const registry = (auth?: { username: string; password: string }) => {
-    const r = createRegistry({ url: `etcd://${etcd.endpoint}`, opTimeoutMs: 3000, ...(auth && { etcdAuth: auth }) });
+  const registry = async (auth?: { username: string; password: string }) => {
+    const r = await createRegistry({ url: `etcd://${etcd.endpoint}`, opTimeoutMs: 3000, ...(auth && { etcdAuth: auth }) });
     open.push(r);
     return r;
   };
@@ -61,7 +61,7 @@ describe('etcd with auth enabled', () => {
   });
 
   test('the agent with its user and password registers on a lease, lists and watches', async () => {
-    const r = registry(AGENT);
+    const r = await registry(AGENT);
     assert.equal(await r.register('/sec/web', ORIGINAL), '/sec/web/web-1');
     assert.deepEqual(JSON.parse((await root.get(KEY).string()) ?? 'null'), ORIGINAL);
     assert.deepEqual((await r.list('/sec/web')).instances.map((i) => i.name), ['web-1']);
@@ -69,7 +69,7 @@ describe('etcd with auth enabled', () => {
 
   for (const [who, auth] of [['no credentials', undefined], ['a wrong password', { ...AGENT, password: 'guess' }], ['a user granted another prefix', OUTSIDER]] as const) {
     test(`a client with ${who} can neither delete nor overwrite it, and is told why (not transient)`, async () => {
-      const r = registry(auth);
+      const r = await registry(auth);
       await assert.rejects(r.deregister('/sec/web', 'web-1'), refused(/deleting \/dockstack\/sec\/web\/web-1/));
       await assert.rejects(r.register('/sec/web', { ...ORIGINAL, host: '10.6.6.6' }), refused(/registering \/dockstack\/sec\/web\/web-1/));
       assert.deepEqual(JSON.parse((await root.get(KEY).string()) ?? 'null'), ORIGINAL, 'the registration is untouched');

@@ -53,7 +53,7 @@ function registrySuite(kind: string, setup: () => Promise<{ url: string; raw: Ra
     let reg: Registry;
     before(async () => {
       env = await setup();
-      reg = createRegistry({ url: env.url, opTimeoutMs: 20_000 });
+      reg = await createRegistry({ url: env.url, opTimeoutMs: 20_000 });
     });
     after(async () => {
       await reg?.close();

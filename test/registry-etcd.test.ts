@@ -14,7 +14,7 @@ registryConformance('etcd', async () => {
   return {
     largeValues: true,
     async registry() {
-      return createRegistry({ url: `etcd://${etcd.endpoint}`, etcdPrefix: '/conformance' });
+      return await createRegistry({ url: `etcd://${etcd.endpoint}`, etcdPrefix: '/conformance' });
     },
     async writeRaw(path, key, data) {
       await raw.put(`/conformance${path}/${key}`).value(data);
@@ -41,7 +41,7 @@ describe('etcd registry on a real server', () => {
   });
 
   it('writes the JSON under <prefix><path>/<id> on a lease', async () => {
-    const r = createRegistry({ url: `etcd://${etcd.endpoint}` });
+    const r = await createRegistry({ url: `etcd://${etcd.endpoint}` });
     open.push(r);
     await r.register('/wire/web', { host: '10.1.2.3', port: 8080, name: 'web-1' });
     assert.equal(await raw.get('/dockstack/wire/web/web-1').string(), '{"host":"10.1.2.3","port":8080,"name":"web-1"}');
@@ -52,7 +52,7 @@ describe('etcd registry on a real server', () => {
   it('puts the key back after lease loss', async () => {
     const proxy = await startTcpProxy(etcd.port);
     try {
-      const r = createRegistry({ url: `etcd://127.0.0.1:${proxy.port}`, leaseTtlSec: 2, opTimeoutMs: 2000 });
+      const r = await createRegistry({ url: `etcd://127.0.0.1:${proxy.port}`, leaseTtlSec: 2, opTimeoutMs: 2000 });
       open.push(r);
       await r.register('/lease/svc', { host: '10.0.0.1', port: 80, name: 'l-1' });
       proxy.cut();
@@ -65,7 +65,7 @@ describe('etcd registry on a real server', () => {
   });
 
   it('stays registered and keeps watching across an etcd restart', async () => {
-    const r = createRegistry({ url: `etcd://${etcd.endpoint}`, leaseTtlSec: 10 });
+    const r = await createRegistry({ url: `etcd://${etcd.endpoint}`, leaseTtlSec: 10 });
     open.push(r);
     await r.register('/restart/svc', { host: '10.0.0.1', port: 80, name: 'r-1' });
     let calls = 0;

@@ -22,7 +22,7 @@ registryConformance('zookeeper', async () => {
   return {
     largeValues: false,
     async registry() {
-      return createRegistry({ url: `zk://${zk.connectString}/conformance`, sessionTimeoutMs: 4000 });
+      return await createRegistry({ url: `zk://${zk.connectString}/conformance`, sessionTimeoutMs: 4000 });
     },
     async writeRaw(path, key, data) {
       await raw.mkdirp(`/conformance${path}`);
@@ -39,8 +39,8 @@ describe('ZooKeeper registry on a real server', () => {
   let zk: ZooKeeperServer;
   let other: ZkClient;
   const open: Registry[] = [];
-  const reg = (url: string, extra: { zkAuth?: string; sessionTimeoutMs?: number } = {}): Registry => {
-    const r = createRegistry({ url, sessionTimeoutMs: extra.sessionTimeoutMs ?? 4000, opTimeoutMs: 3000, ...extra });
+  const reg = async (url: string, extra: { zkAuth?: string; sessionTimeoutMs?: number } = {}): Promise<Registry> => {
+    const r = await createRegistry({ url, sessionTimeoutMs: extra.sessionTimeoutMs ?? 4000, opTimeoutMs: 3000, ...extra });
     open.push(r);
     return r;
   };
@@ -55,7 +55,7 @@ describe('ZooKeeper registry on a real server', () => {
   });
 
   it('writes exactly the Nerve wire format, readable by a plain client', async () => {
-    const r = reg(`zk://${zk.connectString}`);
+    const r = await reg(`zk://${zk.connectString}`);
     const key = await r.register('/nerve/web', { host: '10.1.2.3', port: 8080, name: 'web-1', weight: 2 });
     const children = await new Promise<string[]>((resolve, reject) => {
       const c = zookeeper.createClient(zk.connectString);
@@ -83,7 +83,7 @@ describe('ZooKeeper registry on a real server', () => {
     await other.create('/stale/svc/app-1_0000000001', Buffer.from('{"host":"10.0.0.1","port":1,"name":"app-1"}'), CreateMode.PERSISTENT);
     await other.create('/stale/svc/app-1_0000000002', Buffer.from('{"host":"10.0.0.1","port":2,"name":"app-1"}'), CreateMode.EPHEMERAL);
     await other.create('/stale/svc/app-10_0000000003', Buffer.from('{"host":"10.0.0.1","port":3,"name":"app-10"}'), CreateMode.EPHEMERAL);
-    const r = reg(`zk://${zk.connectString}`);
+    const r = await reg(`zk://${zk.connectString}`);
     const key = await r.register('/stale/svc', { host: '10.0.0.1', port: 9, name: 'app-1' });
     await r.register('/stale/svc', { host: '10.0.0.1', port: 9, name: 'app-1' });
     const children = (await other.getChildren('/stale/svc'))?.sort();
@@ -94,7 +94,7 @@ describe('ZooKeeper registry on a real server', () => {
     const proxy = await startTcpProxy(zk.port);
     proxy.cut();
     try {
-      const r = reg(`zk://127.0.0.1:${proxy.port}`);
+      const r = await reg(`zk://127.0.0.1:${proxy.port}`);
       assert.notEqual(r.state(), 'connected');
       await assert.rejects(r.list('/x'), (e: unknown) => e instanceof RegistryError && e.transient);
       proxy.restore();
@@ -107,7 +107,7 @@ describe('ZooKeeper registry on a real server', () => {
   it('re-registers (new znode) and re-fires watches after session expiry', async () => {
     const proxy = await startTcpProxy(zk.port);
     try {
-      const r = reg(`zk://127.0.0.1:${proxy.port}`, { sessionTimeoutMs: 1500 });
+      const r = await reg(`zk://127.0.0.1:${proxy.port}`, { sessionTimeoutMs: 1500 });
       const states: string[] = [];
       r.onStateChange((s) => states.push(s));
       const key1 = await eventually(() => r.register('/exp/svc', { host: '10.0.0.1', port: 80, name: 'e-1' }), { timeoutMs: 15_000 });
@@ -138,7 +138,7 @@ describe('ZooKeeper registry on a real server', () => {
   });
 
   it('keeps the registration exactly once and watches firing across a server restart', async () => {
-    const r = reg(`zk://${zk.connectString}`, { sessionTimeoutMs: 10_000 });
+    const r = await reg(`zk://${zk.connectString}`, { sessionTimeoutMs: 10_000 });
     await r.register('/restart/svc', { host: '10.0.0.1', port: 80, name: 'r-1' });
     let calls = 0;
     r.watch('/restart/watched', () => calls++);
@@ -155,7 +155,7 @@ describe('ZooKeeper registry on a real server', () => {
   // ZooKeeper checks DELETE on the parent, which must stay open for other agents to register, so
   // digest auth protects our registration's data, not its existence.
   it('with digest auth, another client cannot overwrite our registration', async () => {
-    const r = reg(`zk://${zk.connectString}`, { zkAuth: 'agent:secret' });
+    const r = await reg(`zk://${zk.connectString}`, { zkAuth: 'agent:secret' });
     const key = await r.register('/auth/svc', { host: '10.0.0.1', port: 80, name: 'a-1' });
     const anon = plain(zk.connectString);
     const wrong = plain(zk.connectString, 'intruder:nope');
@@ -170,8 +170,8 @@ describe('ZooKeeper registry on a real server', () => {
     }
   });
 
-  it('rejects malformed URLs with the expected form', () => {
+  it('rejects malformed URLs with the expected form', async () => {
     for (const url of ['zk://', 'zk://host', 'zk://h:1/bad path', 'consul://x:1', 'etcd://', 'memory://x', 'nonsense'])
-      assert.throws(() => createRegistry({ url }), (e: unknown) => e instanceof UsageError && /expected/.test(`${e.message} ${e.hint}`), url);
+      await assert.rejects(createRegistry({ url }), (e: unknown) => e instanceof UsageError && /expected/.test(`${e.message} ${e.hint}`), url);
   });
 });

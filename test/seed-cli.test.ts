@@ -132,7 +132,7 @@ describe('the seed scenario as host processes', () => {
       stdio: 'ignore',
     });
     t.after(() => Promise.all([killProcess(nerve), killProcess(synapse)]));
-    const registry = createRegistry({ url: `zk://${zk.connectString}` });
+    const registry = await createRegistry({ url: `zk://${zk.connectString}` });
     t.after(() => registry.close());
     await eventually(async () => assert.deepEqual((await registry.list('/path/test')).instances.map((i) => i.port), [backend.port]), { timeoutMs: 15_000 });
     await eventually(async () => assert.equal(await whoAnswers(listen), 'db-1'), { timeoutMs: 15_000 });

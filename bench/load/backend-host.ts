@@ -17,7 +17,7 @@ server.listen(0, '127.0.0.1', async () => {
     const ttlMs = Number(ttl ?? 2000);
     // Imported only when needed: the registry clients take seconds to load on a busy machine.
     const { createRegistry } = await import('../../src/registry/create-registry.ts');
-    const reg = createRegistry({ url, sessionTimeoutMs: ttlMs, leaseTtlSec: Math.max(1, Math.round(ttlMs / 1000)) });
+    const reg = await createRegistry({ url, sessionTimeoutMs: ttlMs, leaseTtlSec: Math.max(1, Math.round(ttlMs / 1000)) });
     await reg.register(path, { host: '127.0.0.1', port, name });
   }
   process.stdout.write(`${JSON.stringify({ port })}\n`);

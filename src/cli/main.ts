@@ -2,6 +2,7 @@
  * `dockstack` — one commander program, one file per command under ./commands, one error
  * formatter here. Actions throw; nothing inside them calls process.exit.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DockstackError } from '../errors.ts';
 import { agentCommand } from './commands/agent.ts';
@@ -16,10 +17,17 @@ import { synapseCommand } from './commands/synapse.ts';
 import { validateCommand } from './commands/validate.ts';
 import { ExitCode } from './exit-code.ts';
 
+/** The package version, plus where the code runs from when that is not the build (bin/dockstack.js). */
+function versionLine(): string {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const from = process.env.DOCKSTACK_RUNNING_FROM;
+  return from ? `${version} (running from ${from})` : version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('dockstack')
     .description('Declarative service discovery: register healthy services in ZooKeeper/etcd, route to them through a local HAProxy.')
-    .version('0.1.0')
+    .version(versionLine())
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) });
   for (const cmd of [agentCommand(), applyCommand(), deleteCommand(), diffCommand(), getCommand(), describeCommand(), drainCommand(), maintenanceCommand(), validateCommand(), schemaCommand(), createCommand(), nerveCommand(), synapseCommand()])

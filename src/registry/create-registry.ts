@@ -3,10 +3,8 @@
  * `etcd://h1:2379,h2:2379`. Never waits for the server: operations fail transiently until it is up.
  */
 import { UsageError } from '../errors.ts';
-import { EtcdRegistry } from './etcd-registry.ts';
 import { MemoryRegistry } from './memory-registry.ts';
 import type { Registry } from './registry.ts';
-import { ZookeeperRegistry } from './zookeeper-registry.ts';
 
 export interface RegistryOptions {
   url: string;
@@ -30,8 +28,12 @@ const HOSTS_RE = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}(?:,(?:[A-Za-z0-
 const CHROOT_RE = /^(?:\/[A-Za-z0-9._-]+)*$/;
 const FORMS = 'expected memory://, zk://host1:2181,host2:2181[/chroot] or etcd://host1:2379,host2:2379';
 
-/** Create the registry named by `opts.url`; a malformed URL throws UsageError. */
-export function createRegistry(opts: RegistryOptions): Registry {
+/**
+ * Create the registry named by `opts.url`; a malformed URL rejects with UsageError. Only the client
+ * the URL names is loaded: etcd3 (gRPC, protobufjs) costs ~60 ms and ~25 MB an agent on ZooKeeper
+ * should not pay, and the other way round.
+ */
+export async function createRegistry(opts: RegistryOptions): Promise<Registry> {
   const m = /^([a-z]+):\/\/(.*)$/.exec(opts.url);
   const bad = (why: string): UsageError => new UsageError(`registry URL ${JSON.stringify(opts.url)}: ${why}`, FORMS);
   if (!m) throw bad('not a URL');
@@ -49,6 +51,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
     if (!HOSTS_RE.test(servers)) throw bad('expected host:port[,host:port...]');
     if (!CHROOT_RE.test(chroot)) throw bad(`invalid chroot ${JSON.stringify(chroot)}`);
     if (opts.zkAuth !== undefined && !/^[^:]+:.+$/.test(opts.zkAuth)) throw new UsageError('zk auth: expected "user:password"');
+    const { ZookeeperRegistry } = await import('./zookeeper-registry.ts');
     return new ZookeeperRegistry({
       servers,
       chroot,
@@ -62,6 +65,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
   if (scheme === 'etcd') {
     if (!HOSTS_RE.test(rest)) throw bad('expected host:port[,host:port...]');
     const prefix = (opts.etcdPrefix ?? '/dockstack').replace(/\/$/, '');
+    const { EtcdRegistry } = await import('./etcd-registry.ts');
     return new EtcdRegistry({
       hosts: rest.split(','),
       prefix,

@@ -1,10 +1,8 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../../errors.ts';
-import { createLogger, LOG_LEVELS, type LogLevel } from '../../log.ts';
+import { LOG_LEVELS, type LogLevel } from '../../log-level.ts';
 import type { ManifestSource } from '../../manifest/manifest-source.ts';
-import { DEFAULT_DOCKER_SOCKET, DockerSource } from '../../providers/docker/docker-source.ts';
 import type { Logger } from '../../reconcile/controller-context.ts';
-import { startAgent } from '../../run-agent.ts';
 import { DEFAULT_STATUS_ADDR } from '../status-client.ts';
 
 /** The registry URL: --registry, DOCKSTACK_REGISTRY, the seed's ZK_HOSTS, ETCD_ENDPOINTS, else memory://. */
@@ -76,6 +74,9 @@ export interface AgentExtras {
 
 /** Run an agent until SIGTERM/SIGINT; deregisters before exiting. */
 export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Promise<void> {
+  // Loaded here, not at the top: every other command stays free of pino, prom-client, HAProxy and
+  // registry code (test/import-graph.test.ts).
+  const [{ createLogger }, { startAgent }] = await Promise.all([import('../../log.ts'), import('../../run-agent.ts')]);
   const log = createLogger(flags.logLevel);
   if (flags.zkAuth !== undefined && !/^[^:\s]+:\S+$/.test(flags.zkAuth)) throw new UsageError(`--zk-auth: expected user:password, got "${flags.zkAuth}"`);
   if ((flags.etcdUser === undefined) !== (flags.etcdPassword === undefined)) throw new UsageError('--etcd-user and --etcd-password go together');
@@ -121,9 +122,11 @@ export function agentCommand(): Command {
   return withAgentOptions(new Command('agent'))
     .description('watch the manifests directory and reconcile registrations and HAProxy until stopped')
     .option('--docker', 'also register running containers labelled dockstack.service.path/port (Docker events API)')
-    .addOption(new Option('--docker-socket <path>', 'Docker Engine API socket').env('DOCKER_SOCKET').default(DEFAULT_DOCKER_SOCKET))
+    .addOption(new Option('--docker-socket <path>', 'Docker Engine API socket').env('DOCKER_SOCKET').default('/var/run/docker.sock'))
     .addHelpText('after', '\nExamples:\n  dockstack agent --manifests manifests --registry mem://\n  ZK_HOSTS=zk1:2181,zk2:2181 dockstack agent --host eth0\n  dockstack agent --registry etcd://127.0.0.1:2379 --status-addr 127.0.0.1:7070\n  dockstack agent --docker --registry zk://127.0.0.1:2181')
-    .action((flags: AgentFlags & { docker?: boolean; dockerSocket: string }) =>
-      runAgent(flags, flags.docker ? { sources: (log) => [new DockerSource({ socketPath: flags.dockerSocket, log })] } : {}),
-    );
+    .action(async (flags: AgentFlags & { docker?: boolean; dockerSocket: string }) => {
+      if (!flags.docker) return runAgent(flags);
+      const { DockerSource } = await import('../../providers/docker/docker-source.ts');
+      return runAgent(flags, { sources: (log) => [new DockerSource({ socketPath: flags.dockerSocket, log })] });
+    });
 }
