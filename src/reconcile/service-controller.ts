@@ -1,7 +1,7 @@
 /**
  * The Service controller (Nerve's job, declaratively): while the instance passes its checks and
  * is not in maintenance, it is registered; otherwise, or once the manifest is gone, it is not.
- * Health runners live per key and are rebuilt when the spec's generation changes; their
+ * Health runners live per key and are rebuilt when the spec's generation or the address changes; their
  * transitions only enqueue the key.
  */
 import { describeError, RegistryError } from '../errors.ts';
@@ -35,7 +35,7 @@ interface Registered {
 }
 
 export class ServiceController {
-  private readonly runners = new Map<string, { generation: number; runner: HealthRunner }>();
+  private readonly runners = new Map<string, { generation: number; host: string; runner: HealthRunner }>();
   private readonly registered = new Map<string, Registered>();
   private readonly draining = new Set<string>();
   /** Keys already warned about an address that cannot be registered (warn once, not every resync). */
@@ -135,13 +135,13 @@ export class ServiceController {
 
   private async ensureRunner(key: string, generation: number, m: ServiceManifest, host: string): Promise<HealthRunner> {
     const existing = this.runners.get(key);
-    if (existing && existing.generation === generation) return existing.runner;
+    if (existing && existing.generation === generation && existing.host === host) return existing.runner;
     await existing?.runner.stop();
     const runner = this.health(m.spec.checks, { host, port: m.spec.port }, (healthy) => {
       this.ctx.status.event(key, healthy ? 'Normal' : 'Warning', healthy ? 'CheckPassed' : 'CheckFailed', healthy ? 'checks passing' : 'checks failing');
       this.ctx.enqueue(key);
     }, key);
-    this.runners.set(key, { generation, runner });
+    this.runners.set(key, { generation, host, runner });
     runner.start();
     return runner;
   }

@@ -43,8 +43,8 @@ export interface NsHost extends NetHost {
   killAll(): Promise<void>;
   /** After killAll(): start the gateway again, as if the host had rebooted (network config is kept). */
   revive(): Promise<void>;
-  /** A TCP backend on this host's address that greets each connection with "NAME\n" (see netns-helper.ts). */
-  greet(name: string, port: number): Promise<ChildProcess>;
+  /** A TCP backend on this host's address (or `addr`) that greets each connection with "NAME\n" (see netns-helper.ts). */
+  greet(name: string, port: number, addr?: string): Promise<ChildProcess>;
   /** The greeting of a fresh connection from this host to `host`:`port` (bounded). */
   greeting(port: number, host?: string, timeoutMs?: number): Promise<string>;
   /** Run `cmd` on this host and collect its output (bounded). */
@@ -131,8 +131,8 @@ class NsHostImpl implements NsHost {
     return p;
   }
 
-  greet(name: string, port: number): Promise<ChildProcess> {
-    return this.helper(['greet', name, this.addr, String(port)]);
+  greet(name: string, port: number, addr = this.addr): Promise<ChildProcess> {
+    return this.helper(['greet', name, addr, String(port)]);
   }
 
   async greeting(port: number, host = this.addr, timeoutMs = 2000): Promise<string> {
