@@ -16,7 +16,7 @@ import { HaproxyProcess } from './haproxy-process.ts';
 import { commit, runningRenders, shapeOf, type ListenerModel, type ListenerState } from './listener-model.ts';
 import { ReloadManager, type ReloadOutcome, type RunResult } from './reload-manager.ts';
 import { renderAndReload } from './render-and-reload.ts';
-import { parseShowStat, runAdminBatch, sendCommand, type StatRow } from './runtime-api.ts';
+import { liveFields, parseShowStat, runAdminBatch, sendCommand, type StatRow } from './runtime-api.ts';
 import { freeOps, planRuntime, trim, type WantServer } from './slot-plan.ts';
 import { Supervisor } from './supervisor.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -140,7 +140,9 @@ export class HaproxyProxy implements Proxy {
       if (!s || !row) return [];
       const word = row.status ?? '';
       const detail = row.check_status ? `${word} ${row.check_status}` : word;
-      return [{ address: addressOf({ host: s.ip, port: s.port }), state: STATE[word] ?? 'down', weight: Number(row.weight), detail }];
+      // "UP 1/3" is still up (going down), "DOWN 1/2" still down (coming up).
+      const state = STATE[word] ?? STATE[word.split(' ')[0]!] ?? 'down';
+      return [{ address: addressOf({ host: s.ip, port: s.port }), state, weight: Number(row.weight), detail, ...liveFields(row) }];
     });
   }
 

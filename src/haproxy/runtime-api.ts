@@ -4,6 +4,7 @@
  */
 import { createConnection } from 'node:net';
 import { HaproxyError } from '../errors.ts';
+import type { EndpointStatus } from '../proxy/proxy.ts';
 
 /** Send one command over the Unix socket at `path`; resolves with HAProxy's whole answer. */
 export function sendCommand(path: string, command: string, timeoutMs = 5000): Promise<string> {
@@ -108,6 +109,17 @@ export function parseShowStat(text: string): StatRow[] {
     });
     return row;
   });
+}
+
+/** The live fields of a server's `show stat` row: last check, open sessions, time since the last change. */
+export function liveFields(row: StatRow): Pick<EndpointStatus, 'check' | 'sessions' | 'lastChangeSeconds'> {
+  const num = (v: string | undefined) => (v === undefined || v === '' || !/^\d+$/.test(v) ? undefined : Number(v));
+  const duration = num(row.check_duration);
+  return {
+    ...(row.check_status && { check: { status: row.check_status.replace(/^\* /, ''), ...(duration !== undefined && { durationMs: duration }) } }),
+    ...(num(row.scur) !== undefined && { sessions: num(row.scur) }),
+    ...(num(row.lastchg) !== undefined && { lastChangeSeconds: num(row.lastchg) }),
+  };
 }
 
 /** A process line of the master CLI's `show proc`. */

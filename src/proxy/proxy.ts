@@ -65,6 +65,12 @@ export interface EndpointStatus {
   readonly weight: number;
   /** The proxy's own word and last check result, for humans ("UP", "L7OK"). */
   readonly detail?: string;
+  /** The last health check's result word ("L4OK", "L4CON", "L7STS") and how long it took. */
+  readonly check?: { readonly status: string; readonly durationMs?: number };
+  /** Connections open to it now. */
+  readonly sessions?: number;
+  /** Seconds since its state last changed. */
+  readonly lastChangeSeconds?: number;
 }
 
 /**
