@@ -15,6 +15,7 @@ declare -A bins=(
   [diffutils]=/usr/bin/diff
   [procps]=/usr/bin/pkill
   [docker.io]=/usr/sbin/dockerd
+  [chromium]=/usr/bin/chromium
 )
 pkgs=()
 for pkg in "${!bins[@]}"; do

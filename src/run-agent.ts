@@ -3,6 +3,7 @@
  * manifest source, status API. The CLI's `agent` command and the end-to-end tests both use it.
  */
 import { mkdir } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Agent } from './agent.ts';
 import { hostAddress, registryEndpoints } from './host-address.ts';
@@ -22,6 +23,7 @@ import { instrumentedChecks } from './server/instrumented-check.ts';
 import { InstrumentedProxy } from './server/instrumented-proxy.ts';
 import { InstrumentedRegistry } from './server/instrumented-registry.ts';
 import { AgentMetrics } from './server/metrics.ts';
+import { Dashboard } from './server/dashboard.ts';
 import { Operations } from './server/operations.ts';
 import { StatusServer } from './server/status-server.ts';
 import { reportInitialSync } from './server/sync-progress.ts';
@@ -110,11 +112,14 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   });
   metrics.bind(agent, proxy);
   const operations = new Operations(agent);
-  const server = new StatusServer(agent, { host, port: Number(portStr), metrics: () => metrics.render(), operations, ...(cfg.statusToken && { token: cfg.statusToken }) });
+  const dashboard = new Dashboard(agent, proxy, { writable: cfg.statusToken !== undefined && cfg.statusToken !== '', reloadCounts: () => metrics.reloadCounts() });
+  const routes = [(path: string, res: ServerResponse) => dashboard.handle(path, res)];
+  const server = new StatusServer(agent, { host, port: Number(portStr), metrics: () => metrics.render(), operations, routes, ...(cfg.statusToken && { token: cfg.statusToken }) });
   const statusAddr = await server.start();
   try {
     await agent.start();
   } catch (err) {
+    dashboard.close();
     await server.close();
     await proxy.close();
     await registry.close();
@@ -134,6 +139,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
         log.info({}, 'stopping: deregistering services');
         stopProgress();
         operations.close();
+        dashboard.close();
         unwatchRoute();
         await agent.stop();
         await server.close();

@@ -9,13 +9,9 @@ import type { Agent } from '../agent.ts';
 import type { Proxy, ReloadReason } from '../proxy/proxy.ts';
 import type { StatusEvent } from '../reconcile/status-store.ts';
 import type { Outcome } from '../reconcile/work-queue.ts';
-import { nameOf } from '../reconcile/controller-context.ts';
+import { liveServersOfAll } from './live-backends.ts';
 
 const kindOf = (key: string): string => key.slice(0, key.indexOf('/'));
-/** Scraping HAProxy's stats is bounded: at most this many Subscriptions, and this long in total. */
-const MAX_SCRAPED_SUBSCRIPTIONS = 200;
-const SCRAPE_BUDGET_MS = 2000;
-
 /** An endpoint state → the gauge's fixed label set. */
 const BACKEND_STATE = { up: 'up', unchecked: 'up', down: 'down', maintenance: 'maint', draining: 'drain' } as const;
 
@@ -86,6 +82,14 @@ export class AgentMetrics {
     this.reloads.inc({ reason: [...new Set(reasons.map(reloadReasonLabel))].sort().join(',') || 'other' });
   }
 
+  /** HAProxy reloads so far, in total and by reason category (the dashboard's counts). */
+  async reloadCounts(): Promise<{ total: number; byReason: Record<string, number>; runtimeCommands: number }> {
+    const byReason: Record<string, number> = {};
+    for (const v of (await this.reloads.get()).values) byReason[String(v.labels.reason)] = v.value;
+    const runtimeCommands = (await this.runtimeCommands.get()).values[0]?.value ?? 0;
+    return { total: Object.values(byReason).reduce((a, b) => a + b, 0), byReason, runtimeCommands };
+  }
+
   /** The exposition text for GET /metrics. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
@@ -106,32 +110,10 @@ export class AgentMetrics {
 
   private async collectBackends(g: Gauge<'subscription' | 'state'>): Promise<void> {
     g.reset();
-    const agent = this.agent;
-    const proxy = this.proxy;
-    if (!agent || !proxy) return;
-    const deadline = Date.now() + SCRAPE_BUDGET_MS;
-    const keys = agent.manifests.keys().filter((k) => k.startsWith('subscription/')).slice(0, MAX_SCRAPED_SUBSCRIPTIONS);
-    for (const key of keys) {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      const name = nameOf(key);
-      const rows = await within(proxy.status(name), left);
-      if (!rows) continue;
+    if (!this.agent || !this.proxy) return;
+    for (const [name, rows] of await liveServersOfAll(this.agent, this.proxy)) {
       for (const state of ['up', 'down', 'maint', 'drain']) g.set({ subscription: name, state }, 0);
       for (const r of rows) g.inc({ subscription: name, state: BACKEND_STATE[r.state] });
     }
-  }
-}
-
-/** `p`'s value, or undefined when it fails or takes longer than `ms`. */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([p.catch(() => undefined), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -16,7 +16,12 @@ export interface StatusServerOptions extends WriteApiOptions {
   readonly host?: string;
   readonly port: number;
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** More GET routes (the dashboard…), tried in order before the API's own; each says whether it served. */
+  readonly routes?: readonly GetRoute[];
 }
+
+/** Serve `pathname` and return true, or return false to pass. */
+export type GetRoute = (pathname: string, res: ServerResponse) => boolean | Promise<boolean>;
 
 export class StatusServer {
   private server: Server | undefined;
@@ -63,6 +68,7 @@ export class StatusServer {
       res.writeHead(200, { 'content-type': m.contentType });
       return void res.end(m.body);
     }
+    for (const route of this.opts.routes ?? []) if (await route(url.pathname, res)) return;
     if (parts[0] !== 'api' || parts[1] !== 'v1') return send(res, 404, { error: `no route ${url.pathname}` });
     const [, , resource, name] = parts;
     if (resource === 'events') return send(res, 200, this.agent.status.events(url.searchParams.get('object') ?? undefined));
