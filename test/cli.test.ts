@@ -30,12 +30,19 @@ describe('validate', () => {
     assert.match(r.stdout, /manifest\(s\) in \d+ file\(s\) valid/);
   });
 
-  test('a bad manifest exits 1 with file:line:col and the field path', async () => {
-    const f = join(root, 'bad.yaml');
-    await writeFile(f, subscription('db', 'service: /path/test\nlisten: { port: "abc" }'));
-    const r = await dockstack(['validate', f]);
+  test('bad manifests exit 1 with file:line:col and the field path, each error printed and counted once', async () => {
+    const dir = join(root, 'bad');
+    await (await import('node:fs/promises')).mkdir(dir);
+    await writeFile(join(dir, 'a.yaml'), subscription('db', 'service: /path/test\nlisten: { port: "abc" }'));
+    await writeFile(join(dir, 'b.yaml'), service('web', 'path: /web\nport: 99999'));
+    const r = await dockstack(['validate', dir]);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr.split('\n')[0], `${f}:7:19 spec.listen.port: expected integer 1–65535, got "abc"`);
+    assert.equal(
+      r.stderr,
+      `${join(dir, 'a.yaml')}:7:19 spec.listen.port: expected integer 1–65535, got "abc"\n` +
+        `${join(dir, 'b.yaml')}:7:9 spec.port: expected integer 1–65535, got 99999\n` +
+        '2 error(s) in 2 file(s)\n',
+    );
   });
 });
 
@@ -58,7 +65,7 @@ describe('apply / diff / delete', () => {
 
     r = await dockstack(['apply', '-f', '-', '--manifests', dir], { stdin: `${service('ok', 'path: /a\nport: 1')}---\n${DB.replace('13306', '99999')}` });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /<stdin>:15:\d+ spec\.listen\.port: expected integer 1–65535, got 99999/);
+    assert.equal(r.stderr, '<stdin>:15:19 spec.listen.port: expected integer 1–65535, got 99999\n1 error(s): nothing was written\n');
     assert.deepEqual(await readdir(dir), ['subscription-db.yaml'], 'nothing written, not even the valid doc');
   });
 

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import YAML from 'yaml';
 import type { ManifestError } from '../errors.ts';
-import { readBounded, type FileResult } from '../manifest/load.ts';
+import { readBounded, readStdin, type FileResult } from '../manifest/load.ts';
 import { parseManifestBytes } from '../manifest/parse.ts';
 import { validateFiles } from '../manifest/validate-files.ts';
 import { walkManifests } from '../manifest/walk.ts';
@@ -71,9 +71,9 @@ export async function readInputs(paths: readonly string[], recursive: boolean): 
   return out;
 }
 
-/** Every error in the inputs (per file and across files), in file order. */
+/** Every error in the inputs (per file and across files), each once, in file order. */
 export function inputErrors(inputs: readonly SourceFile[]): ManifestError[] {
-  return [...inputs.flatMap((s) => s.result.errors), ...validateFiles(inputs.map((s) => s.result))];
+  return validateFiles(inputs.map((s) => s.result));
 }
 
 export function inputObjects(inputs: readonly SourceFile[]): InputObject[] {
@@ -162,11 +162,5 @@ export async function executePlan(plan: Plan): Promise<void> {
     }
     await rename(tmp, abs);
   }
-}
-
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(String(c)));
-  return Buffer.concat(chunks);
 }
 

@@ -50,7 +50,8 @@ export async function loadPath(path: string, opts: { recursive?: boolean } = {})
   return results;
 }
 
-async function readStdin(): Promise<Buffer> {
+/** Read stdin, stopping just past MAX_MANIFEST_BYTES (enough to report "too large"). */
+export async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of process.stdin) {

@@ -12,7 +12,7 @@ export function validateCommand(): Command {
     .addHelpText('after', '\nExamples:\n  dockstack validate manifests/\n  cat db.yaml | dockstack validate -')
     .action(async (paths: string[], opts: { recursive: boolean }) => {
       const results = (await Promise.all(paths.map((p) => loadPath(p, { recursive: opts.recursive })))).flat();
-      const errors = [...results.flatMap((r) => r.errors), ...validateFiles(results)];
+      const errors = validateFiles(results);
       const count = results.reduce((n, r) => n + r.manifests.length, 0);
       for (const e of errors) process.stderr.write(`${e.message}\n`);
       if (errors.length) {
