@@ -146,6 +146,8 @@ describe('slot planning', () => {
     assert.deepEqual(splitAnswers(text, 6), ["IP changed from '127.0.0.1' to '127.0.0.2'", "Invalid addr 'fe80::1%lo'", '', 'No such server.', 'New server registered.', '']);
     assert.equal(splitAnswers(text, 5), undefined);
     assert.equal(splitAnswers('truncated', 1), undefined);
+    // Measured on 2.6: `del server` ends its answer without the blank line.
+    assert.deepEqual(splitAnswers('\nServer deleted.\n\nServer deleted.\n', 4), ['', 'Server deleted.', '', 'Server deleted.']);
   });
 
   test('layoutForReload keeps slot positions, drops drains and grows', () => {

@@ -48,20 +48,23 @@ export interface Refusal {
   readonly answer: string;
 }
 
+const DELETED = 'Server deleted.\n';
 const BATCH = 64; // commands per connection: well under HAProxy's 16 KiB command-line buffer
 
 /**
  * Split the answer to `cmd1;cmd2;…` into one answer per command. HAProxy runs every command of a
  * line, even after one fails, and ends each answer with a blank line: an empty answer is a lone
- * "\n", any other is "text\n\n". Undefined when the text does not hold exactly `n` answers.
+ * "\n", any other is "text\n\n" — except `del server`'s "Server deleted.\n" (2.6 prints no blank line
+ * after it). Undefined when the text does not hold exactly `n` answers.
  */
 export function splitAnswers(text: string, n: number): string[] | undefined {
   const out: string[] = [];
   let p = 0;
   while (p < text.length) {
-    if (text[p] === '\n') {
-      out.push('');
-      p++;
+    if (text.startsWith(DELETED, p) || text[p] === '\n') {
+      const one = text[p] === '\n' ? '\n' : DELETED;
+      out.push(one.trim());
+      p += one.length;
       continue;
     }
     const end = text.indexOf('\n\n', p);
