@@ -16,6 +16,8 @@ declare -A bins=(
   [procps]=/usr/bin/pkill
   [docker.io]=/usr/sbin/dockerd
   [chromium]=/usr/bin/chromium
+  [iproute2]=/usr/sbin/ip
+  [iptables]=/usr/sbin/iptables
 )
 pkgs=()
 for pkg in "${!bins[@]}"; do
