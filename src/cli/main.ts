@@ -15,6 +15,7 @@ import { maintenanceCommand } from './commands/maintenance.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { synapseCommand } from './commands/synapse.ts';
 import { validateCommand } from './commands/validate.ts';
+import { waitCommand } from './commands/wait.ts';
 import { ExitCode } from './exit-code.ts';
 
 /** The package version, plus where the code runs from when that is not the build (bin/dockstack.js). */
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .version(versionLine())
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) });
-  for (const cmd of [agentCommand(), applyCommand(), deleteCommand(), diffCommand(), getCommand(), describeCommand(), drainCommand(), maintenanceCommand(), validateCommand(), schemaCommand(), createCommand(), nerveCommand(), synapseCommand()])
+  for (const cmd of [agentCommand(), applyCommand(), deleteCommand(), diffCommand(), getCommand(), describeCommand(), drainCommand(), maintenanceCommand(), validateCommand(), waitCommand(), schemaCommand(), createCommand(), nerveCommand(), synapseCommand()])
     program.addCommand(cmd);
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
@@ -52,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof ExitCode) return err.code;
     process.stderr.write(`${formatError(err)}\n`);
-    return err instanceof DockstackError && err.code === 'E_DIFF_FAILED' ? 2 : 1;
+    return err instanceof DockstackError && (err.code === 'E_DIFF_FAILED' || err.code === 'E_WAIT_FAILED') ? 2 : 1;
   }
 }
 

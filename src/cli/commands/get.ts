@@ -1,13 +1,13 @@
 import { Command, Option } from 'commander';
-import YAML from 'yaml';
 import type { ObjectView } from '../../agent.ts';
 import { DockstackError, UsageError } from '../../errors.ts';
 import type { StatusEvent } from '../../reconcile/status-store.ts';
 import { parseKind, pluralOf } from '../kinds.ts';
-import { renderDescribe, renderTable } from '../output.ts';
+import { renderDescribe } from '../output.ts';
+import { checkOutput, formatItems, sortItems } from '../output-format.ts';
 import { getJson, statusAddr, streamJson } from '../status-client.ts';
 
-const output = () => new Option('-o, --output <format>', 'wide | yaml | json').choices(['wide', 'yaml', 'json']);
+const output = () => new Option('-o, --output <format>', 'wide | yaml | json | name | jsonpath=TEMPLATE | custom-columns=HEADER:EXPR,...');
 const server = () => new Option('--status-addr <addr>', 'the agent status API (env DOCKSTACK_STATUS_ADDR)');
 
 /** `dockstack get services|subscriptions [NAME] [-o wide|yaml|json] [-w]` from the agent's status API. */
@@ -18,11 +18,15 @@ export function getCommand(): Command {
     .argument('[name]')
     .addOption(output())
     .option('-w, --watch', 'after listing, stream changes')
+    .option('--no-headers', 'omit the table header')
+    .option('--sort-by <jsonpath>', 'order by a JSONPath expression, e.g. .metadata.name')
     .addOption(server())
-    .addHelpText('after', '\nExamples:\n  dockstack get services\n  dockstack get subscription mysql -o yaml\n  dockstack get subs -w')
-    .action(async (kindArg: string, name: string | undefined, opts: { output?: string; watch?: boolean; statusAddr?: string }) => {
+    .addHelpText('after', `\nExamples:\n  dockstack get services\n  dockstack get subscription mysql -o yaml\n  dockstack get subs -w\n  dockstack get services -o jsonpath='{range .items[*]}{.metadata.name}{"\\t"}{.status.details.registryKey}{"\\n"}{end}'\n  dockstack get subs -o custom-columns=NAME:.metadata.name,LISTEN:.status.details.listen --sort-by=.metadata.name`)
+    .action(async (kindArg: string, name: string | undefined, opts: { output?: string; watch?: boolean; statusAddr?: string; headers: boolean; sortBy?: string }) => {
       const kind = parseKind(kindArg);
       if (!kind) throw new UsageError(`unknown kind "${kindArg}"`, 'use services or subscriptions');
+      checkOutput(opts.output);
+      const fmt = { ...(opts.output !== undefined && { output: opts.output }), noHeaders: !opts.headers, ...(opts.sortBy !== undefined && { sortBy: opts.sortBy }) };
       const addr = statusAddr(opts.statusAddr);
       if (opts.watch) {
         const ac = new AbortController();
@@ -31,7 +35,7 @@ export function getCommand(): Command {
         await streamJson(addr, `/api/v1/watch?kind=${pluralOf(kind)}`, (item) => {
           const v = item as ObjectView;
           if (!('kind' in v) || (name && v.metadata.name !== name)) return;
-          process.stdout.write(print([v], opts.output, header));
+          process.stdout.write(formatItems([v], fmt, false, header));
           header = false;
         }, ac.signal);
         return;
@@ -39,16 +43,10 @@ export function getCommand(): Command {
       const path = `/api/v1/${pluralOf(kind)}${name ? `/${encodeURIComponent(name)}` : ''}`;
       const res = await getJson<ObjectView | ObjectView[]>(addr, path);
       if (res === undefined) throw new DockstackError('E_NOT_FOUND', `${kind.toLowerCase()} "${name}" not found`);
-      const items = Array.isArray(res) ? res : [res];
+      const items = Array.isArray(res) ? (fmt.sortBy ? sortItems(res, fmt.sortBy) : res) : [res];
       if (items.length === 0 && !opts.output) return void process.stderr.write(`No ${pluralOf(kind)} found.\n`);
-      process.stdout.write(print(items, opts.output, true, !Array.isArray(res)));
+      process.stdout.write(formatItems(items, fmt, !Array.isArray(res)));
     });
-}
-
-function print(items: ObjectView[], format: string | undefined, header: boolean, single = false): string {
-  if (format === 'json') return `${JSON.stringify(single ? items[0] : items, null, 2)}\n`;
-  if (format === 'yaml') return single ? YAML.stringify(items[0]) : items.map((i) => `---\n${YAML.stringify(i)}`).join('');
-  return renderTable(items, format === 'wide', header);
 }
 
 /** `dockstack describe service|subscription NAME`: spec, status, conditions and recent events. */

@@ -1,0 +1,64 @@
+/**
+ * `get -o FORMAT` as kubectl spells it: wide | yaml | json | name | jsonpath=TEMPLATE |
+ * custom-columns=HEADER:EXPR,… ; plus --no-headers and --sort-by=EXPR. A list is the kubectl
+ * `{kind: List, items: […]}` to JSONPath and JSON, a named object the object itself.
+ */
+import YAML from 'yaml';
+import type { ObjectView } from '../agent.ts';
+import { UsageError } from '../errors.ts';
+import { jsonPathValues, renderJsonPath } from './jsonpath.ts';
+import { renderTable } from './output.ts';
+
+export interface OutputOptions {
+  readonly output?: string;
+  readonly noHeaders?: boolean;
+  readonly sortBy?: string;
+}
+
+const HINT = 'use -o wide|yaml|json|name|jsonpath=TEMPLATE|custom-columns=HEADER:EXPR,...';
+
+/** Throws UsageError for a format `get` does not know, before anything is fetched. */
+export function checkOutput(output: string | undefined): void {
+  if (output === undefined || ['wide', 'yaml', 'json', 'name'].includes(output)) return;
+  if (/^(jsonpath|custom-columns)=./s.test(output)) return;
+  throw new UsageError(`-o ${output}: unknown output format`, HINT);
+}
+
+/** Order `items` by the value `expr` selects in each (numbers numerically, the rest as text). */
+export function sortItems(items: readonly ObjectView[], expr: string): ObjectView[] {
+  const key = (v: ObjectView) => jsonPathValues(expr, v)[0];
+  return [...items].sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x ?? '').localeCompare(String(y ?? ''));
+  });
+}
+
+/** Print `items` (one object when `single`) in the chosen format; `header` false for watch updates after the first. */
+export function formatItems(items: readonly ObjectView[], opts: OutputOptions, single = false, header = true): string {
+  const o = opts.output;
+  const data = single ? items[0] : { apiVersion: 'v1', kind: 'List', items };
+  if (o === 'json') return `${JSON.stringify(data, null, 2)}\n`;
+  if (o === 'yaml') return single ? YAML.stringify(items[0]) : items.map((i) => `---\n${YAML.stringify(i)}`).join('');
+  if (o === 'name') return items.map((i) => `${i.kind.toLowerCase()}/${i.metadata.name}\n`).join('');
+  if (o?.startsWith('jsonpath=')) return renderJsonPath(o.slice('jsonpath='.length), data);
+  if (o?.startsWith('custom-columns=')) return customColumns(items, o.slice('custom-columns='.length), header && !opts.noHeaders);
+  return renderTable(items, o === 'wide', header && !opts.noHeaders);
+}
+
+function customColumns(items: readonly ObjectView[], spec: string, header: boolean): string {
+  const cols = spec.split(',').map((c) => {
+    const i = c.indexOf(':');
+    if (i <= 0 || i === c.length - 1) throw new UsageError(`-o custom-columns: "${c}" is not HEADER:EXPR`, 'e.g. -o custom-columns=NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status');
+    return { head: c.slice(0, i), expr: c.slice(i + 1) };
+  });
+  const rows = items.map((v) =>
+    cols.map(({ expr }) => {
+      const vals = jsonPathValues(expr, v);
+      return vals.length === 0 ? '<none>' : vals.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(',');
+    }),
+  );
+  const all = header ? [cols.map((c) => c.head), ...rows] : rows;
+  const widths = cols.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
+  return all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('   ')).join('\n') + (all.length ? '\n' : '');
+}
