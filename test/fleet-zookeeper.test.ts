@@ -92,6 +92,8 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
     assert.match(producerA.log(), new RegExp(`"host":"${SUBNET.replace(/\./g, '\\.')}\\.1 \\(route to registry`), 'the start log line names the address');
     const wide = await producerA.cli(['get', 'services', '-o', 'wide']);
     assert.match(wide.stdout, new RegExp(`mysql .*${A.replace(/\./g, '\\.')}`), wide.stdout + wide.stderr);
+    const described = await producerA.cli(['describe', 'service', 'mysql']);
+    assert.match(described.stdout, new RegExp(`host:? +${SUBNET.replace(/\./g, '\\.')}\\.1\\b`), described.stdout + described.stderr);
     assert.equal((await producerB.view('services', 'mysql'))?.status.details.host, `${SUBNET}.3`, '--host eth0: its first IPv4');
     t.diagnostic(`get services -o wide on host1:\n${wide.stdout}`);
   });
@@ -207,6 +209,11 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
       t.diagnostic(`${how}: state-file set applied ${firstApplyMs} ms after the new agent's status API answered (lastSeen ${String(v.status.details.lastSeen)}); failed queries across the restart: ${failed}`);
       // SIGKILL leaves HAProxy serving; SIGTERM and a reboot stop it until the new agent starts one.
       if (how === 'SIGKILL') assert.equal(failed, 0, JSON.stringify(traffic.counts().errors.slice(-3)));
+      if (how === 'reboot') {
+        const d = await consumer.cli(['describe', 'subscription', 'mysql']);
+        assert.match(d.stdout, /source:? +state-file/, d.stdout + d.stderr);
+        assert.match(d.stdout, /FailStatic/);
+      }
     }
     await h2.heal();
     await eventually(async () => assert.equal((await subscriptionView())?.status.details.source, 'registry'), { timeoutMs: 30_000, message: 'the registry wins once it answers' });
