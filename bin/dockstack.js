@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+// SIGUSR1 would open Node's inspector: unauthenticated code execution as the agent for any local
+// user allowed to signal it. A listener, installed before anything else runs, turns that off.
+process.on('SIGUSR1', () => process.stderr.write('dockstack: SIGUSR1 ignored (the inspector is disabled)\n'));
 // Runs the compiled CLI (dist/) in this same process, so signals reach the agent. In a development
 // clone whose sources are newer than dist/ (or with no dist/), it runs the TypeScript sources
 // through tsx instead and says so on --version: a stale build never runs silently.

@@ -9,6 +9,7 @@ import type { HostAddress } from './host-address.ts';
 import type { ManifestSource } from './manifest/manifest-source.ts';
 import { ManifestStore } from './manifest/manifest-store.ts';
 import type { FileResult } from './manifest/load.ts';
+import { redactSecrets } from './manifest/redact.ts';
 import { API_VERSION, type Kind } from './manifest/schema.ts';
 import { silentLogger, type Logger } from './reconcile/controller-context.ts';
 import type { LastKnownState } from './reconcile/last-known-state.ts';
@@ -132,7 +133,7 @@ export class Agent {
         ...(stored && { generation: stored.generation, source: `${stored.file}:${stored.position.line}:${stored.position.column}` }),
         ...(m?.metadata.labels && { labels: m.metadata.labels }),
       },
-      ...(m && { spec: m.spec }),
+      ...(m && { spec: redactSecrets(m.spec) }),
       status: { conditions: [], retries: 0, details: {}, ...status, validationErrors: errors },
     };
   }

@@ -46,6 +46,10 @@ export interface AgentConfig {
   readonly stateTtlMs?: number;
   /** Bearer token allowing the status API's write operations (drain, maintenance); none = read-only. */
   readonly statusToken?: string;
+  /** More Host header names the status API serves (DNS rebinding guard). */
+  readonly statusAllowedHosts?: readonly string[];
+  /** Follow manifest symlinks that lead outside `manifestsDir` (default: ignored with an error). */
+  readonly followExternalLinks?: boolean;
   readonly log?: Logger;
   /** Override the manifest source (tests, providers). */
   readonly source?: ManifestSource;
@@ -97,7 +101,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
     onProblem: (message) => log.warn({ reason: 'StateFile' }, message),
   });
   await lastKnown.load();
-  const sources = [...(cfg.watchManifests === false ? [] : [new DirectorySource({ dir: cfg.manifestsDir })]), ...(cfg.extraSources ?? [])];
+  const sources = [...(cfg.watchManifests === false ? [] : [new DirectorySource({ dir: cfg.manifestsDir, followExternalLinks: cfg.followExternalLinks ?? false })]), ...(cfg.extraSources ?? [])];
   const source = cfg.source ?? (sources.length === 1 ? sources[0]! : new MergedSource(sources));
   const agent = new Agent({
     source,
@@ -114,7 +118,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const operations = new Operations(agent);
   const dashboard = new Dashboard(agent, proxy, { writable: cfg.statusToken !== undefined && cfg.statusToken !== '', reloadCounts: () => metrics.reloadCounts() });
   const routes = [(path: string, res: ServerResponse) => dashboard.handle(path, res)];
-  const server = new StatusServer(agent, { host, port: Number(portStr), metrics: () => metrics.render(), operations, routes, ...(cfg.statusToken && { token: cfg.statusToken }) });
+  const server = new StatusServer(agent, { host, port: Number(portStr), metrics: () => metrics.render(), operations, routes, ...(cfg.statusToken && { token: cfg.statusToken }), ...(cfg.statusAllowedHosts && { allowedHosts: cfg.statusAllowedHosts }) });
   const statusAddr = await server.start();
   try {
     await agent.start();

@@ -6,15 +6,16 @@
  * fsync, rename.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import YAML from 'yaml';
-import type { ManifestError } from '../errors.ts';
+import { DockstackError, type ManifestError } from '../errors.ts';
 import { readBounded, readStdin, type FileResult } from '../manifest/load.ts';
+import { hasInlineSecret } from '../manifest/redact.ts';
 import { parseManifestBytes } from '../manifest/parse.ts';
 import { validateFiles } from '../manifest/validate-files.ts';
-import { walkManifests } from '../manifest/walk.ts';
+import { isWithin, walkManifests } from '../manifest/walk.ts';
 import type { Manifest } from '../manifest/schema.ts';
 
 /** One parsed file with its raw document texts (index-aligned with yaml's documents). */
@@ -144,16 +145,27 @@ export async function planDelete(dir: string, keys: readonly string[]): Promise<
   return plan;
 }
 
-/** Carry out a plan's writes atomically (temp + fsync + rename) or unlink. */
-export async function executePlan(plan: Plan): Promise<void> {
+/**
+ * Carry out a plan's writes atomically (temp + fsync + rename) or unlink, only inside `root`: a
+ * directory reached through a symlink pointing elsewhere is refused. A file carrying an inline
+ * secret is written 0600 (otherwise 0644, or the existing file's stricter mode).
+ */
+export async function executePlan(plan: Plan, root: string): Promise<void> {
   for (const [abs, content] of plan.writes) {
+    if (content !== null) await mkdir(dirname(abs), { recursive: true });
+    const realRoot = await realpath(root).catch(() => undefined);
+    const dir = await realpath(dirname(abs));
+    if (realRoot === undefined || !isWithin(realRoot, dir))
+      throw new DockstackError('E_OUTSIDE_MANIFESTS', `${content === null ? 'deleting' : 'writing'} ${abs}: its directory resolves to ${dir}, outside ${root}`, { hint: 'a symlinked directory leads out of --manifests; edit that file directly' });
     if (content === null) {
       await unlink(abs);
       continue;
     }
-    await mkdir(dirname(abs), { recursive: true });
+    const secret = parseManifestBytes(Buffer.from(content), abs).manifests.some((m) => hasInlineSecret(m.manifest));
+    const existing = await lstat(abs).catch(() => undefined);
+    const mode = secret ? 0o600 : existing?.isFile() ? existing.mode & 0o644 : 0o644;
     const tmp = join(dirname(abs), `.dockstack-${randomBytes(6).toString('hex')}.tmp`);
-    const fh = await open(tmp, 'w', 0o644);
+    const fh = await open(tmp, 'wx', mode);
     try {
       await fh.writeFile(content);
       await fh.sync();

@@ -2,6 +2,7 @@
 import YAML from 'yaml';
 import type { ObjectView } from '../agent.ts';
 import type { StatusEvent } from '../reconcile/status-store.ts';
+import { terminalSafe } from './terminal-safe.ts';
 
 const cond = (v: ObjectView, type: string) => v.status.conditions.find((c) => c.type === type);
 
@@ -23,7 +24,7 @@ function row(v: ObjectView, wide: boolean): string[] {
       : [String(spec.service ?? '-'), String(d.listen ?? '-'), String((d.backends as string[] | undefined)?.length ?? '-')];
   const cols = [...base, ...kindCols, String(v.metadata.generation ?? '-'), String(v.status.observedGeneration ?? '-'), age(ready?.lastTransitionTime)];
   if (wide) cols.push(v.status.lastError ?? (v.status.validationErrors[0] ?? ''), v.metadata.source ?? '-');
-  return cols;
+  return cols.map(terminalSafe);
 }
 
 /** An aligned table of objects (all of one kind). */
@@ -46,18 +47,18 @@ export function renderDescribe(v: ObjectView, events: readonly StatusEvent[]): s
   lines.push(`Generation:          ${v.metadata.generation ?? '-'}`, `Observed Generation: ${v.status.observedGeneration ?? '-'}`);
   if (v.status.lastError) lines.push(`Last Error:          ${v.status.lastError}`, `Retries:             ${v.status.retries}`);
   if (v.status.validationErrors.length) lines.push('Validation Errors:', ...v.status.validationErrors.map((e) => `  ${e}`));
-  lines.push('Spec:', indent(YAML.stringify(v.spec ?? {})));
+  lines.push('Spec:', ...indent(YAML.stringify(v.spec ?? {})));
   lines.push('Conditions:', '  TYPE              STATUS   REASON               AGE    MESSAGE');
   for (const c of v.status.conditions)
     lines.push(`  ${c.type.padEnd(17)} ${c.status.padEnd(8)} ${c.reason.padEnd(20)} ${age(c.lastTransitionTime).padEnd(6)} ${c.message}`);
-  if (Object.keys(v.status.details).length) lines.push('Status:', indent(YAML.stringify(v.status.details)));
+  if (Object.keys(v.status.details).length) lines.push('Status:', ...indent(YAML.stringify(v.status.details)));
   lines.push('Events:');
   if (events.length === 0) lines.push('  <none>');
   else {
     lines.push('  TYPE      REASON               AGE    MESSAGE');
     for (const e of events) lines.push(`  ${e.type.padEnd(9)} ${e.reason.padEnd(20)} ${age(e.time).padEnd(6)} ${e.message}`);
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(terminalSafe).join('\n')}\n`;
 }
 
-const indent = (s: string) => s.trimEnd().split('\n').map((l) => `  ${l}`).join('\n');
+const indent = (s: string) => s.trimEnd().split('\n').map((l) => `  ${l}`);

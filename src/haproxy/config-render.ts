@@ -140,7 +140,8 @@ function renderListener(l: ListenerRender): string[] {
     else if (c.kind === 'redis') lines.push('  option redis-check');
     else if (c.kind === 'http') {
       let send = `  http-check send meth GET uri ${quoted('check path', c.path)}`;
-      if (c.hostHeader !== undefined) send += ` hdr Host ${isValidHost(c.hostHeader) ? c.hostHeader : fail('Host header', c.hostHeader)}`;
+      // `hdr` takes a log-format string: an unescaped % is a variable (%H sent the machine's hostname).
+      if (c.hostHeader !== undefined) send += ` hdr Host ${isValidHost(c.hostHeader) ? c.hostHeader.replaceAll('%', '%%') : fail('Host header', c.hostHeader)}`;
       lines.push('  option httpchk', send);
     } else if (c.kind !== 'tcp') fail('check kind', (c as { kind: unknown }).kind);
   }

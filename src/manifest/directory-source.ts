@@ -25,6 +25,8 @@ export interface DirectorySourceOptions {
   readonly debounceMs?: number;
   readonly maxWaitMs?: number;
   readonly rescanMs?: number;
+  /** Follow symlinks whose target is outside `dir` (default false: reported and ignored). */
+  readonly followExternalLinks?: boolean;
 }
 
 const MAX_NATIVE_WATCHES = 64;
@@ -53,7 +55,7 @@ export class DirectorySource implements ManifestSource {
     this.#maxWaitMs = opts.maxWaitMs ?? 1000;
     this.#rescanMs = opts.rescanMs ?? 2000;
     this.#watch = opts.watch ?? true;
-    this.#scanner = new SnapshotScanner(this.#dir, { maxWaitMs: this.#maxWaitMs });
+    this.#scanner = new SnapshotScanner(this.#dir, { maxWaitMs: this.#maxWaitMs, followExternalLinks: opts.followExternalLinks ?? false });
   }
 
   /** Watch, emit the first (settled) snapshot, then resolve. Later snapshots only when something changed. */

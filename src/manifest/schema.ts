@@ -50,6 +50,9 @@ export function isValidHost(host: string): boolean {
 }
 export const host = () =>
   z.string().refine(isValidHost, { error: (iss) => `expected an IP address or hostname, got ${got(iss.input)}` });
+/** A Host header value: a host without an IPv6 zone (a "%" means nothing to the server, and HAProxy would expand it). */
+const hostHeader = () =>
+  host().refine((h) => !h.includes('%'), { error: (iss) => `expected a hostname or IP address without a "%" zone, got ${got(iss.input)}` });
 
 /** "host:port" or "[v6]:port". */
 export const HOST_PORT_RE = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/;
@@ -94,11 +97,13 @@ export const HttpCheck = z.strictObject({
   host: host().optional(),
   port: port().optional(),
   path: z.string().regex(/^\/[\x21-\x7e]*$/, { error: 'expected an absolute URL path without spaces' }).default('/'),
-  hostHeader: host().optional(),
+  hostHeader: hostHeader().optional(),
   expectStatus: z.array(intIn(100, 599)).optional(),
   expectBody: z.string().optional(),
   ...checkTiming,
 });
+/** A secret: its value never appears in an error message. */
+const secret = () => z.string({ error: 'expected a string (the value is not shown: it is a secret)' });
 const checkUser = () =>
   z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, { error: (iss) => `expected a user name of A-Z a-z 0-9 _ . -, got ${got(iss.input)}` });
 export const MysqlCheck = z.strictObject({
@@ -106,7 +111,7 @@ export const MysqlCheck = z.strictObject({
   host: host().optional(),
   port: port().optional(),
   user: checkUser().default('haproxy_check'),
-  password: z.string().optional(),
+  password: secret().optional(),
   /** Count "access denied" as alive: the server answered the handshake. */
   acceptAuthError: z.boolean().default(false),
   ...checkTiming,
@@ -115,7 +120,7 @@ export const RedisCheck = z.strictObject({
   type: z.literal('redis'),
   host: host().optional(),
   port: port().optional(),
-  password: z.string().optional(),
+  password: secret().optional(),
   ...checkTiming,
 });
 export const HealthCheckSpec = z.discriminatedUnion('type', [TcpCheck, HttpCheck, MysqlCheck, RedisCheck]);
@@ -151,7 +156,7 @@ export const ProxyCheck = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('http'),
     path: z.string().regex(/^\/[\x21-\x7e]*$/, { error: 'expected an absolute URL path without spaces' }).default('/'),
-    hostHeader: host().optional(),
+    hostHeader: hostHeader().optional(),
     ...proxyCheckTiming,
   }),
   z.strictObject({ type: z.literal('mysql'), user: checkUser(), ...proxyCheckTiming }),

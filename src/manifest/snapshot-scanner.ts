@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
+import { ManifestError } from '../errors.ts';
 import type { FileResult } from './file-result.ts';
 import { readBounded } from './load.ts';
 import { parseManifestBytes } from './parse.ts';
@@ -35,8 +36,11 @@ export class SnapshotScanner {
   #committed = new Map<string, Committed>();
   #pending = new Map<string, { sig: string; hash: string; since: number }>();
 
-  constructor(root: string, opts: { maxWaitMs?: number; now?: () => number } = {}) {
+  readonly #followExternalLinks: boolean;
+
+  constructor(root: string, opts: { maxWaitMs?: number; now?: () => number; followExternalLinks?: boolean } = {}) {
     this.#root = root;
+    this.#followExternalLinks = opts.followExternalLinks ?? false;
     this.#maxWaitMs = opts.maxWaitMs ?? 1000;
     this.#now = opts.now ?? Date.now;
   }
@@ -58,13 +62,21 @@ export class SnapshotScanner {
     }
     let walk;
     try {
-      walk = await walkManifests(this.#root, this.#root);
+      walk = await walkManifests(this.#root, this.#root, { followExternalLinks: this.#followExternalLinks });
     } catch {
       return { changed: false, unsettled: true, rootId, realRoot, linkDirs: [] }; // mid-swap: retry
     }
     let changed = false;
     let unsettled = false;
     const seen = new Set<string>();
+    for (const { file, target } of walk.external) {
+      seen.add(file);
+      const sig = `external:${target}`;
+      if (this.#committed.get(file)?.sig === sig) continue;
+      const err = new ManifestError(file, undefined, undefined, `symlink to ${target}, outside the manifests directory: ignored (--follow-external-links to allow)`);
+      this.#committed.set(file, { sig, hash: '', result: { file, manifests: [], errors: [err], failedKeys: [], errorKeys: new Map(), fatal: false } });
+      changed = true;
+    }
     for (const { file, abs } of walk.files) {
       const outcome = await this.#check(file, abs).catch(() => 'gone' as const);
       if (outcome === 'gone') continue;

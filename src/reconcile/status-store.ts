@@ -31,12 +31,16 @@ export interface StatusEvent {
 }
 
 const MAX_EVENTS_PER_OBJECT = 50;
+/** Deleted objects whose events are kept for `describe`; the longest-deleted are freed first. */
+export const MAX_DELETED_WITH_EVENTS = 256;
 
 export class StatusStore {
   private readonly statuses = new Map<string, ObjectStatus>();
   private readonly eventLog = new Map<string, StatusEvent[]>();
   private readonly listeners = new Set<(key: string) => void>();
   private readonly eventListeners = new Set<(e: StatusEvent) => void>();
+  /** Keys with events but no status, oldest first (a Map keeps insertion order). */
+  private readonly gone = new Map<string, true>();
 
   constructor(private readonly now: () => Date = () => new Date()) {}
 
@@ -87,6 +91,7 @@ export class StatusStore {
     const e: StatusEvent = { time: this.now().toISOString(), object: key, type, reason, message };
     list.push(e);
     if (list.length > MAX_EVENTS_PER_OBJECT) list.splice(0, list.length - MAX_EVENTS_PER_OBJECT);
+    if (!this.statuses.has(key)) this.forgetLater(key);
     for (const l of this.eventListeners) l(e);
   }
 
@@ -95,9 +100,21 @@ export class StatusStore {
     return [...this.eventLog.values()].flat().sort((a, b) => a.time.localeCompare(b.time));
   }
 
-  /** Forget an object (it was deleted); its events are kept so `describe` can still explain. */
+  /** Forget an object (it was deleted); its events are kept (bounded) so `describe` can still explain. */
   delete(key: string): void {
-    if (this.statuses.delete(key)) this.changed(key);
+    if (!this.statuses.delete(key)) return;
+    if (this.eventLog.has(key)) this.forgetLater(key);
+    this.changed(key);
+  }
+
+  private forgetLater(key: string): void {
+    this.gone.delete(key);
+    this.gone.set(key, true);
+    for (const k of this.gone.keys()) {
+      if (this.gone.size <= MAX_DELETED_WITH_EVENTS) break;
+      this.gone.delete(k);
+      this.eventLog.delete(k);
+    }
   }
 
   subscribe(onChange: (key: string) => void): () => void {
@@ -115,6 +132,7 @@ export class StatusStore {
     if (!s) {
       s = { conditions: [], retries: 0, details: {} };
       this.statuses.set(key, s);
+      this.gone.delete(key);
     }
     return s;
   }

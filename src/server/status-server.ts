@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Agent } from '../agent.ts';
 import { DockstackError } from '../errors.ts';
 import type { Kind } from '../manifest/schema.ts';
+import { hostGuard } from './host-guard.ts';
 import { handleWrite, type WriteApiOptions } from './write-api.ts';
 
 const KIND_BY_PLURAL: Record<string, Kind> = { services: 'Service', subscriptions: 'Subscription' };
@@ -18,10 +19,21 @@ export interface StatusServerOptions extends WriteApiOptions {
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
   /** More GET routes (the dashboard…), tried in order before the API's own; each says whether it served. */
   readonly routes?: readonly GetRoute[];
+  /** More Host header names to serve besides the bind address, localhost and 127.0.0.1. */
+  readonly allowedHosts?: readonly string[];
+  /** At most this many open /api/v1/watch streams (default 32); more get 503. */
+  readonly maxWatchStreams?: number;
+  /** A watch stream whose unsent output exceeds this (default 1 MiB) is a slow reader: dropped. */
+  readonly maxWatchBufferedBytes?: number;
+  /** Time a client has to send its request headers (default 10 s). */
+  readonly headersTimeoutMs?: number;
 }
 
 /** Serve `pathname` and return true, or return false to pass. */
 export type GetRoute = (pathname: string, res: ServerResponse) => boolean | Promise<boolean>;
+
+/** Open connections at once; Node drops the excess on accept. */
+const MAX_CONNECTIONS = 256;
 
 export class StatusServer {
   private server: Server | undefined;
@@ -34,9 +46,16 @@ export class StatusServer {
 
   /** Listen; resolves with the bound address ("127.0.0.1:7070"). */
   async start(): Promise<string> {
-    const server = createServer((req, res) => {
+    const headersTimeout = this.opts.headersTimeoutMs ?? 10_000;
+    const allowed = hostGuard(this.opts.host ?? '127.0.0.1', this.opts.allowedHosts);
+    // Node checks the header timeout only every connectionsCheckingInterval (30 s by default):
+    // measured, a slow-header client was held 85 s before these were set.
+    const server = createServer({ headersTimeout, requestTimeout: headersTimeout + 20_000, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, (req, res) => {
+      if (!allowed(req))
+        return send(res, 403, { error: `Host "${req.headers.host}" is not one this agent serves (DNS rebinding guard)`, hint: 'connect to 127.0.0.1/localhost, or add the name with --status-allowed-hosts' });
       this.handle(req, res).catch((err: unknown) => send(res, 500, { error: String(err) }));
     });
+    server.maxConnections = MAX_CONNECTIONS;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new DockstackError('E_STATUS_LISTEN', `starting the status API on ${this.opts.host ?? '127.0.0.1'}:${this.opts.port}: ${err.message}`, { cause: err, hint: 'pick another --status-addr' })));
@@ -82,12 +101,23 @@ export class StatusServer {
 
   /** NDJSON: every object now, then each object again whenever its status or manifest changes. */
   private watch(res: ServerResponse, kind: Kind | undefined): void {
+    if (this.streams.size >= (this.opts.maxWatchStreams ?? 32))
+      return send(res, 503, { error: `too many watch streams open (${this.streams.size})`, hint: 'close some `get -w` clients' });
+    const maxBuffered = this.opts.maxWatchBufferedBytes ?? 1024 * 1024;
+    // A client that does not read would make us buffer every change for it, for ever (measured
+    // before this bound: 20 such clients took the agent from 224 to 618 MB). Drop it instead; a
+    // `get -w` that falls this far behind reconnects and re-lists.
+    const write = (line: string) => {
+      if (res.writableLength > maxBuffered) res.destroy();
+      else res.write(line);
+    };
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
-    for (const v of this.agent.view(kind)) res.write(`${JSON.stringify(v)}\n`);
+    res.flushHeaders(); // the client knows it is subscribed even while nothing changes
+    for (const v of this.agent.view(kind)) write(`${JSON.stringify(v)}\n`);
     const unsubscribe = this.agent.status.subscribe((key) => {
       const v = this.agent.viewOf(key);
-      if (v && (!kind || v.kind === kind)) res.write(`${JSON.stringify(v)}\n`);
-      else if (!v) res.write(`${JSON.stringify({ deleted: key })}\n`);
+      if (v && (!kind || v.kind === kind)) write(`${JSON.stringify(v)}\n`);
+      else if (!v) write(`${JSON.stringify({ deleted: key })}\n`);
     });
     this.streams.add(res);
     res.on('close', () => {

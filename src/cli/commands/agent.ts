@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.ts';
 import { LOG_LEVELS, type LogLevel } from '../../log-level.ts';
 import type { ManifestSource } from '../../manifest/manifest-source.ts';
 import type { Logger } from '../../reconcile/controller-context.ts';
+import { credential } from '../credential-flags.ts';
 import { DEFAULT_STATUS_ADDR } from '../status-client.ts';
 
 /** The registry URL: --registry, DOCKSTACK_REGISTRY, the seed's ZK_HOSTS, ETCD_ENDPOINTS, else memory://. */
@@ -38,6 +39,11 @@ export interface AgentFlags {
   stateFile?: string;
   stateTtl?: number;
   statusToken?: string;
+  zkAuthFile?: string;
+  etcdPasswordFile?: string;
+  statusTokenFile?: string;
+  statusAllowedHosts?: string;
+  followExternalLinks?: boolean;
   logLevel: LogLevel;
 }
 
@@ -52,16 +58,21 @@ export function withAgentOptions(cmd: Command): Command {
     .addOption(new Option('--haproxy-dir <dir>', 'HAProxy state dir (config, sockets)').env('DOCKSTACK_HAPROXY_DIR').default('.state/haproxy'))
     .addOption(new Option('--haproxy-bin <path>', 'haproxy binary').default(undefined))
     .addOption(new Option('--haproxy-updates <mode>', 'runtime: membership via the runtime API; reload: reload on every change (baseline)').choices(['runtime', 'reload']).default('runtime'))
-    .option('--zk-auth <user:pass>', 'ZooKeeper digest credentials; our nodes get CREATOR_ALL + world READ ACLs')
+    .addOption(new Option('--zk-auth <user:pass>', 'ZooKeeper digest credentials; our nodes get CREATOR_ALL + world READ ACLs').env('DOCKSTACK_ZK_AUTH'))
+    .option('--zk-auth-file <path>', 'read --zk-auth from this file (keeps it out of ps)')
     .option('--session-timeout <ms>', 'ZooKeeper session timeout', positiveInt('--session-timeout'))
     .option('--lease-ttl <seconds>', 'etcd lease TTL', positiveInt('--lease-ttl'))
     .option('--etcd-prefix <prefix>', 'etcd key prefix (default /dockstack)')
     .addOption(new Option('--etcd-user <user>').env('ETCD_USER'))
     .addOption(new Option('--etcd-password <password>').env('ETCD_PASSWORD'))
+    .option('--etcd-password-file <path>', 'read --etcd-password from this file')
     .option('--resync <ms>', 'periodic full resync interval', positiveInt('--resync'))
     .addOption(new Option('--state-file <path>', 'where each Subscription\'s last known backends are kept, served when starting cut off from the registry (default HAPROXY_DIR/last-known-backends.json)').env('DOCKSTACK_STATE_FILE'))
     .option('--state-ttl <seconds>', 'stored backends older than this are not used (default 86400: 24 h)', positiveInt('--state-ttl'))
     .addOption(new Option('--status-token <token>', 'allow the status API write operations (drain, maintenance) for requests bearing this token').env('DOCKSTACK_STATUS_TOKEN'))
+    .option('--follow-external-links', 'follow manifest symlinks whose target is outside --manifests (default: ignored, reported)')
+    .option('--status-token-file <path>', 'read --status-token from this file')
+    .addOption(new Option('--status-allowed-hosts <names>', 'comma-separated Host header names the status API serves besides its bind address, localhost and 127.0.0.1 (DNS rebinding guard)').env('DOCKSTACK_STATUS_ALLOWED_HOSTS'))
     .addOption(new Option('--log-level <level>').choices([...LOG_LEVELS]).env('DOCKSTACK_LOG_LEVEL').default('info'));
 }
 
@@ -72,23 +83,40 @@ export interface AgentExtras {
   readonly watchManifests?: boolean;
 }
 
-/** Run an agent until SIGTERM/SIGINT; deregisters before exiting. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/** Run an agent until SIGTERM/SIGINT/SIGHUP; deregisters before exiting. */
 export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Promise<void> {
+  // Listen before starting: a signal during the start (even before the status API is up) must
+  // stop the agent cleanly once started, not kill it half-way.
+  // Node's default for SIGHUP is to die on the spot: no deregistration, HAProxy left unmanaged.
+  // A closed terminal or a supervisor's stop means "stop", so SIGHUP is handled as SIGTERM.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      for (const s of STOP_SIGNALS) process.removeListener(s, onSignal);
+      for (const s of STOP_SIGNALS) process.once(s, () => process.exit(130)); // a second signal forces the exit
+      resolve(sig);
+    };
+    for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  });
   // Loaded here, not at the top: every other command stays free of pino, prom-client, HAProxy and
   // registry code (test/import-graph.test.ts).
   const [{ createLogger }, { startAgent }] = await Promise.all([import('../../log.ts'), import('../../run-agent.ts')]);
   const log = createLogger(flags.logLevel);
-  if (flags.zkAuth !== undefined && !/^[^:\s]+:\S+$/.test(flags.zkAuth)) throw new UsageError(`--zk-auth: expected user:password, got "${flags.zkAuth}"`);
-  if ((flags.etcdUser === undefined) !== (flags.etcdPassword === undefined)) throw new UsageError('--etcd-user and --etcd-password go together');
+  const zkAuth = credential('--zk-auth', flags.zkAuth, flags.zkAuthFile);
+  const etcdPassword = credential('--etcd-password', flags.etcdPassword, flags.etcdPasswordFile);
+  const statusToken = credential('--status-token', flags.statusToken, flags.statusTokenFile);
+  if (zkAuth !== undefined && !/^[^:\s]+:\S+$/.test(zkAuth)) throw new UsageError('--zk-auth: expected user:password (the value is not shown)');
+  if ((flags.etcdUser === undefined) !== (etcdPassword === undefined)) throw new UsageError('--etcd-user and --etcd-password go together');
   const running = await startAgent({
     manifestsDir: flags.manifests,
     registry: {
       url: registryUrlFromEnv(flags.registry),
-      ...(flags.zkAuth && { zkAuth: flags.zkAuth }),
+      ...(zkAuth && { zkAuth }),
       ...(flags.sessionTimeout && { sessionTimeoutMs: flags.sessionTimeout }),
       ...(flags.leaseTtl && { leaseTtlSec: flags.leaseTtl }),
       ...(flags.etcdPrefix && { etcdPrefix: flags.etcdPrefix }),
-      ...(flags.etcdUser && flags.etcdPassword && { etcdAuth: { username: flags.etcdUser, password: flags.etcdPassword } }),
+      ...(flags.etcdUser && etcdPassword && { etcdAuth: { username: flags.etcdUser, password: etcdPassword } }),
     },
     ...(flags.host && { host: flags.host }),
     statusAddr: flags.statusAddr,
@@ -99,23 +127,15 @@ export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Pro
     ...(flags.resync && { resyncMs: flags.resync }),
     ...(flags.stateFile && { stateFile: flags.stateFile }),
     ...(flags.stateTtl && { stateTtlMs: flags.stateTtl * 1000 }),
-    ...(flags.statusToken && { statusToken: flags.statusToken }),
+    ...(statusToken && { statusToken }),
+    ...(flags.followExternalLinks && { followExternalLinks: true }),
+    ...(flags.statusAllowedHosts && { statusAllowedHosts: flags.statusAllowedHosts.split(',').map((h) => h.trim()).filter(Boolean) }),
     log,
     ...(extras.sources && { extraSources: extras.sources(log) }),
     ...(extras.watchManifests === false && { watchManifests: false }),
   });
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => {
-      log.info({ signal: sig }, 'shutting down');
-      process.once(sig, () => process.exit(130)); // a second signal forces the exit
-      running.stop().then(resolve, (err: unknown) => {
-        log.error({ err: String(err) }, 'shutdown failed');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+  log.info({ signal: await signalled }, 'shutting down');
+  await running.stop().catch((err: unknown) => log.error({ err: String(err) }, 'shutdown failed'));
 }
 
 export function agentCommand(): Command {

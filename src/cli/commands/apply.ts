@@ -49,7 +49,7 @@ export function applyCommand(): Command {
     .action(async (opts: FileOpts) => {
       const objects = inputObjects(await readValid(opts));
       const plan = await planApply(opts.manifests, objects);
-      if (!opts.dryRun) await executePlan(plan);
+      if (!opts.dryRun) await executePlan(plan, opts.manifests);
       for (const a of plan.actions) process.stdout.write(`${a.key} ${a.action}${opts.dryRun ? ' (dry run)' : ''}\n`);
       if (plan.actions.length >= 20) {
         const count = (k: string) => `${plan.actions.filter((a) => a.action === k).length} ${k}`;
@@ -78,7 +78,7 @@ export function deleteCommand(): Command {
         keys = names.map((n) => keyOf(kind, n));
       }
       const plan = await planDelete(opts.manifests, keys);
-      if (!opts.dryRun) await executePlan(plan);
+      if (!opts.dryRun) await executePlan(plan, opts.manifests);
       for (const a of plan.actions) process.stdout.write(`${a.key} deleted${opts.dryRun ? ' (dry run)' : ''}\n`);
       if (plan.missing.length && !opts.ignoreNotFound) {
         for (const k of plan.missing) process.stderr.write(`error: ${k} not found in ${opts.manifests}\n`);
