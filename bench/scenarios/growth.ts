@@ -45,8 +45,11 @@ const worker = async (dir: string) => parseShowProc(await sendCommand(join(dir, 
 
 /** Until HAProxy's stats list `count` servers of `name` not in MAINT (bounded). */
 async function untilServing(dir: string, name: string, count: number): Promise<void> {
-  for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
-    const rows = parseShowStat(await sendCommand(join(dir, 'admin.sock'), `show stat ${name} 4 -1`));
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 2))) {
+    // Refused while HAProxy is busy applying a large batch (its stats socket backlog is full): poll again.
+    const text = await sendCommand(join(dir, 'admin.sock'), `show stat ${name} 4 -1`).catch(() => undefined);
+    if (text === undefined) continue;
+    const rows = parseShowStat(text);
     if (rows.filter((r) => r.pxname === name && r.svname !== 'BACKEND' && !String(r.status).startsWith('MAINT')).length === count) return;
   }
   throw new Error(`${name}: never ${count} servers in service`);
