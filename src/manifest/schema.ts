@@ -5,8 +5,8 @@
  * Every value that can reach the HAProxy config or a registry key is constrained here to a safe
  * charset, so rendering never has to guess how to escape it.
  */
-import { isIP } from 'node:net';
 import { z } from 'zod';
+import { HOST_PORT_RE, HOST_RE } from './host-syntax.ts';
 
 export const API_VERSION = 'dockstack.io/v1alpha1';
 
@@ -43,31 +43,13 @@ export const registryPath = () =>
     error: (iss) => `expected a registry path like "/services/mysql" (segments of A-Z a-z 0-9 . _ -, not . or ..), got ${got(iss.input)}`,
   });
 
-const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-/** True for an IPv4/IPv6 literal or an RFC 1123 hostname: the only hosts that may reach HAProxy. */
-export function isValidHost(host: string): boolean {
-  return isIP(host) !== 0 || HOSTNAME_RE.test(host);
-}
-export const host = () =>
-  z.string().refine(isValidHost, { error: (iss) => `expected an IP address or hostname, got ${got(iss.input)}` });
+export { HOST_PORT_RE, HOST_RE, isValidHost, parseHostPort } from './host-syntax.ts';
+export const host = () => z.string().regex(HOST_RE, { error: (iss) => `expected an IP address or hostname, got ${got(iss.input)}` });
 /** A Host header value: a host without an IPv6 zone (a "%" means nothing to the server, and HAProxy would expand it). */
 const hostHeader = () =>
-  host().refine((h) => !h.includes('%'), { error: (iss) => `expected a hostname or IP address without a "%" zone, got ${got(iss.input)}` });
-
-/** "host:port" or "[v6]:port". */
-export const HOST_PORT_RE = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/;
-export function parseHostPort(s: string): { host: string; port: number } | undefined {
-  const m = HOST_PORT_RE.exec(s);
-  if (!m) return undefined;
-  const h = (m[1] ?? m[2])!;
-  const p = Number(m[3]);
-  if (!isValidHost(h) || p < 1 || p > 65535) return undefined;
-  return { host: h, port: p };
-}
+  host().regex(/^[^%]*$/, { error: (iss) => `expected a hostname or IP address without a "%" zone, got ${got(iss.input)}` });
 const hostPort = () =>
-  z.string().refine((s) => parseHostPort(s) !== undefined, {
-    error: (iss) => `expected "host:port" with a valid host and a port 1–65535, got ${got(iss.input)}`,
-  });
+  z.string().regex(HOST_PORT_RE, { error: (iss) => `expected "host:port" with a valid host and a port 1–65535, got ${got(iss.input)}` });
 
 const LABEL_KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/;
 const labels = () =>
