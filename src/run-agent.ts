@@ -23,6 +23,7 @@ import { instrumentedChecks } from './server/instrumented-check.ts';
 import { InstrumentedProxy } from './server/instrumented-proxy.ts';
 import { InstrumentedRegistry } from './server/instrumented-registry.ts';
 import { AgentMetrics } from './server/metrics.ts';
+import { backendsRoute } from './server/backends-api.ts';
 import { Dashboard } from './server/dashboard.ts';
 import { Operations } from './server/operations.ts';
 import { StatusServer } from './server/status-server.ts';
@@ -117,7 +118,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   metrics.bind(agent, proxy);
   const operations = new Operations(agent);
   const dashboard = new Dashboard(agent, proxy, { writable: cfg.statusToken !== undefined && cfg.statusToken !== '', reloadCounts: () => metrics.reloadCounts() });
-  const routes = [(path: string, res: ServerResponse) => dashboard.handle(path, res)];
+  const routes = [(path: string, res: ServerResponse) => dashboard.handle(path, res), backendsRoute(agent, proxy)];
   const server = new StatusServer(agent, { host, port: Number(portStr), metrics: () => metrics.render(), operations, routes, ...(cfg.statusToken && { token: cfg.statusToken }), ...(cfg.statusAllowedHosts && { allowedHosts: cfg.statusAllowedHosts }) });
   const statusAddr = await server.start();
   try {

@@ -12,6 +12,7 @@ import { MemoryRegistry } from '../src/registry/memory-registry.ts';
 import { startAgent, type RunningAgent } from '../src/run-agent.ts';
 import { startTcpBackend, type TestBackend } from './harness/backends.ts';
 import { dockstack } from './harness/cli.ts';
+import { eventually } from './harness/eventually.ts';
 import { freePort } from './harness/ports.ts';
 import { service, StaticSource, subscription } from './harness/static-source.ts';
 
@@ -110,5 +111,22 @@ describe('get output formats', () => {
     const r = await dockstack(['get', 'services', '-o', 'xml', '--status-addr', '127.0.0.1:9']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^error: -o xml: unknown output format/);
+  });
+});
+
+describe("HAProxy's view in describe and get -o wide", () => {
+  test('describe shows each backend live (state, check, sessions, last change); -o wide counts UP/TOTAL', async () => {
+    const addr = `127.0.0.1:${a.port}`;
+    await eventually(async () => {
+      const d = await run(['describe', 'subscription', 'web']);
+      assert.match(d.stdout, /^Backends \(live, from the proxy\):\n {2}ADDRESS +STATE +CHECK +CHECK-TIME +SESSIONS +LAST-CHANGE +WEIGHT\n/m);
+      assert.match(d.stdout, new RegExp(`^  ${addr.replaceAll('.', '\\.')} +UP +L4OK +\\d+ms +0 +\\d+s +1$`, 'm'));
+    });
+    const wide = await run(['get', 'subs', '-o', 'wide']);
+    assert.match(wide.stdout, /UP\/TOTAL/);
+    assert.match(wide.stdout, /^web .* 1\/1 /m);
+    await a.close();
+    await eventually(async () => assert.match((await run(['describe', 'subscription', 'web'])).stdout, new RegExp(`^  ${addr.replaceAll('.', '\\.')} +DOWN +L4CON `, 'm')), { timeoutMs: 20_000 });
+    assert.match((await run(['get', 'subs', '-o', 'wide'])).stdout, /^web .* 0\/1 /m);
   });
 });

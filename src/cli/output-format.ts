@@ -7,7 +7,8 @@ import YAML from 'yaml';
 import type { ObjectView } from '../agent.ts';
 import { UsageError } from '../errors.ts';
 import { jsonPathValues, renderJsonPath } from './jsonpath.ts';
-import { renderTable } from './output.ts';
+import { renderTable, type LiveBackends } from './output.ts';
+import { terminalSafe } from './terminal-safe.ts';
 
 export interface OutputOptions {
   readonly output?: string;
@@ -35,7 +36,7 @@ export function sortItems(items: readonly ObjectView[], expr: string): ObjectVie
 }
 
 /** Print `items` (one object when `single`) in the chosen format; `header` false for watch updates after the first. */
-export function formatItems(items: readonly ObjectView[], opts: OutputOptions, single = false, header = true): string {
+export function formatItems(items: readonly ObjectView[], opts: OutputOptions, single = false, header = true, live?: LiveBackends): string {
   const o = opts.output;
   const data = single ? items[0] : { apiVersion: 'v1', kind: 'List', items };
   if (o === 'json') return `${JSON.stringify(data, null, 2)}\n`;
@@ -43,7 +44,7 @@ export function formatItems(items: readonly ObjectView[], opts: OutputOptions, s
   if (o === 'name') return items.map((i) => `${i.kind.toLowerCase()}/${i.metadata.name}\n`).join('');
   if (o?.startsWith('jsonpath=')) return renderJsonPath(o.slice('jsonpath='.length), data);
   if (o?.startsWith('custom-columns=')) return customColumns(items, o.slice('custom-columns='.length), header && !opts.noHeaders);
-  return renderTable(items, o === 'wide', header && !opts.noHeaders);
+  return renderTable(items, o === 'wide', header && !opts.noHeaders, live);
 }
 
 function customColumns(items: readonly ObjectView[], spec: string, header: boolean): string {
@@ -55,7 +56,7 @@ function customColumns(items: readonly ObjectView[], spec: string, header: boole
   const rows = items.map((v) =>
     cols.map(({ expr }) => {
       const vals = jsonPathValues(expr, v);
-      return vals.length === 0 ? '<none>' : vals.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(',');
+      return vals.length === 0 ? '<none>' : terminalSafe(vals.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(','));
     }),
   );
   const all = header ? [cols.map((c) => c.head), ...rows] : rows;

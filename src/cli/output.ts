@@ -2,7 +2,11 @@
 import YAML from 'yaml';
 import type { ObjectView } from '../agent.ts';
 import type { StatusEvent } from '../reconcile/status-store.ts';
+import type { LiveServer } from '../server/live-backends.ts';
 import { terminalSafe } from './terminal-safe.ts';
+
+/** Live servers by Subscription name, as GET /api/v1/backends serves them. */
+export type LiveBackends = Readonly<Record<string, readonly LiveServer[]>>;
 
 const cond = (v: ObjectView, type: string) => v.status.conditions.find((c) => c.type === type);
 
@@ -12,7 +16,7 @@ function age(iso: string | undefined, now = Date.now()): string {
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
 }
 
-function row(v: ObjectView, wide: boolean): string[] {
+function row(v: ObjectView, wide: boolean, live?: LiveBackends): string[] {
   const ready = cond(v, 'Ready');
   const valid = cond(v, 'Valid');
   const d = v.status.details;
@@ -23,24 +27,28 @@ function row(v: ObjectView, wide: boolean): string[] {
       ? [String(spec.path ?? '-'), d.host && d.port ? `${String(d.host)}:${String(d.port)}` : '-']
       : [String(spec.service ?? '-'), String(d.listen ?? '-'), String((d.backends as string[] | undefined)?.length ?? '-')];
   const cols = [...base, ...kindCols, String(v.metadata.generation ?? '-'), String(v.status.observedGeneration ?? '-'), age(ready?.lastTransitionTime)];
+  if (wide && v.kind === 'Subscription') {
+    const servers = live?.[v.metadata.name];
+    cols.push(servers ? `${servers.filter((x) => x.word === 'UP').length}/${servers.length}` : '-');
+  }
   if (wide) cols.push(v.status.lastError ?? (v.status.validationErrors[0] ?? ''), v.metadata.source ?? '-');
   return cols.map(terminalSafe);
 }
 
 /** An aligned table of objects (all of one kind). */
-export function renderTable(items: readonly ObjectView[], wide: boolean, header = true): string {
+export function renderTable(items: readonly ObjectView[], wide: boolean, header = true, live?: LiveBackends): string {
   if (items.length === 0) return '';
   const kind = items[0]!.kind;
   const head = ['NAME', 'READY', 'REASON', ...(kind === 'Service' ? ['PATH', 'ADDRESS'] : ['SERVICE', 'LISTEN', 'BACKENDS']), 'GEN', 'OBSERVED', 'AGE'];
-  if (wide) head.push('ERROR', 'SOURCE');
-  const rows = items.map((i) => row(i, wide));
+  if (wide) head.push(...(kind === 'Subscription' ? ['UP/TOTAL'] : []), 'ERROR', 'SOURCE');
+  const rows = items.map((i) => row(i, wide, live));
   const all = header ? [head, ...rows] : rows;
   const widths = head.map((_, c) => Math.max(...[head, ...rows].map((r) => (r[c] ?? '').length)));
   return all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('   ')).join('\n') + '\n';
 }
 
 /** kubectl-describe-like text: metadata, spec, conditions table, details, events. */
-export function renderDescribe(v: ObjectView, events: readonly StatusEvent[]): string {
+export function renderDescribe(v: ObjectView, events: readonly StatusEvent[], backends?: readonly LiveServer[] | string): string {
   const lines: string[] = [];
   lines.push(`Name:                ${v.metadata.name}`, `Kind:                ${v.kind}`);
   lines.push(`Source:              ${v.metadata.source ?? '-'}`);
@@ -52,6 +60,19 @@ export function renderDescribe(v: ObjectView, events: readonly StatusEvent[]): s
   for (const c of v.status.conditions)
     lines.push(`  ${c.type.padEnd(17)} ${c.status.padEnd(8)} ${c.reason.padEnd(20)} ${age(c.lastTransitionTime).padEnd(6)} ${c.message}`);
   if (Object.keys(v.status.details).length) lines.push('Status:', ...indent(YAML.stringify(v.status.details)));
+  if (backends !== undefined) {
+    lines.push('Backends (live, from the proxy):');
+    if (typeof backends === 'string') lines.push(`  <${backends}>`);
+    else if (backends.length === 0) lines.push('  <none>');
+    else {
+      const rows = [['ADDRESS', 'STATE', 'CHECK', 'CHECK-TIME', 'SESSIONS', 'LAST-CHANGE', 'WEIGHT'], ...backends.map((b) => [
+        b.address, b.word, b.check?.status ?? '-', b.check?.durationMs !== undefined ? `${b.check.durationMs}ms` : '-', String(b.sessions ?? '-'),
+        b.lastChangeSeconds !== undefined ? age(new Date(Date.now() - b.lastChangeSeconds * 1000).toISOString()) : '-', String(b.weight),
+      ])];
+      const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+      for (const r of rows) lines.push(`  ${r.map((cell, c) => terminalSafe(cell).padEnd(w[c]!)).join('  ').trimEnd()}`);
+    }
+  }
   lines.push('Events:');
   if (events.length === 0) lines.push('  <none>');
   else {

@@ -3,7 +3,8 @@ import type { ObjectView } from '../../agent.ts';
 import { DockstackError, UsageError } from '../../errors.ts';
 import type { StatusEvent } from '../../reconcile/status-store.ts';
 import { parseKind, pluralOf } from '../kinds.ts';
-import { renderDescribe } from '../output.ts';
+import type { LiveServer } from '../../server/live-backends.ts';
+import { renderDescribe, type LiveBackends } from '../output.ts';
 import { checkOutput, formatItems, sortItems } from '../output-format.ts';
 import { getJson, statusAddr, streamJson } from '../status-client.ts';
 
@@ -45,7 +46,8 @@ export function getCommand(): Command {
       if (res === undefined) throw new DockstackError('E_NOT_FOUND', `${kind.toLowerCase()} "${name}" not found`);
       const items = Array.isArray(res) ? (fmt.sortBy ? sortItems(res, fmt.sortBy) : res) : [res];
       if (items.length === 0 && !opts.output) return void process.stderr.write(`No ${pluralOf(kind)} found.\n`);
-      process.stdout.write(formatItems(items, fmt, !Array.isArray(res)));
+      const live = fmt.output === 'wide' && kind === 'Subscription' ? await getJson<LiveBackends>(addr, '/api/v1/backends').catch(() => undefined) : undefined;
+      process.stdout.write(formatItems(items, fmt, !Array.isArray(res), true, live));
     });
 }
 
@@ -64,6 +66,9 @@ export function describeCommand(): Command {
       const view = await getJson<ObjectView>(addr, `/api/v1/${pluralOf(kind)}/${encodeURIComponent(name)}`);
       if (!view) throw new DockstackError('E_NOT_FOUND', `${kind.toLowerCase()} "${name}" not found`);
       const events = (await getJson<StatusEvent[]>(addr, `/api/v1/events?object=${encodeURIComponent(`${kind.toLowerCase()}/${name}`)}`)) ?? [];
-      process.stdout.write(renderDescribe(view, events));
+      let backends: LiveServer[] | string | undefined;
+      if (kind === 'Subscription')
+        backends = await getJson<LiveServer[]>(addr, `/api/v1/subscriptions/${encodeURIComponent(name)}/backends`).catch((err: unknown) => `unavailable: ${(err as Error).message}`);
+      process.stdout.write(renderDescribe(view, events, backends));
     });
 }
