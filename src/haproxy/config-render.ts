@@ -26,7 +26,7 @@ export interface ListenerRender {
 
 /** Process-wide settings rendered into `global`. */
 export interface GlobalRender {
-  /** State directory: holds admin.sock. */
+  /** State directory: holds admin.sock and promex.sock. */
   readonly dir: string;
   /** Old workers holding long connections are killed after this long (bounded reload tail). */
   readonly hardStopAfterMs?: number;
@@ -105,6 +105,13 @@ export function renderConfig(g: GlobalRender, listeners: readonly ListenerRender
     // once, without the 1 s same-server turn-around, so the client never sees the failure.
     '  option redispatch 1',
     '  retries 3',
+    '',
+    // HAProxy's own Prometheus exporter, on a socket only the agent reads (GET /metrics/haproxy).
+    // The leading underscore keeps it apart from listener names (NAME_RE).
+    'frontend _promex',
+    `  bind unix@${g.dir}/promex.sock mode 600`,
+    '  mode http',
+    '  http-request use-service prometheus-exporter',
     '',
   ];
   const seen = new Set<string>();
