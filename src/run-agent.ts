@@ -25,6 +25,7 @@ import { InstrumentedRegistry } from './server/instrumented-registry.ts';
 import { AgentMetrics } from './server/metrics.ts';
 import { backendsRoute } from './server/backends-api.ts';
 import { Dashboard } from './server/dashboard.ts';
+import { haproxyMetricsRoute } from './server/haproxy-metrics.ts';
 import { Operations } from './server/operations.ts';
 import { StatusServer } from './server/status-server.ts';
 import { reportInitialSync } from './server/sync-progress.ts';
@@ -119,6 +120,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const operations = new Operations(agent);
   const dashboard = new Dashboard(agent, proxy, { writable: cfg.statusToken !== undefined && cfg.statusToken !== '', reloadCounts: () => metrics.reloadCounts() });
   const routes = [(path: string, res: ServerResponse) => dashboard.handle(path, res), backendsRoute(agent, proxy)];
+  if (cfg.proxy === 'haproxy') routes.push(haproxyMetricsRoute(join(resolve(cfg.haproxyDir), 'promex.sock')));
   const server = new StatusServer(agent, { host, port: Number(portStr), metrics: () => metrics.render(), operations, routes, ...(cfg.statusToken && { token: cfg.statusToken }), ...(cfg.statusAllowedHosts && { allowedHosts: cfg.statusAllowedHosts }) });
   const statusAddr = await server.start();
   try {

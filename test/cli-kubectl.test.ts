@@ -114,6 +114,17 @@ describe('get output formats', () => {
   });
 });
 
+describe("HAProxy's own Prometheus exporter", () => {
+  test('GET /metrics/haproxy passes PROMEX through, with per-listener and per-server series', async () => {
+    const res = await fetch(`http://${running.statusAddr}/metrics/haproxy`);
+    assert.equal(res.status, 200);
+    const body = await res.text();
+    assert.match(body, /^haproxy_process_uptime_seconds \d+/m);
+    assert.match(body, /^haproxy_backend_status\{proxy="web",state="UP"\} 1$/m);
+    assert.match(body, /^haproxy_server_check_status\{proxy="web",server="s1",state="L4OK"\} 1$/m);
+  });
+});
+
 describe("HAProxy's view in describe and get -o wide", () => {
   test('describe shows each backend live (state, check, sessions, last change); -o wide counts UP/TOTAL', async () => {
     const addr = `127.0.0.1:${a.port}`;
