@@ -41,6 +41,8 @@ WORKDIR /var/lib/dockstack
 # HAProxy runs fine unprivileged for listeners >= 1024; use --user 0 (or CAP_NET_BIND_SERVICE) for
 # lower ports, and for --docker (the Docker socket is root's).
 USER 10001:10001
+# The status API binds 127.0.0.1 by default. Never publish it on 0.0.0.0 without --status-token and
+# --status-allowed-hosts (its reads are unauthenticated; the Host check stops DNS rebinding).
 EXPOSE 7070
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/usr/bin/node", "/app/docker/healthcheck.js"]
 # node directly (not npx/npm): SIGTERM reaches the agent, which deregisters before exiting.

@@ -2,7 +2,6 @@
  * Build and start a complete agent from plain configuration: registry, proxy, health checks,
  * manifest source, status API. The CLI's `agent` command and the end-to-end tests both use it.
  */
-import { mkdir } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Agent } from './agent.ts';
@@ -83,7 +82,6 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   let proxy: Proxy;
   if (cfg.proxy === 'haproxy') {
     const haproxyDir = resolve(cfg.haproxyDir); // sockets and -f paths must not depend on the cwd
-    await mkdir(haproxyDir, { recursive: true });
     const hp = new HaproxyProxy({
       dir: haproxyDir,
       ...(cfg.haproxyBin && { haproxyBin: cfg.haproxyBin }),

@@ -6,7 +6,7 @@
  * dropping clients that do not read (heap measured with 20 of them).
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -222,5 +222,41 @@ describe('the watch stream and clients that do not read', () => {
     assert.equal(res.status, 503);
     assert.match(((await res.json()) as { error: string }).error, /too many watch streams open \(24\)/);
     for (const c of held) c.destroy();
+  });
+});
+
+describe('the HAProxy state dir', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => {
+    tmp = await tempDir('ds-hard-state');
+  });
+  after(() => tmp?.cleanup());
+  const start = (haproxyDir: string) =>
+    startAgent({ manifestsDir: join(tmp.path, 'none'), registry: { url: 'memory://' }, host: '127.0.0.1', statusAddr: '127.0.0.1:0', proxy: 'haproxy', haproxyDir });
+
+  test('is created 0700; one writable by others or owned by another user is refused with a clear error', async () => {
+    const fresh = join(tmp.path, 'fresh', 'haproxy');
+    const agent = await start(fresh);
+    await agent.stop();
+    assert.equal((await stat(fresh)).mode & 0o777, 0o700);
+    const loose = join(tmp.path, 'loose');
+    await mkdir(loose, { mode: 0o777 });
+    await chmod(loose, 0o777);
+    await assert.rejects(start(loose), /using .*loose as the HAProxy state dir: writable by others \(mode 777\)/);
+    const foreign = join(tmp.path, 'foreign');
+    await mkdir(foreign, { mode: 0o700 });
+    await chown(foreign, 65534, 65534);
+    await assert.rejects(start(foreign), /owned by uid 65534, not by this agent \(uid 0\)/);
+  });
+
+  test("HAProxy's output is never appended through a planted symlink", async () => {
+    const dir = join(tmp.path, 'planted');
+    await mkdir(dir, { mode: 0o700 });
+    const victim = join(tmp.path, 'root-only.txt');
+    await writeFile(victim, 'untouched\n', { mode: 0o600 });
+    await symlink(victim, join(dir, 'haproxy.log'));
+    // Before O_NOFOLLOW the start succeeded, with HAProxy's stdout/stderr appended to the victim.
+    await assert.rejects(start(dir), (err: Error) => /ELOOP/.test(`${err.message} ${String(err.cause)}`));
+    assert.equal(await readFile(victim, 'utf8'), 'untouched\n');
   });
 });

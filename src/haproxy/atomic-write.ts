@@ -17,7 +17,7 @@ export async function writeFileAtomic(path: string, data: string, validate?: (tm
   if (current === data) return false;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++seq}.tmp`);
   try {
-    const fh = await open(tmp, 'w', 0o600);
+    const fh = await open(tmp, 'wx', 0o600); // never through a planted link
     try {
       await fh.writeFile(data, 'utf8');
       await fh.sync();

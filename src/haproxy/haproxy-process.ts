@@ -4,7 +4,8 @@
  * reload took, notices when it dies, stops it. It does not decide *when*: see HaproxyProxy.
  */
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync } from 'node:fs';
+import { openAppendNoFollow, READ_NOFOLLOW } from './state-dir.ts';
 import { join } from 'node:path';
 import { HaproxyError } from '../errors.ts';
 import { parseShowProc, sendCommand, type ProcInfo } from './runtime-api.ts';
@@ -67,7 +68,7 @@ export class HaproxyProcess {
   async adopt(): Promise<boolean> {
     let pid: number;
     try {
-      pid = Number(readFileSync(this.pidFile, 'utf8').trim());
+      pid = Number(readNoFollow(this.pidFile).toString('utf8').trim());
     } catch {
       return false;
     }
@@ -84,7 +85,7 @@ export class HaproxyProcess {
   async start(): Promise<void> {
     this.stopping = false;
     const logFrom = this.logSize();
-    const log = openSync(this.logFile, 'a');
+    const log = openAppendNoFollow(this.logFile);
     let exited: string | undefined;
     try {
       const child = spawn(
@@ -203,7 +204,7 @@ export class HaproxyProcess {
 
   private logSize(): number {
     try {
-      return statSync(this.logFile).size;
+      return lstatSync(this.logFile).size;
     } catch {
       return 0;
     }
@@ -211,9 +212,18 @@ export class HaproxyProcess {
 
   private logSince(offset: number): string {
     try {
-      return readFileSync(this.logFile).subarray(offset).toString('utf8').slice(-4000);
+      return readNoFollow(this.logFile).subarray(offset).toString('utf8').slice(-4000);
     } catch {
       return '';
     }
+  }
+}
+
+function readNoFollow(path: string): Buffer {
+  const fd = openSync(path, READ_NOFOLLOW);
+  try {
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -5,12 +5,13 @@
  * respecified (or the runtime state can no longer be trusted) — coalesced, rate-limited, and
  * always rendering the current membership so a fresh worker starts right.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { DockstackError, HaproxyError } from '../errors.ts';
 import { NAME_RE } from '../manifest/schema.ts';
 import { addressOf, canonicalIp } from '../net/address.ts';
 import type { ApplyResult, Endpoint, EndpointStatus, ListenerSpec, Proxy, ReloadReason } from '../proxy/proxy.ts';
 import { configKey, slotName } from './config-render.ts';
+import { secureStateDir } from './state-dir.ts';
 import { DrainTracker } from './drain-tracker.ts';
 import { HaproxyProcess } from './haproxy-process.ts';
 import { commit, runningRenders, shapeOf, type ListenerModel, type ListenerState } from './listener-model.ts';
@@ -82,7 +83,7 @@ export class HaproxyProxy implements Proxy {
 
   /** Adopt a HAProxy left running under `dir` by a previous run, or write an empty config and start one. */
   async start(): Promise<void> {
-    await mkdir(this.opts.dir, { recursive: true, mode: 0o700 });
+    await secureStateDir(this.opts.dir);
     if (await this.proc.adopt()) {
       this.untrusted = true;
       const text = await readFile(this.proc.configPath, 'utf8').catch(() => '');
