@@ -102,6 +102,26 @@ describe('HaproxyProxy (runtime updates)', () => {
     held.close();
   });
 
+  test('a refused runtime command (state changed behind its back) is seen per command and converged by a forced reload', async () => {
+    const port = await freePort();
+    const fake = (n: number, w = 1): BackendServer[] => Array.from({ length: n }, (_, i) => ({ host: `10.77.0.${i + 1}`, port: 9000, weight: i === n - 1 ? w : 1 }));
+    await proxy.apply('div', spec(port), fake(10));
+    const admin = join(dir, 'admin.sock');
+    // Someone else deletes dynamic server s10; the agent's next edit of it is refused ("No such server").
+    assert.match(await sendCommand(admin, 'set server div/s10 state maint'), /^\s*$/);
+    assert.match(await sendCommand(admin, 'del server div/s10'), /Server deleted/);
+    const before = proxy.reloadCount;
+    const r = await proxy.apply('div', spec(port), fake(10, 5));
+    assert.equal(r.reloaded, true);
+    assert.ok(r.reasons.some((x) => x.cause === 'runtime-diverged' && x.listener === 'div'), JSON.stringify(r.reasons));
+    assert.equal(proxy.reloadCount, before + 1);
+    const st = await proxy.status('div');
+    assert.deepEqual(st.map((x) => x.address).sort(), fake(10).map((e) => `${e.host}:9000`).sort(), 'HAProxy has exactly the wanted set again');
+    assert.equal(st.find((x) => x.address === '10.77.0.10:9000')?.weight, 5);
+    const again = await proxy.apply('div', spec(port), fake(10, 5));
+    assert.deepEqual([again.reloaded, again.runtimeOps], [false, 0], 'converged: nothing left to do');
+  });
+
   test('a spec change (port) reloads and moves the listener', async () => {
     const a = await backend('p');
     const [p1, p2] = [await freePort(), await freePort()];
