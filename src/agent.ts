@@ -11,6 +11,7 @@ import { ManifestStore } from './manifest/manifest-store.ts';
 import type { FileResult } from './manifest/load.ts';
 import { redactSecrets } from './manifest/redact.ts';
 import { API_VERSION, type Kind } from './manifest/schema.ts';
+import { parseKey } from './object-key.ts';
 import { silentLogger, type Logger } from './reconcile/controller-context.ts';
 import type { LastKnownState } from './reconcile/last-known-state.ts';
 import { ServiceController, type HealthFactory } from './reconcile/service-controller.ts';
@@ -122,8 +123,7 @@ export class Agent {
     const status = this.status.get(key);
     const errors = this.manifests.errors(key).map((e) => e.message);
     if (!stored && !status && errors.length === 0) return undefined;
-    const kind: Kind = key.startsWith('service/') ? 'Service' : 'Subscription';
-    const name = key.slice(key.indexOf('/') + 1);
+    const { kind, name } = parseKey(key) ?? { kind: 'Subscription' as Kind, name: key };
     const m = stored?.manifest;
     return {
       apiVersion: API_VERSION,
@@ -160,8 +160,9 @@ export class Agent {
 
   private async reconcile(key: string): Promise<void | { requeueAfterMs?: number }> {
     try {
-      if (key.startsWith('service/')) return await this.services.reconcile(key);
-      if (key.startsWith('subscription/')) return await this.subscriptions.reconcile(key);
+      const kind = parseKey(key)?.kind;
+      if (kind === 'Service') return await this.services.reconcile(key);
+      if (kind === 'Subscription') return await this.subscriptions.reconcile(key);
     } finally {
       // A controller drops the status of an object it no longer has; invalid-only objects keep theirs.
       if (this.manifests.errors(key).length) this.markValidity(key);

@@ -17,6 +17,7 @@ import { parseManifestBytes } from '../manifest/parse.ts';
 import { validateFiles } from '../manifest/validate-files.ts';
 import { isWithin, walkManifests } from '../manifest/walk.ts';
 import type { Manifest } from '../manifest/schema.ts';
+import { fileStemOf } from '../object-key.ts';
 
 /** One parsed file with its raw document texts (index-aligned with yaml's documents). */
 export interface SourceFile {
@@ -101,9 +102,9 @@ export async function planApply(dir: string, objects: readonly InputObject[]): P
   for (const o of objects) {
     const at = index.get(o.key);
     if (!at) {
-      const [kind, name] = o.key.split('/') as [string, string];
-      let abs = join(dir, `${kind}-${name}.yaml`);
-      for (let i = 2; files.has(abs) || plan.writes.has(abs); i++) abs = join(dir, `${kind}-${name}-${i}.yaml`);
+      const stem = fileStemOf(o.key);
+      let abs = join(dir, `${stem}.yaml`);
+      for (let i = 2; files.has(abs) || plan.writes.has(abs); i++) abs = join(dir, `${stem}-${i}.yaml`);
       plan.writes.set(abs, o.text);
       plan.actions.push({ key: o.key, action: 'created', file: abs, before: '', after: o.text });
       continue;

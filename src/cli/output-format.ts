@@ -6,6 +6,7 @@
 import YAML from 'yaml';
 import type { ObjectView } from '../agent.ts';
 import { UsageError } from '../errors.ts';
+import { keyOf } from '../object-key.ts';
 import { jsonPathValues, renderJsonPath } from './jsonpath.ts';
 import { renderTable, type LiveBackends } from './output.ts';
 import { terminalSafe } from './terminal-safe.ts';
@@ -41,7 +42,7 @@ export function formatItems(items: readonly ObjectView[], opts: OutputOptions, s
   const data = single ? items[0] : { apiVersion: 'v1', kind: 'List', items };
   if (o === 'json') return `${JSON.stringify(data, null, 2)}\n`;
   if (o === 'yaml') return single ? YAML.stringify(items[0]) : items.map((i) => `---\n${YAML.stringify(i)}`).join('');
-  if (o === 'name') return items.map((i) => `${i.kind.toLowerCase()}/${i.metadata.name}\n`).join('');
+  if (o === 'name') return items.map((i) => `${keyOf(i.kind, i.metadata.name)}\n`).join('');
   if (o?.startsWith('jsonpath=')) return renderJsonPath(o.slice('jsonpath='.length), data);
   if (o?.startsWith('custom-columns=')) return customColumns(items, o.slice('custom-columns='.length), header && !opts.noHeaders);
   return renderTable(items, o === 'wide', header && !opts.noHeaders, live);

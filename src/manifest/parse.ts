@@ -7,7 +7,8 @@ import { LineCounter, isMap, isScalar, parseAllDocuments, type Document } from '
 import { ManifestError } from '../errors.ts';
 import { fatalResult, type FileResult, type LoadedManifest } from './file-result.ts';
 import { describeValue, issueMessage } from './issue-format.ts';
-import { KINDS, Manifest, keyOf, type Kind } from './schema.ts';
+import { keyOf } from '../object-key.ts';
+import { KINDS, Manifest, type Kind } from './schema.ts';
 import { formatPath, locate, nodePosition, positionAt, type PathSegment } from './yaml-locate.ts';
 
 /** Files larger than this are refused as a whole (one located error). */

@@ -181,6 +181,3 @@ export type HealthCheckSpec = z.infer<typeof HealthCheckSpec>;
 export type ProxyCheck = z.infer<typeof ProxyCheck>;
 export type Kind = Manifest['kind'];
 export const KINDS: readonly Kind[] = ['Service', 'Subscription'];
-
-/** The queue/status key of a manifest: "service/mysql", "subscription/db". */
-export const keyOf = (kind: Kind, name: string): string => `${kind.toLowerCase()}/${name}`;

@@ -26,6 +26,3 @@ export interface ControllerContext {
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-
-/** "service/mysql" → "mysql". */
-export const nameOf = (key: string): string => key.slice(key.indexOf('/') + 1);

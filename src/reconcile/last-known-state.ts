@@ -10,6 +10,7 @@ import { describeError } from '../errors.ts';
 import { writeFileAtomic } from '../haproxy/atomic-write.ts';
 import type { Endpoint as BackendServer } from '../proxy/proxy.ts';
 import { isValidHost } from '../manifest/schema.ts';
+import { isKeyOf } from '../object-key.ts';
 
 const KIND = 'dockstack.io/last-known-backends';
 const VERSION = 1;
@@ -142,7 +143,7 @@ export function parseState(text: string): Map<string, KnownSet> | string {
   for (const [key, v] of Object.entries(o.subscriptions as Record<string, unknown>)) {
     const e = v as { path?: unknown; seenAt?: unknown; servers?: unknown } | null;
     const seenAt = typeof e?.seenAt === 'string' ? Date.parse(e.seenAt) : NaN;
-    if (!key.startsWith('subscription/') || typeof e?.path !== 'string' || Number.isNaN(seenAt) || !Array.isArray(e.servers)) return `entry ${JSON.stringify(key).slice(0, 80)} is malformed`;
+    if (!isKeyOf('Subscription', key) || typeof e?.path !== 'string' || Number.isNaN(seenAt) || !Array.isArray(e.servers)) return `entry ${JSON.stringify(key).slice(0, 80)} is malformed`;
     const servers: BackendServer[] = [];
     for (const s of e.servers as unknown[]) {
       const x = s as { host?: unknown; port?: unknown; weight?: unknown } | null;

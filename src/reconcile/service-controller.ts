@@ -10,7 +10,7 @@ import { isLoopback, type HostAddress } from '../host-address.ts';
 import type { HealthCheckSpec, ServiceManifest } from '../manifest/schema.ts';
 import type { Instance, Registry } from '../registry/registry.ts';
 import type { ControllerContext } from './controller-context.ts';
-import { nameOf } from './controller-context.ts';
+import { nameOf } from '../object-key.ts';
 import type { ReconcileResult } from './work-queue.ts';
 
 /** The health of one Service instance under its checks (rise/fall applied). */

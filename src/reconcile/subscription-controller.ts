@@ -12,7 +12,7 @@ import { ListenerConflictError } from '../proxy/listener-conflict.ts';
 import type { Endpoint, Proxy } from '../proxy/proxy.ts';
 import type { Registry, Rejected } from '../registry/registry.ts';
 import type { ControllerContext } from './controller-context.ts';
-import { nameOf } from './controller-context.ts';
+import { nameOf } from '../object-key.ts';
 import { LastKnownState } from './last-known-state.ts';
 import { ListenClaims } from './listen-claims.ts';
 import { listenerSpecOf } from './listener-spec.ts';

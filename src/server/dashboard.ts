@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Agent } from '../agent.ts';
+import { isKeyOf, keyOf } from '../object-key.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { liveServersOfAll } from './live-backends.ts';
 
@@ -131,7 +132,7 @@ export class Dashboard {
       this.broadcast(v ? 'object' : 'deleted', v ?? { key });
     }
     // A Subscription's servers change with its status: read HAProxy now rather than at the next tick.
-    if (keys.some((k) => k.startsWith('subscription/'))) this.poll();
+    if (keys.some((k) => isKeyOf('Subscription', k))) this.poll();
   }
 
   /** Read HAProxy and the summary; send what changed. One read at a time; a request during one runs once after it. */
@@ -160,7 +161,7 @@ export class Dashboard {
       this.lastBackends.set(name, json);
       this.broadcastRaw(`event: backends\ndata: {"name":${JSON.stringify(name)},"servers":${json}}\n\n`);
     }
-    for (const name of this.lastBackends.keys()) if (!this.agent.manifests.get(`subscription/${name}`)) this.lastBackends.delete(name);
+    for (const name of this.lastBackends.keys()) if (!this.agent.manifests.get(keyOf('Subscription', name))) this.lastBackends.delete(name);
     const summary = JSON.stringify({
       reloads: (await this.opts.reloadCounts?.()) ?? null,
       manifestErrors: this.agent.manifests.unattributedErrors().map((e) => e.message),

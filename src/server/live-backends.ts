@@ -5,7 +5,7 @@
  */
 import type { Agent } from '../agent.ts';
 import type { EndpointStatus, Proxy } from '../proxy/proxy.ts';
-import { nameOf } from '../reconcile/controller-context.ts';
+import { isKeyOf, nameOf } from '../object-key.ts';
 
 /** The words an operator reads (HAProxy's), by endpoint state; an unchecked endpoint takes traffic. */
 export const STATE_WORD: Record<EndpointStatus['state'], 'UP' | 'DOWN' | 'MAINT' | 'DRAIN'> = { up: 'UP', unchecked: 'UP', down: 'DOWN', maintenance: 'MAINT', draining: 'DRAIN' };
@@ -30,7 +30,7 @@ export async function liveServers(proxy: Proxy, name: string, ms = 2000): Promis
 export async function liveServersOfAll(agent: Agent, proxy: Proxy, limits: ReadLimits = {}): Promise<Map<string, LiveServer[]>> {
   const deadline = Date.now() + (limits.budgetMs ?? 2000);
   const out = new Map<string, LiveServer[]>();
-  const keys = agent.manifests.keys().filter((k) => k.startsWith('subscription/')).slice(0, limits.max ?? 200);
+  const keys = agent.manifests.keys().filter((k) => isKeyOf('Subscription', k)).slice(0, limits.max ?? 200);
   for (const key of keys) {
     const left = deadline - Date.now();
     if (left <= 0) break;

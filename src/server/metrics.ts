@@ -6,12 +6,12 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Agent } from '../agent.ts';
+import { kindLabelOf } from '../object-key.ts';
 import type { Proxy, ReloadReason } from '../proxy/proxy.ts';
 import type { StatusEvent } from '../reconcile/status-store.ts';
 import type { Outcome } from '../reconcile/work-queue.ts';
 import { liveServersOfAll } from './live-backends.ts';
 
-const kindOf = (key: string): string => key.slice(0, key.indexOf('/'));
 /** An endpoint state → the gauge's fixed label set. */
 const BACKEND_STATE = { up: 'up', unchecked: 'up', down: 'down', maintenance: 'maint', draining: 'drain' } as const;
 
@@ -71,7 +71,7 @@ export class AgentMetrics {
 
   /** AgentOptions.onReconcile. */
   onReconcile(key: string, outcome: Outcome, durationMs: number): void {
-    const kind = kindOf(key);
+    const kind = kindLabelOf(key);
     this.reconcileSeconds.observe({ kind, outcome }, durationMs / 1000);
     if (outcome === 'error' || outcome === 'terminal') this.reconcileErrors.inc({ kind, terminal: String(outcome === 'terminal') });
     if (outcome === 'error') this.retries.inc({ kind });
@@ -96,7 +96,7 @@ export class AgentMetrics {
   }
 
   private onEvent(e: StatusEvent): void {
-    this.events.inc({ kind: kindOf(e.object), reason: e.reason });
+    this.events.inc({ kind: kindLabelOf(e.object), reason: e.reason });
     if (e.reason === 'InvalidManifest') this.validationErrors.inc();
   }
 

@@ -7,6 +7,7 @@
 import type { Agent } from '../agent.ts';
 import { DockstackError } from '../errors.ts';
 import { parseHostPort } from '../manifest/schema.ts';
+import { keyOf } from '../object-key.ts';
 import { addressOf } from '../registry/instance.ts';
 
 /** What the status API reports about a drain. */
@@ -26,7 +27,7 @@ export class Operations {
 
   /** Start (on) or end (off) the drain of Service `name`. Throws E_NOT_FOUND for an unknown Service. */
   drain(name: string, on: boolean, timeoutMs: number): DrainState {
-    const key = `service/${name}`;
+    const key = keyOf('Service', name);
     if (this.agent.manifests.get(key)?.manifest.kind !== 'Service') throw notFound(key);
     const { status } = this.agent;
     clearTimeout(this.timers.get(key));
@@ -54,7 +55,7 @@ export class Operations {
 
   /** Hold `backend` ("host:port") of Subscription `name` in HAProxy maintenance, or release it. */
   maintenance(name: string, backend: string, on: boolean): { object: string; backend: string; maintenance: boolean } {
-    const key = `subscription/${name}`;
+    const key = keyOf('Subscription', name);
     if (this.agent.manifests.get(key)?.manifest.kind !== 'Subscription') throw notFound(key);
     const hp = parseHostPort(backend);
     if (!hp) throw new DockstackError('E_USAGE', `setting maintenance on ${key}: backend "${backend}" is not host:port`);

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Agent } from '../agent.ts';
 import { DockstackError } from '../errors.ts';
 import type { Kind } from '../manifest/schema.ts';
+import { keyOf } from '../object-key.ts';
 import { hostGuard } from './host-guard.ts';
 import { handleWrite, type WriteApiOptions } from './write-api.ts';
 
@@ -95,7 +96,7 @@ export class StatusServer {
     const kind = KIND_BY_PLURAL[resource ?? ''];
     if (!kind) return send(res, 404, { error: `unknown resource ${resource}` });
     if (name === undefined) return send(res, 200, this.agent.view(kind));
-    const view = this.agent.viewOf(`${kind.toLowerCase()}/${name}`);
+    const view = this.agent.viewOf(keyOf(kind, name));
     return view ? send(res, 200, view) : send(res, 404, { error: `${kind.toLowerCase()} "${name}" not found` });
   }
 

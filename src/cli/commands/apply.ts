@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { DockstackError, UsageError } from '../../errors.ts';
-import { keyOf } from '../../manifest/schema.ts';
+import { fileStemOf, keyOf } from '../../object-key.ts';
 import { ExitCode } from '../exit-code.ts';
 import { parseKind } from '../kinds.ts';
 import { executePlan, inputErrors, inputObjects, planApply, planDelete, readInputs, type SourceFile } from '../manifest-dir.ts';
@@ -106,7 +106,7 @@ export function diffCommand(): Command {
       try {
         await Promise.all(['live', 'merged'].map((d) => mkdir(join(root, d))));
         for (const a of plan.actions) {
-          const name = `${a.key.replace('/', '-')}.yaml`;
+          const name = `${fileStemOf(a.key)}.yaml`;
           if (a.before) await writeFile(join(root, 'live', name), a.before);
           if (a.after) await writeFile(join(root, 'merged', name), a.after);
         }

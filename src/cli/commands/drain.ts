@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import type { ObjectView } from '../../agent.ts';
 import { UsageError } from '../../errors.ts';
+import { keyOf } from '../../object-key.ts';
 import type { DrainState } from '../../server/operations.ts';
 import { parseKind } from '../kinds.ts';
 import { getJson, statusAddr } from '../status-client.ts';
@@ -45,10 +46,11 @@ export function drainCommand(): Command {
     .action(async (kindArg: string, name: string, opts: DrainOpts) => {
       if (parseKind(kindArg) !== 'Service') throw new UsageError(`drain works on services, not "${kindArg}"`, 'e.g. dockstack drain service web');
       const addr = statusAddr(opts.statusAddr);
+      const key = keyOf('Service', name);
       const path = `/api/v1/services/${encodeURIComponent(name)}`;
       const r = await postJson<DrainState>(addr, `${path}/drain`, { on: !opts.off, timeoutMs: opts.timeout }, statusToken(opts.statusToken));
-      if (!r.draining) return void process.stdout.write(`service/${name} undrained\n`);
-      process.stdout.write(`service/${name} draining until ${r.until}\n`);
+      if (!r.draining) return void process.stdout.write(`${key} undrained\n`);
+      process.stdout.write(`${key} draining until ${r.until}\n`);
       if (!opts.wait) return;
       // Bounded: the agent reports done at `until`; allow it a little slack beyond that.
       const deadline = Date.parse(r.until!) + 10_000;
@@ -56,12 +58,12 @@ export function drainCommand(): Command {
       for (;;) {
         const view = await getJson<ObjectView>(addr, path);
         const drain = view?.status.details.drain as { done?: boolean } | null | undefined;
-        if (!drain) throw new UsageError(`service/${name}: the drain was ended or the service removed while waiting`);
-        if (drain.done) return void process.stdout.write(`service/${name} drained\n`);
+        if (!drain) throw new UsageError(`${key}: the drain was ended or the service removed while waiting`);
+        if (drain.done) return void process.stdout.write(`${key} drained\n`);
         const left = Math.max(0, Math.ceil((Date.parse(r.until!) - Date.now()) / 1000));
-        if (left !== lastShown && (left % 5 === 0 || left <= 3)) process.stderr.write(`draining service/${name}: ${left}s left\n`);
+        if (left !== lastShown && (left % 5 === 0 || left <= 3)) process.stderr.write(`draining ${key}: ${left}s left\n`);
         lastShown = left;
-        if (Date.now() > deadline) throw new UsageError(`service/${name}: the agent did not report the drain done by ${new Date(deadline).toISOString()}`);
+        if (Date.now() > deadline) throw new UsageError(`${key}: the agent did not report the drain done by ${new Date(deadline).toISOString()}`);
         await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(50, Date.parse(r.until!) - Date.now()))));
       }
     });

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { ObjectView } from '../../agent.ts';
 import { DockstackError, UsageError } from '../../errors.ts';
+import { keyOf } from '../../object-key.ts';
 import type { StatusEvent } from '../../reconcile/status-store.ts';
 import { parseKind, pluralOf } from '../kinds.ts';
 import type { LiveServer } from '../../server/live-backends.ts';
@@ -65,7 +66,7 @@ export function describeCommand(): Command {
       const addr = statusAddr(opts.statusAddr);
       const view = await getJson<ObjectView>(addr, `/api/v1/${pluralOf(kind)}/${encodeURIComponent(name)}`);
       if (!view) throw new DockstackError('E_NOT_FOUND', `${kind.toLowerCase()} "${name}" not found`);
-      const events = (await getJson<StatusEvent[]>(addr, `/api/v1/events?object=${encodeURIComponent(`${kind.toLowerCase()}/${name}`)}`)) ?? [];
+      const events = (await getJson<StatusEvent[]>(addr, `/api/v1/events?object=${encodeURIComponent(keyOf(kind, name))}`)) ?? [];
       let backends: LiveServer[] | string | undefined;
       if (kind === 'Subscription')
         backends = await getJson<LiveServer[]>(addr, `/api/v1/subscriptions/${encodeURIComponent(name)}/backends`).catch((err: unknown) => `unavailable: ${(err as Error).message}`);

@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import type { ObjectView } from '../../agent.ts';
 import { DockstackError, UsageError } from '../../errors.ts';
+import { keyOf } from '../../object-key.ts';
 import { ExitCode } from '../exit-code.ts';
 import { parseKind, pluralOf } from '../kinds.ts';
 import { getJson, statusAddr } from '../status-client.ts';
@@ -28,7 +29,7 @@ function parseObject(s: string): { key: string; path: string } {
   const m = /^([A-Za-z]+)\/(.+)$/.exec(s);
   const kind = m && parseKind(m[1]!);
   if (!m || !kind) throw new UsageError(`"${s}": expected KIND/NAME, e.g. service/web or subscription/db`);
-  return { key: `${kind.toLowerCase()}/${m[2]}`, path: `/api/v1/${pluralOf(kind)}/${encodeURIComponent(m[2]!)}` };
+  return { key: keyOf(kind, m[2]!), path: `/api/v1/${pluralOf(kind)}/${encodeURIComponent(m[2]!)}` };
 }
 
 const met = (want: Want, view: ObjectView | undefined): boolean =>

@@ -1,0 +1,32 @@
+/**
+ * The queue/status key of an object: "service/mysql", "subscription/db". The one module that makes
+ * and parses keys; everything else treats a key as opaque.
+ */
+import type { Kind } from './manifest/schema.ts';
+
+export type ObjectKey = `service/${string}` | `subscription/${string}`;
+
+const PREFIX = { Service: 'service/', Subscription: 'subscription/' } as const satisfies Record<Kind, string>;
+
+/** keyOf('Service', 'mysql') → "service/mysql". */
+export const keyOf = (kind: Kind, name: string): ObjectKey => `${PREFIX[kind]}${name}`;
+
+/** "service/mysql" → { kind: 'Service', name: 'mysql' }; undefined for anything that is not a key. */
+export function parseKey(key: string): { kind: Kind; name: string } | undefined {
+  for (const kind of ['Service', 'Subscription'] as const) {
+    if (key.startsWith(PREFIX[kind]) && key.length > PREFIX[kind].length) return { kind, name: key.slice(PREFIX[kind].length) };
+  }
+  return undefined;
+}
+
+/** True when `key` is an object key of `kind`. */
+export const isKeyOf = (kind: Kind, key: string): key is ObjectKey => parseKey(key)?.kind === kind;
+
+/** "service/mysql" → "mysql" (the key itself when it is not one). */
+export const nameOf = (key: string): string => parseKey(key)?.name ?? key;
+
+/** "service/mysql" → "service": the kind as metric labels and file names spell it. */
+export const kindLabelOf = (key: string): string => parseKey(key)?.kind.toLowerCase() ?? 'unknown';
+
+/** "service/mysql" → "service-mysql": a file-name stem. */
+export const fileStemOf = (key: string): string => key.replace('/', '-');
