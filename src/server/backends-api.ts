@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Agent } from '../agent.ts';
+import { keyOf } from '../object-key.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { liveServers, liveServersOfAll } from './live-backends.ts';
 
@@ -15,7 +16,7 @@ export function backendsRoute(agent: Agent, proxy: Proxy): (pathname: string, re
     const m = /^\/api\/v1\/subscriptions\/([^/]+)\/backends$/.exec(pathname);
     if (!m) return false;
     const name = decodeURIComponent(m[1]!);
-    if (!agent.manifests.get(`subscription/${name}`)) return send(res, 404, { error: `subscription "${name}" not found` });
+    if (!agent.manifests.get(keyOf('Subscription', name))) return send(res, 404, { error: `subscription "${name}" not found` });
     const servers = await liveServers(proxy, name);
     return servers ? send(res, 200, servers) : send(res, 504, { error: `reading the servers of ${name} from the proxy: no answer within 2 s` });
   };
