@@ -12,7 +12,8 @@ import { DockstackError, UsageError } from '../../errors.ts';
 import { fileStemOf, keyOf } from '../../object-key.ts';
 import { ExitCode } from '../exit-code.ts';
 import { parseKind } from '../kinds.ts';
-import { executePlan, inputErrors, inputObjects, planApply, planDelete, readInputs, type SourceFile } from '../manifest-dir.ts';
+import { parseSelector } from '../label-selector.ts';
+import { executePlan, inputErrors, inputObjects, planApply, planDelete, readInputs, readManifestDir, type SourceFile } from '../manifest-dir.ts';
 
 const manifestsOption = () =>
   new Option('--manifests <dir>', 'the watched manifests directory').env('DOCKSTACK_MANIFESTS').default('manifests');
@@ -44,13 +45,26 @@ export function applyCommand(): Command {
     .option('-f, --filename <path>', 'file, directory or - (stdin); repeatable', collect)
     .option('-R, --recursive', 'descend into subdirectories of -f directories')
     .option('--dry-run', 'print what would change, write nothing')
+    .option('--prune', 'also delete objects in --manifests that match -l and are not in the applied set')
+    .option('-l, --selector <selector>', 'labels of the objects --prune may delete: app=web,tier!=db')
     .addOption(manifestsOption())
-    .addHelpText('after', '\nExamples:\n  dockstack apply -f db.yaml\n  dockstack apply -f ./k8s -R --dry-run\n  cat db.yaml | dockstack apply -f -')
-    .action(async (opts: FileOpts) => {
+    .addHelpText('after', '\nExamples:\n  dockstack apply -f db.yaml\n  dockstack apply -f ./k8s -R --dry-run\n  cat db.yaml | dockstack apply -f -\n  dockstack apply -f ./app -R --prune -l app=web --dry-run')
+    .action(async (opts: FileOpts & { prune?: boolean; selector?: string }) => {
+      if (opts.prune && !opts.selector) throw new UsageError('--prune needs -l SELECTOR: only objects carrying those labels may be deleted', 'e.g. dockstack apply -f ./app --prune -l app=web');
+      if (opts.selector && !opts.prune) throw new UsageError('-l is only used with --prune');
+      const matches = opts.selector ? parseSelector(opts.selector) : undefined;
       const objects = inputObjects(await readValid(opts));
       const plan = await planApply(opts.manifests, objects);
+      // Chosen before applying: prune candidates are objects outside the applied set, which apply does not touch.
+      const applied = new Set(objects.map((o) => o.key));
+      const prune = matches ? [...(await readManifestDir(opts.manifests)).index].filter(([key, at]) => !applied.has(key) && matches(at.manifest.metadata.labels)).map(([key]) => key).sort() : [];
       if (!opts.dryRun) await executePlan(plan, opts.manifests);
       for (const a of plan.actions) process.stdout.write(`${a.key} ${a.action}${opts.dryRun ? ' (dry run)' : ''}\n`);
+      if (prune.length) {
+        const deletion = await planDelete(opts.manifests, prune);
+        if (!opts.dryRun) await executePlan(deletion, opts.manifests);
+        for (const a of deletion.actions) process.stdout.write(`${a.key} pruned${opts.dryRun ? ' (dry run)' : ''}\n`);
+      }
       if (plan.actions.length >= 20) {
         const count = (k: string) => `${plan.actions.filter((a) => a.action === k).length} ${k}`;
         process.stderr.write(`${plan.actions.length} objects: ${['created', 'configured', 'unchanged'].map(count).join(', ')}\n`);
