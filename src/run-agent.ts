@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { Agent } from './agent.ts';
 import { hostAddress, registryEndpoints } from './host-address.ts';
 import { UsageError } from './errors.ts';
+import { haproxyRunAs } from './haproxy/run-as.ts';
 import { HaproxyProxy } from './haproxy/haproxy-proxy.ts';
 import { NullProxy } from './proxy/null-proxy.ts';
 import { describeReason, type Proxy } from './proxy/proxy.ts';
@@ -40,6 +41,8 @@ export interface AgentConfig {
   readonly proxy: 'haproxy' | 'none';
   readonly haproxyDir: string;
   readonly haproxyBin?: string;
+  /** The user HAProxy's workers run as when the agent is root (default `haproxy` if it exists; `root` keeps root). */
+  readonly haproxyUser?: string;
   readonly haproxyUpdates?: 'runtime' | 'reload';
   readonly resyncMs?: number;
   /** Where each Subscription's last known server set is kept (default HAPROXY_DIR/last-known-backends.json). */
@@ -86,6 +89,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
     const hp = new HaproxyProxy({
       dir: haproxyDir,
       ...(cfg.haproxyBin && { haproxyBin: cfg.haproxyBin }),
+      runAs: haproxyRunAs(cfg.haproxyUser),
       updates: cfg.haproxyUpdates ?? 'runtime',
       onReload: (reasons) => {
         metrics.onReload(reasons);

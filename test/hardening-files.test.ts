@@ -6,7 +6,7 @@
  * dropping clients that do not read (heap measured with 20 of them).
  */
 import assert from 'node:assert/strict';
-import { chmod, chown, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ObjectView } from '../src/agent.ts';
 import { renderDescribe, renderTable } from '../src/cli/output.ts';
 import { renderConfig } from '../src/haproxy/config-render.ts';
+import { haproxyRunAs, lookupUser } from '../src/haproxy/run-as.ts';
 import { DirectorySource } from '../src/manifest/directory-source.ts';
 import type { FileResult } from '../src/manifest/load.ts';
 import { SubscriptionSpec } from '../src/manifest/schema.ts';
@@ -26,6 +27,7 @@ import { eventually } from './harness/eventually.ts';
 import { tempDir } from './harness/fs.ts';
 import { spawnServer } from './harness/process.ts';
 import { freePort } from './harness/ports.ts';
+import { StaticSource, subscription } from './harness/static-source.ts';
 
 const svc = (name: string, extra = '') => `apiVersion: dockstack.io/v1alpha1\nkind: Service\nmetadata: {name: ${name}}\nspec:\n  path: /services/${name}\n  port: 8080\n${extra}`;
 
@@ -258,5 +260,48 @@ describe('the HAProxy state dir', () => {
     // Before O_NOFOLLOW the start succeeded, with HAProxy's stdout/stderr appended to the victim.
     await assert.rejects(start(dir), (err: Error) => /ELOOP/.test(`${err.message} ${String(err.cause)}`));
     assert.equal(await readFile(victim, 'utf8'), 'untouched\n');
+  });
+});
+
+describe('HAProxy privileges when the agent is root', () => {
+  const uidOf = async (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]);
+  const workersOf = async (master: number) => {
+    const out: number[] = [];
+    for (const p of await readdir('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      const st = await readFile(`/proc/${p}/status`, 'utf8').catch(() => '');
+      if (new RegExp(`^PPid:\\s+${master}$`, 'm').test(st) && /^Name:\s+haproxy/m.test(st)) out.push(Number(p));
+    }
+    return out;
+  };
+
+  test('the workers run as the haproxy user once bound (a port < 1024 still works); --haproxy-user root keeps root', async () => {
+    assert.equal(process.getuid?.(), 0, 'this test needs root, as CI runs it');
+    const haproxyUid = lookupUser('haproxy')?.uid;
+    assert.ok(haproxyUid !== undefined && haproxyUid !== 0, 'Debian haproxy user missing');
+    const tmp = await tempDir('ds-hard-priv');
+    const source = new StaticSource();
+    source.set('low.yaml', subscription('low', 'service: /services/low\nlisten: {address: 127.0.0.1, port: 1011}\ndefaultServers: ["127.0.0.1:1"]'));
+    const running = await startAgent({ manifestsDir: tmp.path, source, registry: { url: 'memory://' }, host: '127.0.0.1', statusAddr: '127.0.0.1:0', proxy: 'haproxy', haproxyDir: join(tmp.path, 'hp') });
+    try {
+      const master = Number((await readFile(join(tmp.path, 'hp', 'haproxy.pid'), 'utf8')).trim());
+      await eventually(async () => assert.match(await readFile(join(tmp.path, 'hp', 'haproxy.cfg'), 'utf8'), /listen low/), { timeoutMs: 10_000 });
+      const workers = await eventually(async () => {
+        const w = await workersOf(master);
+        assert.ok(w.length > 0);
+        return w;
+      });
+      assert.equal(await uidOf(master), 0, 'the master keeps root to bind on reload');
+      for (const w of workers) assert.equal(await uidOf(w), haproxyUid);
+      await eventually(() => new Promise<void>((resolve, reject) => {
+        const s = connect(1011, '127.0.0.1', () => (s.destroy(), resolve()));
+        s.on('error', reject);
+      }));
+    } finally {
+      await running.stop();
+      await tmp.cleanup();
+    }
+    assert.equal(haproxyRunAs('root'), undefined);
+    assert.throws(() => haproxyRunAs('no-such-user-x'), /--haproxy-user: no user "no-such-user-x"/);
   });
 });

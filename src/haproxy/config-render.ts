@@ -30,6 +30,8 @@ export interface GlobalRender {
   readonly dir: string;
   /** Old workers holding long connections are killed after this long (bounded reload tail). */
   readonly hardStopAfterMs?: number;
+  /** Workers switch to this uid/gid after binding (the agent runs as root). */
+  readonly runAs?: { readonly uid: number; readonly gid: number } | undefined;
 }
 
 /** Slot server names: s1, s2, ... (stable, so runtime commands can address them). */
@@ -90,6 +92,7 @@ export function renderConfig(g: GlobalRender, listeners: readonly ListenerRender
     '  stats timeout 30s',
     `  hard-stop-after ${hardStop}ms`,
     '  mworker-max-reloads 50',
+    ...(g.runAs ? [`  uid ${int('uid', g.runAs.uid, 1, 4_294_967_294)}`, `  gid ${int('gid', g.runAs.gid, 0, 4_294_967_294)}`] : []),
     // 2.6 loads the CA bundle at every start otherwise, doubling `haproxy -c` time.
     '  httpclient.ssl.verify none',
     '',

@@ -37,6 +37,8 @@ export interface HaproxyProxyOptions {
   readonly reloadDebounceMs?: number;
   readonly minReloadIntervalMs?: number;
   readonly hardStopAfterMs?: number;
+  /** Workers drop to this uid/gid after binding (see run-as.ts). */
+  readonly runAs?: { readonly uid: number; readonly gid: number } | undefined;
   readonly onReload?: (reasons: readonly ReloadReason[]) => void;
   readonly onEvent?: (e: { type: string; message: string }) => void;
 }
@@ -168,7 +170,7 @@ export class HaproxyProxy implements Proxy {
   private ctx(force: boolean) {
     const o = this.opts;
     const held: ReadonlySet<string> = this.adoptedBinds;
-    return { dir: o.dir, proc: this.proc, minSlots: o.minSlots ?? 8, hardStopAfterMs: o.hardStopAfterMs, force, held, event: (t: string, m: string) => this.event(t, m) };
+    return { dir: o.dir, proc: this.proc, minSlots: o.minSlots ?? 8, hardStopAfterMs: o.hardStopAfterMs, runAs: o.runAs, force, held, event: (t: string, m: string) => this.event(t, m) };
   }
 
   private async reload(reasons: readonly ReloadReason[]): Promise<RunResult> {
@@ -247,7 +249,7 @@ export class HaproxyProxy implements Proxy {
     await this.serial(async () => {
       if (this.closed || this.proc.pid !== undefined) return;
       const running = runningRenders(this.model);
-      await writeFileAtomic(this.proc.configPath, renderConfig({ dir: this.opts.dir, hardStopAfterMs: this.opts.hardStopAfterMs }, [...running.values()]));
+      await writeFileAtomic(this.proc.configPath, renderConfig({ dir: this.opts.dir, hardStopAfterMs: this.opts.hardStopAfterMs, runAs: this.opts.runAs }, [...running.values()]));
       await this.proc.start();
       commit(this.model, { reloaded: true, running, rejected: new Map() });
     });

@@ -23,6 +23,7 @@ export interface ReloadContext {
   readonly proc: HaproxyProcess;
   readonly minSlots: number;
   readonly hardStopAfterMs: number | undefined;
+  readonly runAs: { readonly uid: number; readonly gid: number } | undefined;
   /** Reload even when the bytes are unchanged (the running state is not known to match them). */
   readonly force: boolean;
   /** Addresses the running HAProxy listens on besides the model's (an adopted config's): ours, not taken. */
@@ -34,7 +35,7 @@ let trials = 0;
 
 /** Render `chosen` and have HAProxy check it; resolves the text, throws HaproxyError otherwise. */
 async function check(ctx: ReloadContext, chosen: ReadonlyMap<string, ListenerRender>): Promise<string> {
-  const text = renderConfig({ dir: ctx.dir, hardStopAfterMs: ctx.hardStopAfterMs }, [...chosen.values()]);
+  const text = renderConfig({ dir: ctx.dir, hardStopAfterMs: ctx.hardStopAfterMs, runAs: ctx.runAs }, [...chosen.values()]);
   const tmp = join(ctx.dir, `.check-${process.pid}-${++trials}.cfg`);
   try {
     await writeFile(tmp, text, { mode: 0o600 });

@@ -28,6 +28,7 @@ export interface AgentFlags {
   proxy: 'haproxy' | 'none';
   haproxyDir: string;
   haproxyBin?: string;
+  haproxyUser?: string;
   haproxyUpdates: 'runtime' | 'reload';
   zkAuth?: string;
   sessionTimeout?: number;
@@ -56,6 +57,7 @@ export function withAgentOptions(cmd: Command): Command {
     .addOption(new Option('--status-addr <addr>', 'status API listen address').env('DOCKSTACK_STATUS_ADDR').default(DEFAULT_STATUS_ADDR))
     .addOption(new Option('--proxy <kind>', 'local proxy').choices(['haproxy', 'none']).default('haproxy'))
     .addOption(new Option('--haproxy-dir <dir>', 'HAProxy state dir (config, sockets)').env('DOCKSTACK_HAPROXY_DIR').default('.state/haproxy'))
+    .addOption(new Option('--haproxy-user <name>', 'when the agent is root, HAProxy workers drop to this user after binding (default: haproxy, if it exists; root keeps root)').env('DOCKSTACK_HAPROXY_USER'))
     .addOption(new Option('--haproxy-bin <path>', 'haproxy binary').default(undefined))
     .addOption(new Option('--haproxy-updates <mode>', 'runtime: membership via the runtime API; reload: reload on every change (baseline)').choices(['runtime', 'reload']).default('runtime'))
     .addOption(new Option('--zk-auth <user:pass>', 'ZooKeeper digest credentials; our nodes get CREATOR_ALL + world READ ACLs').env('DOCKSTACK_ZK_AUTH'))
@@ -123,6 +125,7 @@ export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Pro
     proxy: flags.proxy,
     haproxyDir: flags.haproxyDir,
     ...(flags.haproxyBin && { haproxyBin: flags.haproxyBin }),
+    ...(flags.haproxyUser && { haproxyUser: flags.haproxyUser }),
     haproxyUpdates: flags.haproxyUpdates,
     ...(flags.resync && { resyncMs: flags.resync }),
     ...(flags.stateFile && { stateFile: flags.stateFile }),
