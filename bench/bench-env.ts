@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HaproxyProxy } from '../src/haproxy/haproxy-proxy.ts';
 import type { ManifestSource } from '../src/manifest/manifest-source.ts';
-import { silentLogger } from '../src/reconcile/controller-context.ts';
+import { silentLogger } from '../src/log.ts';
 import { createRegistry } from '../src/registry/create-registry.ts';
 import type { Registry } from '../src/registry/registry.ts';
 import { startAgent, type RunningAgent } from '../src/run-agent.ts';

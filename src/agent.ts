@@ -12,7 +12,7 @@ import type { FileResult } from './manifest/load.ts';
 import { redactSecrets } from './manifest/redact.ts';
 import { API_VERSION, type Kind } from './manifest/schema.ts';
 import { parseKey } from './object-key.ts';
-import { silentLogger, type Logger } from './reconcile/controller-context.ts';
+import { silentLogger, type Logger } from './log.ts';
 import type { LastKnownState } from './reconcile/last-known-state.ts';
 import { ServiceController, type HealthFactory } from './reconcile/service-controller.ts';
 import { StatusStore, type ObjectStatus } from './reconcile/status-store.ts';

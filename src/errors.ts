@@ -2,13 +2,21 @@
  * One error family for DockStack. Every error carries a stable `code`, the context it happened in,
  * an optional `hint` for the user and the underlying `cause`. The CLI renders them with one formatter.
  */
+export const ERROR_CODES = [
+  'E_MANIFEST', 'E_REGISTRY', 'E_REGISTRY_UNAVAILABLE', 'E_HAPROXY', 'E_HAPROXY_STATE', 'E_PROXY', 'E_PROXY_INPUT', 'E_TERMINAL',
+  'E_USAGE', 'E_BAD_REQUEST', 'E_NOT_FOUND', 'E_NO_AGENT', 'E_STATUS_API', 'E_STATUS_LISTEN', 'E_STATE_DIR', 'E_OUTSIDE_MANIFESTS',
+  'E_DIFF_FAILED', 'E_WAIT_FAILED', 'E_CHECK_FAILED', 'E_DOCKER', 'E_LISTEN_CONFLICT',
+] as const;
+/** Every code an error may carry: scripts and the status API match on these, never on message text. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 export class DockstackError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint?: string;
   readonly context: Readonly<Record<string, unknown>>;
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     opts: { cause?: unknown; hint?: string; context?: Record<string, unknown> } = {},
   ) {
@@ -75,8 +83,13 @@ export class UsageError extends DockstackError {
   }
 }
 
-/** Wrap `err` with what was being done: "creating znode /a: connection lost". Keeps the cause chain. */
-export function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+/**
+ * One line for `err`, prefixed by what was being done when given:
+ * describeError(err, 'creating znode /a') → "creating znode /a: connection lost". The cause chain
+ * is not appended: by convention a message already names its cause's essentials ("connect:
+ * ECONNREFUSED"), and appending raw causes would repeat them.
+ */
+export function describeError(err: unknown, doing?: string): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return doing ? `${doing}: ${text}` : text;
 }

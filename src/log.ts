@@ -6,11 +6,20 @@
  * The README's "Operating DockStack" section documents these fields; test/logs.test.ts holds them.
  */
 import pino, { type Logger as Pino } from 'pino';
-import type { Logger } from './reconcile/controller-context.ts';
-
 import type { LogLevel } from './log-level.ts';
 
 export { LOG_LEVELS, type LogLevel } from './log-level.ts';
+
+/** What every component logs through: pino's shape, so the agent passes its pino logger as is. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** A Logger that drops everything (tests, benchmarks, library use). */
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 const options = (level: LogLevel) => ({
   level,

@@ -16,7 +16,7 @@ import { DirectorySource } from './manifest/directory-source.ts';
 import type { ManifestSource } from './manifest/manifest-source.ts';
 import { MergedSource } from './providers/merged-source.ts';
 import { nameOf } from './object-key.ts';
-import { silentLogger, type Logger } from './reconcile/controller-context.ts';
+import { silentLogger, type Logger } from './log.ts';
 import { LastKnownState } from './reconcile/last-known-state.ts';
 import { createRegistry, type RegistryOptions } from './registry/create-registry.ts';
 import type { Registry } from './registry/registry.ts';

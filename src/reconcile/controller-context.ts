@@ -3,6 +3,7 @@
  * enqueue keys (watch callbacks only ever do that) and a logger.
  */
 import type { Position } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import type { Manifest } from '../manifest/schema.ts';
 import type { StatusStore } from './status-store.ts';
 
@@ -11,18 +12,9 @@ export interface DesiredState {
   get(key: string): { manifest: Manifest; generation: number; file?: string; position?: Position } | undefined;
 }
 
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
 export interface ControllerContext {
   readonly desired: DesiredState;
   readonly status: StatusStore;
   readonly enqueue: (key: string) => void;
   readonly log: Logger;
 }
-
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

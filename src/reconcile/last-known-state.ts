@@ -57,7 +57,7 @@ export class LastKnownState {
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.problem(`reading state file ${file}: ${describeError(err)}; ignoring it`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.problem(`${describeError(err, `reading state file ${file}`)}; ignoring it`);
       return;
     }
     if (text.length > MAX_STATE_BYTES) return this.problem(`reading state file ${file}: ${text.length} bytes, over the ${MAX_STATE_BYTES}-byte limit; ignoring it`);
@@ -106,7 +106,7 @@ export class LastKnownState {
         await writeFileAtomic(file, this.render());
         this.writeFailed = false;
       } catch (err) {
-        if (!this.writeFailed) this.problem(`writing state file ${file}: ${describeError(err)}`);
+        if (!this.writeFailed) this.problem(describeError(err, `writing state file ${file}`));
         this.writeFailed = true;
       }
     });

@@ -4,7 +4,7 @@
  * "initial sync complete" line once every object has been reconciled at its current generation.
  */
 import type { Agent } from '../agent.ts';
-import type { Logger } from '../reconcile/controller-context.ts';
+import type { Logger } from '../log.ts';
 
 export interface SyncCounts {
   readonly total: number;

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { LOG_LEVELS, type LogLevel } from '../../log-level.ts';
 import type { ManifestSource } from '../../manifest/manifest-source.ts';
-import type { Logger } from '../../reconcile/controller-context.ts';
+import type { Logger } from '../../log.ts';
 import { credential } from '../credential-flags.ts';
 import { DEFAULT_STATUS_ADDR } from '../status-client.ts';
 

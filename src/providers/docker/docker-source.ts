@@ -8,7 +8,7 @@
 import type { FileResult } from '../../manifest/file-result.ts';
 import type { ManifestSource } from '../../manifest/manifest-source.ts';
 import { parseManifestText } from '../../manifest/parse.ts';
-import { silentLogger, type Logger } from '../../reconcile/controller-context.ts';
+import { silentLogger, type Logger } from '../../log.ts';
 import { containerManifest, LABEL_PATH, type ContainerManifest } from './container-manifest.ts';
 import { DockerClient, type EventStream } from './docker-client.ts';
 
