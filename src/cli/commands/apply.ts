@@ -13,7 +13,10 @@ import { fileStemOf, keyOf } from '../../object-key.ts';
 import { ExitCode } from '../exit-code.ts';
 import { parseKind } from '../kinds.ts';
 import { parseSelector } from '../label-selector.ts';
-import { executePlan, inputErrors, inputObjects, planApply, planDelete, readInputs, readManifestDir, type SourceFile } from '../manifest-dir.ts';
+import type { SourceFile } from '../manifest-dir.ts';
+
+// The manifest code (zod, yaml) loads only when an action runs: --help and other commands stay light.
+const manifestDir = () => import('../manifest-dir.ts');
 
 const manifestsOption = () =>
   new Option('--manifests <dir>', 'the watched manifests directory').env('DOCKSTACK_MANIFESTS').default('manifests');
@@ -29,6 +32,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 async function readValid(opts: FileOpts): Promise<SourceFile[]> {
   if (!opts.filename?.length) throw new UsageError('missing -f FILE|DIR|-', 'e.g. dockstack apply -f manifests/db.yaml');
+  const { inputErrors, readInputs } = await manifestDir();
   const inputs = await readInputs(opts.filename, opts.recursive ?? false);
   const errors = inputErrors(inputs);
   if (errors.length) {
@@ -53,6 +57,7 @@ export function applyCommand(): Command {
       if (opts.prune && !opts.selector) throw new UsageError('--prune needs -l SELECTOR: only objects carrying those labels may be deleted', 'e.g. dockstack apply -f ./app --prune -l app=web');
       if (opts.selector && !opts.prune) throw new UsageError('-l is only used with --prune');
       const matches = opts.selector ? parseSelector(opts.selector) : undefined;
+      const { executePlan, inputObjects, planApply, planDelete, readManifestDir } = await manifestDir();
       const objects = inputObjects(await readValid(opts));
       const plan = await planApply(opts.manifests, objects);
       // Chosen before applying: prune candidates are objects outside the applied set, which apply does not touch.
@@ -84,6 +89,7 @@ export function deleteCommand(): Command {
     .addOption(manifestsOption())
     .addHelpText('after', '\nExamples:\n  dockstack delete service mysql\n  dockstack delete -f db.yaml')
     .action(async (kindArg: string | undefined, names: string[], opts: FileOpts & { ignoreNotFound?: boolean }) => {
+      const { executePlan, inputObjects, planDelete } = await manifestDir();
       let keys: string[];
       if (opts.filename?.length) keys = inputObjects(await readValid(opts)).map((o) => o.key);
       else {
@@ -109,6 +115,7 @@ export function diffCommand(): Command {
     .addOption(manifestsOption())
     .addHelpText('after', '\nExample:\n  dockstack diff -f db.yaml && echo "no changes"')
     .action(async (opts: FileOpts) => {
+      const { inputObjects, planApply } = await manifestDir();
       let plan;
       try {
         plan = await planApply(opts.manifests, inputObjects(await readValid(opts)));

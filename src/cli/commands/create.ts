@@ -1,10 +1,7 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../../errors.ts';
-import { parseManifestText } from '../../manifest/parse.ts';
-import { manifestsYaml, serviceDoc, subscriptionDoc, type CheckInput, type SubscriptionInput } from '../../providers/manifest-docs.ts';
+import type { CheckInput, SubscriptionInput } from '../../providers/manifest-docs.ts';
 import { parseKind } from '../kinds.ts';
-import { executePlan, planApply } from '../manifest-dir.ts';
-import { seedPath, seedPort } from '../seed-flags.ts';
 
 interface CreateFlags {
   path: string;
@@ -53,6 +50,13 @@ export function createCommand(): Command {
     .action(async (kindArg: string, name: string, f: CreateFlags) => {
       const kind = parseKind(kindArg);
       if (!kind) throw new UsageError(`expected kind service or subscription, got "${kindArg}"`);
+      // Loaded here: zod and yaml are paid for by the command that parses, not by --help.
+      const [{ parseManifestText }, { manifestsYaml, serviceDoc, subscriptionDoc }, { executePlan, planApply }, { seedPath, seedPort }] = await Promise.all([
+        import('../../manifest/parse.ts'),
+        import('../../providers/manifest-docs.ts'),
+        import('../manifest-dir.ts'),
+        import('../seed-flags.ts'),
+      ]);
       const path = seedPath('--path', f.path);
       const port = seedPort('--port', f.port);
       const only = (flag: string, v: unknown, k: string) => {

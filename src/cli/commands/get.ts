@@ -5,8 +5,7 @@ import { keyOf } from '../../object-key.ts';
 import type { StatusEvent } from '../../reconcile/status-store.ts';
 import { parseKind, pluralOf } from '../kinds.ts';
 import type { LiveServer } from '../../server/live-backends.ts';
-import { renderDescribe, type LiveBackends } from '../output.ts';
-import { checkOutput, formatItems, sortItems } from '../output-format.ts';
+import type { LiveBackends } from '../output.ts';
 import { getJson, statusAddr, streamJson } from '../status-client.ts';
 
 const output = () => new Option('-o, --output <format>', 'wide | yaml | json | name | jsonpath=TEMPLATE | custom-columns=HEADER:EXPR,...');
@@ -27,6 +26,8 @@ export function getCommand(): Command {
     .action(async (kindArg: string, name: string | undefined, opts: { output?: string; watch?: boolean; statusAddr?: string; headers: boolean; sortBy?: string }) => {
       const kind = parseKind(kindArg);
       if (!kind) throw new UsageError(`unknown kind "${kindArg}"`, 'use services or subscriptions');
+      // The formats (yaml, jsonpath) load when the command runs, not with every command's definition.
+      const { checkOutput, formatItems, sortItems } = await import('../output-format.ts');
       checkOutput(opts.output);
       const fmt = { ...(opts.output !== undefined && { output: opts.output }), noHeaders: !opts.headers, ...(opts.sortBy !== undefined && { sortBy: opts.sortBy }) };
       const addr = statusAddr(opts.statusAddr);
@@ -70,6 +71,7 @@ export function describeCommand(): Command {
       let backends: LiveServer[] | string | undefined;
       if (kind === 'Subscription')
         backends = await getJson<LiveServer[]>(addr, `/api/v1/subscriptions/${encodeURIComponent(name)}/backends`).catch((err: unknown) => `unavailable: ${(err as Error).message}`);
+      const { renderDescribe } = await import('../output.ts');
       process.stdout.write(renderDescribe(view, events, backends));
     });
 }

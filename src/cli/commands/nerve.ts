@@ -1,7 +1,5 @@
 import { Command } from 'commander';
-import { manifestsYaml } from '../../providers/manifest-docs.ts';
-import { TextSource } from '../../providers/text-source.ts';
-import { nerveService, seedRegistryUrl, type NerveFlags, type RegistryFlags } from '../seed-flags.ts';
+import type { NerveFlags, RegistryFlags } from '../seed-flags.ts';
 import { runAgent, withAgentOptions, type AgentFlags } from './agent.ts';
 
 type Flags = AgentFlags & NerveFlags & RegistryFlags & { print?: boolean };
@@ -26,6 +24,11 @@ export function nerveCommand(): Command {
     .option('--print', 'print the equivalent Service manifest (YAML) and exit')
     .addHelpText('after', '\nExamples:\n  ZK_HOSTS=zk1:2181 SERVICE=path/test SERVICE_PORT=3306 SERVICE_HOST=10.0.0.5 dockstack nerve --tcp --zk\n  SERVICE=path/test SERVICE_PORT=3306 dockstack nerve --mysql haproxy_check --print > db.yaml')
     .action(async (flags: Flags, cmd: Command) => {
+      const [{ manifestsYaml }, { TextSource }, { nerveService, seedRegistryUrl }] = await Promise.all([
+        import('../../providers/manifest-docs.ts'),
+        import('../../providers/text-source.ts'),
+        import('../seed-flags.ts'),
+      ]);
       const yaml = manifestsYaml([nerveService(flags, process.env)]);
       if (flags.print) return void process.stdout.write(yaml);
       const registry = seedRegistryUrl(flags, process.env) ?? flags.registry;

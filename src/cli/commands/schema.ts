@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { jsonSchemaFor } from '../../manifest/json-schema.ts';
 import { UsageError } from '../../errors.ts';
 import { parseKind } from '../kinds.ts';
 
@@ -9,9 +8,10 @@ export function schemaCommand(): Command {
     .description('print the JSON Schema of the manifests (all kinds, or one)')
     .argument('[kind]', 'service | subscription')
     .addHelpText('after', '\nExamples:\n  dockstack schema > dockstack.schema.json\n  dockstack schema service')
-    .action((kind?: string) => {
+    .action(async (kind?: string) => {
       const k = kind === undefined ? undefined : parseKind(kind);
       if (kind !== undefined && !k) throw new UsageError(`unknown kind "${kind}"`, 'use service or subscription');
+      const { jsonSchemaFor } = await import('../../manifest/json-schema.ts');
       process.stdout.write(`${JSON.stringify(jsonSchemaFor(k), null, 2)}\n`);
     });
 }

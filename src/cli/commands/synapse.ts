@@ -1,7 +1,5 @@
 import { Command } from 'commander';
-import { manifestsYaml } from '../../providers/manifest-docs.ts';
-import { TextSource } from '../../providers/text-source.ts';
-import { seedRegistryUrl, synapseSubscriptions, type RegistryFlags, type SynapseFlags } from '../seed-flags.ts';
+import type { RegistryFlags, SynapseFlags } from '../seed-flags.ts';
 import { runAgent, withAgentOptions, type AgentFlags } from './agent.ts';
 
 type Flags = AgentFlags & SynapseFlags & RegistryFlags & { print?: boolean; listenAddress: string };
@@ -27,6 +25,11 @@ export function synapseCommand(): Command {
     .option('--print', 'print the equivalent Subscription manifests (YAML) and exit')
     .addHelpText('after', '\nExamples:\n  ZK_HOSTS=zk1:2181 dockstack synapse --mysql service1:path/test:3306:haproxy_check\n  dockstack synapse --http web:services/web:8080:/health --tcp cache:services/cache:6380 --print')
     .action(async (flags: Flags, cmd: Command) => {
+      const [{ manifestsYaml }, { TextSource }, { synapseSubscriptions, seedRegistryUrl }] = await Promise.all([
+        import('../../providers/manifest-docs.ts'),
+        import('../../providers/text-source.ts'),
+        import('../seed-flags.ts'),
+      ]);
       const yaml = manifestsYaml(synapseSubscriptions(flags, flags.listenAddress));
       if (flags.print) return void process.stdout.write(yaml);
       // The seed's ambassador needs no flag for its registry: ZK_HOSTS alone selects ZooKeeper.

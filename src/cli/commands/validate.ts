@@ -1,6 +1,4 @@
 import { Command } from 'commander';
-import { loadPath } from '../../manifest/load.ts';
-import { validateFiles } from '../../manifest/validate-files.ts';
 import { ExitCode } from '../exit-code.ts';
 
 /** `dockstack validate PATH…`: offline validation with located errors; exit 1 on any error. */
@@ -11,6 +9,7 @@ export function validateCommand(): Command {
     .option('-R, --recursive', 'descend into subdirectories', true)
     .addHelpText('after', '\nExamples:\n  dockstack validate manifests/\n  cat db.yaml | dockstack validate -')
     .action(async (paths: string[], opts: { recursive: boolean }) => {
+      const [{ loadPath }, { validateFiles }] = await Promise.all([import('../../manifest/load.ts'), import('../../manifest/validate-files.ts')]);
       const results = (await Promise.all(paths.map((p) => loadPath(p, { recursive: opts.recursive })))).flat();
       const errors = validateFiles(results);
       const count = results.reduce((n, r) => n + r.manifests.length, 0);
