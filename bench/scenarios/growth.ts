@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HaproxyProxy } from '../../src/haproxy/haproxy-proxy.ts';
-import { parseShowProc, parseShowStat, sendCommand } from '../../src/haproxy/runtime-api.ts';
+import { parseShowProc, sendCommand } from '../../src/haproxy/runtime-api.ts';
 import type { Endpoint, ListenerSpec } from '../../src/proxy/proxy.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import type { BenchEnv } from '../bench-env.ts';
@@ -43,14 +43,11 @@ async function withProxy<T>(updates: 'runtime' | 'reload', fn: (p: HaproxyProxy,
 
 const worker = async (dir: string) => parseShowProc(await sendCommand(join(dir, 'master.sock'), 'show proc')).find((x) => x.type === 'worker')?.pid;
 
-/** Until HAProxy's stats list `count` servers of `name` not in MAINT (bounded). */
-async function untilServing(dir: string, name: string, count: number): Promise<void> {
+/** Until HAProxy's stats list `count` servers of `name` not in maintenance (bounded). Read through the proxy: see stats-guard.ts. */
+async function untilServing(p: HaproxyProxy, name: string, count: number): Promise<void> {
   for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 2))) {
-    // Refused while HAProxy is busy applying a large batch (its stats socket backlog is full): poll again.
-    const text = await sendCommand(join(dir, 'admin.sock'), `show stat ${name} 4 -1`).catch(() => undefined);
-    if (text === undefined) continue;
-    const rows = parseShowStat(text);
-    if (rows.filter((r) => r.pxname === name && r.svname !== 'BACKEND' && !String(r.status).startsWith('MAINT')).length === count) return;
+    const rows = await p.status(name).catch(() => undefined);
+    if (rows && rows.filter((r) => r.state !== 'maintenance').length === count) return;
   }
   throw new Error(`${name}: never ${count} servers in service`);
 }
@@ -66,7 +63,7 @@ async function growth(steps: readonly number[]) {
     for (const n of path) {
       const t0 = now();
       const r = await p.apply('grow', spec(port), servers(n));
-      await untilServing(dir, 'grow', n);
+      await untilServing(p, 'grow', n);
       rows.push([`→ ${n}`, ms(now() - t0), String(r.runtimeOps), String(p.reloadCount - reloads0), (await worker(dir)) === pid ? 'same' : 'NEW']);
     }
     return { rows, reloads: p.reloadCount - reloads0, samePid: (await worker(dir)) === pid };
@@ -81,7 +78,7 @@ async function adds(updates: 'runtime' | 'reload', k: number): Promise<number[]>
     for (let n = 9; n < 9 + k; n++) {
       const t0 = now();
       await p.apply('adds', spec(port), servers(n));
-      await untilServing(dir, 'adds', n);
+      await untilServing(p, 'adds', n);
       out.push(now() - t0);
     }
     return out;

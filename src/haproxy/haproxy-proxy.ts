@@ -19,6 +19,7 @@ import { ReloadManager, type ReloadOutcome, type RunResult } from './reload-mana
 import { renderAndReload } from './render-and-reload.ts';
 import { liveFields, parseShowStat, runAdminBatch, sendCommand, type StatRow } from './runtime-api.ts';
 import { freeOps, planRuntime, trim, type WantServer } from './slot-plan.ts';
+import { StatsGuard } from './stats-guard.ts';
 import { Supervisor } from './supervisor.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { renderConfig } from './config-render.ts';
@@ -55,6 +56,7 @@ export class HaproxyProxy implements Proxy {
   private readonly reloads: ReloadManager;
   private readonly supervisor: Supervisor;
   private readonly drains: DrainTracker;
+  private readonly stats = new StatsGuard();
   private chain: Promise<unknown> = Promise.resolve();
   /** The running worker was not started from the model (adopted): the next reload must run. */
   private untrusted = false;
@@ -226,7 +228,9 @@ export class HaproxyProxy implements Proxy {
         ops.push(...freeOps(shapeOf(name, st), i));
         freed.push(i);
       });
-      const refused = await runAdminBatch(this.proc.adminSocket, ops);
+      const deletes = ops.some((o) => o.startsWith('del server '));
+      const send = () => runAdminBatch(this.proc.adminSocket, ops);
+      const refused = deletes ? await this.stats.exclusive(send) : await send();
       const failed = new Set(refused.map((r) => r.command));
       for (const i of freed) if (!failed.has(`del server ${name}/${slotName(i)}`)) st.slots[i] = undefined;
       if (failed.size) more = true;
@@ -240,7 +244,7 @@ export class HaproxyProxy implements Proxy {
    * with 16k slots, scanning every row of every proxy per slot was quadratic.
    */
   private async serverRows(name: string): Promise<Map<string, StatRow>> {
-    const rows = parseShowStat(await sendCommand(this.proc.adminSocket, `show stat ${name} 4 -1`));
+    const rows = parseShowStat(await this.stats.read(() => sendCommand(this.proc.adminSocket, `show stat ${name} 4 -1`)));
     return new Map(rows.filter((r) => r.pxname === name).map((r) => [r.svname ?? '', r]));
   }
 
