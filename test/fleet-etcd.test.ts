@@ -82,16 +82,19 @@ describe('fleet: MySQL across hosts over a 3-member etcd cluster', { timeout: 18
     await lh.cut(hosts.filter((h) => h !== lh));
     const t0 = Date.now();
     let missing = 0;
-    // Past the lease TTL twice over: a lease kept alive only through the cut-off member would be gone.
-    while (Date.now() - t0 < LEASE_S * 1000 * 3) {
-      if ((await backends()).length !== 2) missing++;
-      await new Promise((r) => setTimeout(r, 200));
+    try {
+      // Past the lease TTL twice over: a lease kept alive only through the cut-off member would be gone.
+      while (Date.now() - t0 < LEASE_S * 1000 * 3) {
+        if ((await backends()).length !== 2) missing++;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await eventually(async () => {
+        for (const a of agents.slice(0, 2)) assert.equal((await a.view('services', 'mysql'))?.status.conditions.find((c) => c.type === 'Registered')?.status, 'True', a.host.name);
+        assert.equal((await agents[2]!.view('subscriptions', 'mysql'))?.status.conditions.find((c) => c.type === 'Synced')?.status, 'True');
+      }, { timeoutMs: 30_000, message: 'every agent works through the majority' });
+    } finally {
+      await lh.heal();
     }
-    await eventually(async () => {
-      for (const a of agents.slice(0, 2)) assert.equal((await a.view('services', 'mysql'))?.status.conditions.find((c) => c.type === 'Registered')?.status, 'True', a.host.name);
-      assert.equal((await agents[2]!.view('subscriptions', 'mysql'))?.status.conditions.find((c) => c.type === 'Synced')?.status, 'True');
-    }, { timeoutMs: 30_000, message: 'every agent works through the majority' });
-    await lh.heal();
     const result = await traffic.stop();
     t.diagnostic(`leader was member ${leader + 1} (host${leader + 1}); polls with a backend missing: ${missing}; queries over the file: ${result.ok} ok, ${result.failed} failed`);
     assert.equal(missing, 0, 'no backend removed');
