@@ -1,8 +1,9 @@
 import type { HealthCheckSpec } from '../manifest/schema.ts';
-import type { HealthCheck } from './health-check.ts';
+import { formatTarget, type HealthCheck } from './health-check.ts';
 import { httpCheck } from './http-check.ts';
 import { mysqlCheck } from './mysql-check.ts';
 import { redisCheck } from './redis-check.ts';
+import { withSecret } from './secret-ref.ts';
 import { tcpCheck } from './tcp-check.ts';
 
 /** Build the check a spec describes; spec.host/spec.port override the service's own address. */
@@ -15,8 +16,8 @@ export function createCheck(spec: HealthCheckSpec, defaults: { host: string; por
     case 'http':
       return httpCheck(host, port, spec);
     case 'mysql':
-      return mysqlCheck(host, port, spec);
+      return spec.passwordFrom ? withSecret(spec.passwordFrom, 'mysql', formatTarget(host, port), (password) => mysqlCheck(host, port, { ...spec, password })) : mysqlCheck(host, port, spec);
     case 'redis':
-      return redisCheck(host, port, spec);
+      return spec.passwordFrom ? withSecret(spec.passwordFrom, 'redis', formatTarget(host, port), (password) => redisCheck(host, port, { ...spec, password })) : redisCheck(host, port, spec);
   }
 }

@@ -86,6 +86,13 @@ export const HttpCheck = z.strictObject({
 });
 /** A secret: its value never appears in an error message. */
 const secret = () => z.string({ error: 'expected a string (the value is not shown: it is a secret)' });
+/** A check password kept outside the manifest: a file (re-read at every check) or an environment variable. */
+const secretRef = () =>
+  z.union([
+    z.strictObject({ file: z.string().regex(/^\/[^\0]*$/, { error: 'expected an absolute file path' }) }),
+    z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { error: (iss) => `expected an environment variable name, got ${got(iss.input)}` }) }),
+  ], { error: 'expected {file: /absolute/path} or {env: NAME}' });
+const notBoth = (c: { password?: string | undefined; passwordFrom?: unknown }) => c.password === undefined || c.passwordFrom === undefined;
 const checkUser = () =>
   z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, { error: (iss) => `expected a user name of A-Z a-z 0-9 _ . -, got ${got(iss.input)}` });
 export const MysqlCheck = z.strictObject({
@@ -94,17 +101,19 @@ export const MysqlCheck = z.strictObject({
   port: port().optional(),
   user: checkUser().default('haproxy_check'),
   password: secret().optional(),
+  passwordFrom: secretRef().optional(),
   /** Count "access denied" as alive: the server answered the handshake. */
   acceptAuthError: z.boolean().default(false),
   ...checkTiming,
-});
+}).refine(notBoth, { error: 'give password or passwordFrom, not both', path: ['passwordFrom'] });
 export const RedisCheck = z.strictObject({
   type: z.literal('redis'),
   host: host().optional(),
   port: port().optional(),
   password: secret().optional(),
+  passwordFrom: secretRef().optional(),
   ...checkTiming,
-});
+}).refine(notBoth, { error: 'give password or passwordFrom, not both', path: ['passwordFrom'] });
 export const HealthCheckSpec = z.discriminatedUnion('type', [TcpCheck, HttpCheck, MysqlCheck, RedisCheck]);
 
 export const ServiceSpec = z.strictObject({
