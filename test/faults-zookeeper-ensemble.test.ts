@@ -145,8 +145,12 @@ describe('ZooKeeper ensemble faults', () => {
     const traffic = await probe.stop();
     t.diagnostic(`connections through the listener: ${traffic.ok} ok, ${traffic.failed} failed`);
     assert.equal(traffic.failed, 0, traffic.errors.join('\n'));
-    // Stays at exactly one registration each (no late duplicate from a retried create).
-    await new Promise((r) => setTimeout(r, 0));
+    // Stays at exactly one registration each (no late duplicate from a retried create): counted once
+    // no reconcile is backing off, queued or running, so no create is still in flight.
+    await eventually(() => {
+      for (const k of ['service/ens-a', 'service/ens-b']) assert.equal(agent.agent.queue.retries(k), 0, `${k} still retrying`);
+    }, { timeoutMs: 30_000 });
+    await agent.agent.queue.idle();
     await registered();
     assert.equal(agent.agent.status.condition('service/ens-a', 'Registered')?.status, 'True');
   });

@@ -29,7 +29,9 @@ const results = await Promise.all(cases.map(async (c) => {
 const specs = ['tcp', 'http', 'mysql', 'redis'].map((type) => HealthCheckSpec.parse({ type, intervalMs: 50, timeoutMs: 60000 }));
 const health = new ServiceHealth(specs, { host, port: hungPort }, () => {});
 health.start();
-await new Promise((r) => setTimeout(r, 100));
+// Stop mid-check: once all four checks hold a connection to the hung server (bounded: 10 s).
+const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+for (let i = 0; i < 1000 && sockets() < specs.length; i++) await new Promise((r) => setTimeout(r, 10));
 await health.stop();
 const busy = () => process.getActiveResourcesInfo().filter((r) => /TCP|Timeout|Immediate/.test(r));
 for (let i = 0; i < 100 && busy().length > 0; i++) await new Promise((r) => setTimeout(r, 10));

@@ -28,11 +28,6 @@ export class TextSource implements ManifestSource {
     this.#emit?.(new Map(this.#files));
   }
 
-  /** The current results (what the next snapshot holds). */
-  results(): ReadonlyMap<string, FileResult> {
-    return this.#files;
-  }
-
   async close(): Promise<void> {
     this.#emit = undefined;
   }
