@@ -32,7 +32,15 @@ export interface GlobalRender {
   readonly hardStopAfterMs?: number;
   /** Workers switch to this uid/gid after binding (the agent runs as root). */
   readonly runAs?: { readonly uid: number; readonly gid: number } | undefined;
+  /** Where listeners send access-log datagrams ("127.0.0.1:PORT"), and whether they do when their spec does not say. */
+  readonly accessLog?: { readonly target: string; readonly byDefault: boolean };
 }
+
+/** The access-log line: space-separated, http adding status, request time, method and quoted URI (parsed by src/server/access-log.ts). */
+export const ACCESS_LOG_FORMAT = {
+  tcp: '%f %ci:%cp %s %si:%sp %Tw %Tc %Tt %B %U %ts',
+  http: '%f %ci:%cp %s %si:%sp %Tw %Tc %Tt %B %U %ts %ST %TR %HM %{+Q}HU',
+} as const;
 
 /** Slot server names: s1, s2, ... (stable, so runtime commands can address them). */
 export const slotName = (i: number): string => `s${i + 1}`;
@@ -46,7 +54,7 @@ export function slotCountFor(servers: number, minSlots: number): number {
 
 /** Every ListenerSpec field shapes the config: a change in any of them needs a reload. */
 export function configKey(spec: ListenerSpec): string {
-  return JSON.stringify([spec.listen, spec.protocol, spec.balance, spec.check, spec.timeouts]);
+  return JSON.stringify([spec.listen, spec.protocol, spec.balance, spec.check, spec.timeouts, spec.accessLog]);
 }
 
 const fail = (what: string, value: unknown): never => {
@@ -121,12 +129,12 @@ export function renderConfig(g: GlobalRender, listeners: readonly ListenerRender
   for (const l of [...listeners].sort((a, b) => a.name.localeCompare(b.name))) {
     if (seen.has(name(l.name))) fail('duplicate listener name', l.name);
     seen.add(l.name);
-    out.push(...renderListener(l), '');
+    out.push(...renderListener(l, g.accessLog), '');
   }
   return out.join('\n');
 }
 
-function renderListener(l: ListenerRender): string[] {
+function renderListener(l: ListenerRender, accessLog: GlobalRender['accessLog']): string[] {
   const { spec } = l;
   const mode = spec.protocol === 'http' ? 'http' : spec.protocol === 'tcp' ? 'tcp' : fail('protocol', spec.protocol);
   const lines = [
@@ -138,6 +146,11 @@ function renderListener(l: ListenerRender): string[] {
     `  timeout client ${int('timeout', spec.timeouts.clientMs, 1, 86_400_000)}ms`,
     `  timeout server ${int('timeout', spec.timeouts.serverMs, 1, 86_400_000)}ms`,
   ];
+  if (accessLog && (spec.accessLog ?? accessLog.byDefault)) {
+    const [host, port] = accessLog.target.split(/:(?=\d+$)/);
+    // UDP: HAProxy never waits for the agent; datagrams the agent cannot take are dropped.
+    lines.push(`  log ${ipPort(host ?? '', Number(port))} len 4096 format raw local0 info`, `  log-format "${ACCESS_LOG_FORMAT[mode]}"`);
+  }
   // Measured: without it, keep-alive requests fail while an old worker is shutting down.
   if (mode === 'http') lines.push('  option idle-close-on-response');
   // Measured (bench death): a request in flight when its server is SIGKILLed fails with 502 unless

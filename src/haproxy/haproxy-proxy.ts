@@ -22,7 +22,7 @@ import { freeOps, planRuntime, trim, type WantServer } from './slot-plan.ts';
 import { StatsGuard } from './stats-guard.ts';
 import { Supervisor } from './supervisor.ts';
 import { writeFileAtomic } from './atomic-write.ts';
-import { renderConfig } from './config-render.ts';
+import { renderConfig, type GlobalRender } from './config-render.ts';
 
 export interface HaproxyProxyOptions {
   /** State directory for haproxy.cfg, sockets, pid and log. */
@@ -40,6 +40,8 @@ export interface HaproxyProxyOptions {
   readonly hardStopAfterMs?: number;
   /** Workers drop to this uid/gid after binding (see run-as.ts). */
   readonly runAs?: { readonly uid: number; readonly gid: number } | undefined;
+  /** Access-log datagrams' target and the default for listeners whose spec does not say (none: no access logs). */
+  readonly accessLog?: GlobalRender['accessLog'];
   readonly onReload?: (reasons: readonly ReloadReason[]) => void;
   readonly onEvent?: (e: { type: string; message: string }) => void;
 }
@@ -172,7 +174,7 @@ export class HaproxyProxy implements Proxy {
   private ctx(force: boolean) {
     const o = this.opts;
     const held: ReadonlySet<string> = this.adoptedBinds;
-    return { dir: o.dir, proc: this.proc, minSlots: o.minSlots ?? 8, hardStopAfterMs: o.hardStopAfterMs, runAs: o.runAs, force, held, event: (t: string, m: string) => this.event(t, m) };
+    return { dir: o.dir, proc: this.proc, minSlots: o.minSlots ?? 8, hardStopAfterMs: o.hardStopAfterMs, runAs: o.runAs, accessLog: o.accessLog, force, held, event: (t: string, m: string) => this.event(t, m) };
   }
 
   private async reload(reasons: readonly ReloadReason[]): Promise<RunResult> {
@@ -253,7 +255,7 @@ export class HaproxyProxy implements Proxy {
     await this.serial(async () => {
       if (this.closed || this.proc.pid !== undefined) return;
       const running = runningRenders(this.model);
-      await writeFileAtomic(this.proc.configPath, renderConfig({ dir: this.opts.dir, hardStopAfterMs: this.opts.hardStopAfterMs, runAs: this.opts.runAs }, [...running.values()]));
+      await writeFileAtomic(this.proc.configPath, renderConfig({ dir: this.opts.dir, hardStopAfterMs: this.opts.hardStopAfterMs, runAs: this.opts.runAs, accessLog: this.opts.accessLog }, [...running.values()]));
       await this.proc.start();
       commit(this.model, { reloaded: true, running, rejected: new Map() });
     });

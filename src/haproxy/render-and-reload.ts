@@ -12,7 +12,7 @@ import { DockstackError, HaproxyError } from '../errors.ts';
 import { testBind } from '../net/test-bind.ts';
 import { ListenerConflictError, listenKey } from '../proxy/listener-conflict.ts';
 import { writeFileAtomic } from './atomic-write.ts';
-import { renderConfig, type ListenerRender } from './config-render.ts';
+import { renderConfig, type GlobalRender, type ListenerRender } from './config-render.ts';
 import type { HaproxyProcess } from './haproxy-process.ts';
 import { runningRenders, type ListenerModel, type ReloadVerdict } from './listener-model.ts';
 import { layoutForReload } from './slot-plan.ts';
@@ -24,6 +24,7 @@ export interface ReloadContext {
   readonly minSlots: number;
   readonly hardStopAfterMs: number | undefined;
   readonly runAs: { readonly uid: number; readonly gid: number } | undefined;
+  readonly accessLog: GlobalRender['accessLog'];
   /** Reload even when the bytes are unchanged (the running state is not known to match them). */
   readonly force: boolean;
   /** Addresses the running HAProxy listens on besides the model's (an adopted config's): ours, not taken. */
@@ -35,7 +36,7 @@ let trials = 0;
 
 /** Render `chosen` and have HAProxy check it; resolves the text, throws HaproxyError otherwise. */
 async function check(ctx: ReloadContext, chosen: ReadonlyMap<string, ListenerRender>): Promise<string> {
-  const text = renderConfig({ dir: ctx.dir, hardStopAfterMs: ctx.hardStopAfterMs, runAs: ctx.runAs }, [...chosen.values()]);
+  const text = renderConfig({ dir: ctx.dir, hardStopAfterMs: ctx.hardStopAfterMs, runAs: ctx.runAs, accessLog: ctx.accessLog }, [...chosen.values()]);
   const tmp = join(ctx.dir, `.check-${process.pid}-${++trials}.cfg`);
   try {
     await writeFile(tmp, text, { mode: 0o600 });

@@ -29,6 +29,8 @@ export interface ListenerSpec {
   readonly balance: Balance;
   readonly check: EndpointCheck;
   readonly timeouts: { readonly connectMs: number; readonly clientMs: number; readonly serverMs: number };
+  /** Record each connection (tcp) or request (http); undefined = the proxy's default. */
+  readonly accessLog?: boolean;
 }
 
 /** Somewhere a listener routes to. Host and port are validated by the caller. */
