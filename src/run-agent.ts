@@ -25,6 +25,7 @@ import { InstrumentedProxy } from './server/instrumented-proxy.ts';
 import { InstrumentedRegistry } from './server/instrumented-registry.ts';
 import { AgentMetrics } from './server/metrics.ts';
 import { backendsRoute } from './server/backends-api.ts';
+import { AccessLogReceiver } from './server/access-log.ts';
 import { Dashboard } from './server/dashboard.ts';
 import { haproxyMetricsRoute } from './server/haproxy-metrics.ts';
 import { Operations } from './server/operations.ts';
@@ -44,6 +45,8 @@ export interface AgentConfig {
   /** The user HAProxy's workers run as when the agent is root (default `haproxy` if it exists; `root` keeps root). */
   readonly haproxyUser?: string;
   readonly haproxyUpdates?: 'runtime' | 'reload';
+  /** Log every connection/request of Subscriptions whose spec.accessLog is unset (default false). */
+  readonly accessLog?: boolean;
   readonly resyncMs?: number;
   /** Where each Subscription's last known server set is kept (default HAPROXY_DIR/last-known-backends.json). */
   readonly stateFile?: string;
@@ -84,10 +87,13 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const address = await hostAddress(cfg.host, 'url' in cfg.registry ? registryEndpoints(cfg.registry.url) : []);
   const unwatchRoute = registry.onStateChange((s) => void (s === 'connected' && address.refresh()));
   let proxy: Proxy;
+  let accessLog: AccessLogReceiver | undefined;
   if (cfg.proxy === 'haproxy') {
     const haproxyDir = resolve(cfg.haproxyDir); // sockets and -f paths must not depend on the cwd
+    accessLog = new AccessLogReceiver({ log });
     const hp = new HaproxyProxy({
       dir: haproxyDir,
+      accessLog: { target: await accessLog.start(), byDefault: cfg.accessLog ?? false },
       ...(cfg.haproxyBin && { haproxyBin: cfg.haproxyBin }),
       runAs: haproxyRunAs(cfg.haproxyUser),
       updates: cfg.haproxyUpdates ?? 'runtime',
@@ -129,6 +135,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   try {
     await agent.start();
   } catch (err) {
+    accessLog?.close();
     dashboard.close();
     await server.close();
     await proxy.close();
@@ -152,6 +159,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
         dashboard.close();
         unwatchRoute();
         await agent.stop();
+        accessLog?.close();
         await server.close();
         log.info({}, 'stopped');
       })()),

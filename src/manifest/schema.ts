@@ -172,6 +172,8 @@ export const SubscriptionSpec = z.strictObject({
     .default({ connectMs: 5000, clientMs: 3_600_000, serverMs: 3_600_000 }),
   /** Backends ("host:port") held in HAProxy maintenance (no new traffic). */
   maintenance: z.array(hostPort()).default([]),
+  /** Log each connection (tcp) or request (http) in the agent's log stream; unset = the agent's --access-log. */
+  accessLog: z.boolean().optional(),
 });
 
 export const SubscriptionManifest = z.strictObject({

@@ -26,5 +26,6 @@ export function listenerSpecOf(spec: SubscriptionManifest['spec']): ListenerSpec
     balance: BALANCE[spec.balance],
     check: checkOf(spec.check),
     timeouts: { ...spec.timeouts },
+    ...(spec.accessLog !== undefined && { accessLog: spec.accessLog }),
   };
 }

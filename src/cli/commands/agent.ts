@@ -30,6 +30,7 @@ export interface AgentFlags {
   haproxyBin?: string;
   haproxyUser?: string;
   haproxyUpdates: 'runtime' | 'reload';
+  accessLog?: boolean;
   zkAuth?: string;
   sessionTimeout?: number;
   leaseTtl?: number;
@@ -59,6 +60,7 @@ export function withAgentOptions(cmd: Command): Command {
     .addOption(new Option('--haproxy-dir <dir>', 'HAProxy state dir (config, sockets)').env('DOCKSTACK_HAPROXY_DIR').default('.state/haproxy'))
     .addOption(new Option('--haproxy-user <name>', 'when the agent is root, HAProxy workers drop to this user after binding (default: haproxy, if it exists; root keeps root)').env('DOCKSTACK_HAPROXY_USER'))
     .addOption(new Option('--haproxy-bin <path>', 'haproxy binary').default(undefined))
+    .addOption(new Option('--access-log', 'log every connection/request of Subscriptions whose spec.accessLog is unset').env('DOCKSTACK_ACCESS_LOG'))
     .addOption(new Option('--haproxy-updates <mode>', 'runtime: membership via the runtime API; reload: reload on every change (baseline)').choices(['runtime', 'reload']).default('runtime'))
     .addOption(new Option('--zk-auth <user:pass>', 'ZooKeeper digest credentials; our nodes get CREATOR_ALL + world READ ACLs').env('DOCKSTACK_ZK_AUTH'))
     .option('--zk-auth-file <path>', 'read --zk-auth from this file (keeps it out of ps)')
@@ -127,6 +129,7 @@ export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Pro
     ...(flags.haproxyBin && { haproxyBin: flags.haproxyBin }),
     ...(flags.haproxyUser && { haproxyUser: flags.haproxyUser }),
     haproxyUpdates: flags.haproxyUpdates,
+    ...(flags.accessLog && { accessLog: true }),
     ...(flags.resync && { resyncMs: flags.resync }),
     ...(flags.stateFile && { stateFile: flags.stateFile }),
     ...(flags.stateTtl && { stateTtlMs: flags.stateTtl * 1000 }),
