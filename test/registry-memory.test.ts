@@ -1,17 +1,21 @@
-import { MemoryRegistry } from '../src/registry/memory-registry.ts';
+import { MemoryRegistry, MemoryStore } from '../src/registry/memory-registry.ts';
 import { registryConformance } from './registry-conformance.ts';
 
-// One shared in-process store: every "agent" is the same MemoryRegistry.
+// One store, a client per simulated agent (as two agents share one ZooKeeper): the two-client
+// tests then see another client's writes through the store, not their own instance's.
 registryConformance('memory', async () => {
-  const shared = new MemoryRegistry();
+  const store = new MemoryStore();
+  const seeder = new MemoryRegistry(store);
   return {
     largeValues: true,
     async registry() {
-      return shared;
+      return new MemoryRegistry(store);
     },
     async writeRaw(path, key, data) {
-      shared.seed(path, key, data);
+      seeder.seed(path, key, data);
     },
-    async teardown() {},
+    async teardown() {
+      await seeder.close();
+    },
   };
 });

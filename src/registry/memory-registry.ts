@@ -18,12 +18,32 @@ interface MemoryWatch {
   pending: boolean;
 }
 
+/**
+ * The data several MemoryRegistry clients share, as agents share one ZooKeeper: each client has its
+ * own connection state and watches, and hears every client's writes.
+ */
+export class MemoryStore {
+  /** path -> child key -> JSON data */
+  readonly data = new Map<string, Map<string, string>>();
+  readonly clients = new Set<{ notify(path: string): void }>();
+
+  /** Tell every client's watches on `path` that it changed. */
+  changed(path: string): void {
+    for (const c of this.clients) c.notify(path);
+  }
+}
+
 export class MemoryRegistry implements Registry {
   readonly kind = 'memory';
-  /** path -> child key -> JSON data */
-  private readonly data = new Map<string, Map<string, string>>();
+  private readonly data: Map<string, Map<string, string>>;
   private readonly watchers = new Map<string, Set<MemoryWatch>>();
   private readonly conn = new RegistryStateCell('connected');
+
+  /** A client of `store`; by default of a store of its own (one process, `memory://`). */
+  constructor(private readonly store = new MemoryStore()) {
+    this.data = store.data;
+    store.clients.add(this);
+  }
 
   async register(path: string, instance: Instance): Promise<string> {
     this.assertOpen();
@@ -32,14 +52,14 @@ export class MemoryRegistry implements Registry {
     const json = encodeInstance(instance);
     if (children.get(instance.name) !== json) {
       children.set(instance.name, json);
-      this.notify(path);
+      this.store.changed(path);
     }
     return `${path}/${instance.name}`;
   }
 
   async deregister(path: string, instanceName: string): Promise<void> {
     this.assertOpen();
-    if (this.data.get(path)?.delete(instanceName)) this.notify(path);
+    if (this.data.get(path)?.delete(instanceName)) this.store.changed(path);
   }
 
   async list(path: string): Promise<Listing> {
@@ -68,6 +88,7 @@ export class MemoryRegistry implements Registry {
   async close(): Promise<void> {
     this.setState('closed');
     this.watchers.clear();
+    this.store.clients.delete(this);
   }
 
   /** Test hook: write raw (possibly hostile) data as another agent would. */
@@ -75,7 +96,7 @@ export class MemoryRegistry implements Registry {
     const children = this.data.get(path) ?? new Map<string, string>();
     this.data.set(path, children);
     children.set(key, raw);
-    this.notify(path);
+    this.store.changed(path);
   }
 
   /** Test hook: simulate an outage (operations throw transient errors) and recovery. */
@@ -93,7 +114,8 @@ export class MemoryRegistry implements Registry {
     if (s !== 'connected') throw new RegistryError(`memory registry is ${s}`, { transient: s !== 'closed' });
   }
 
-  private notify(path: string): void {
+  /** The store's callback: deliver to this client's watches on `path`. */
+  notify(path: string): void {
     for (const w of this.watchers.get(path) ?? []) this.deliver(path, w);
   }
 
