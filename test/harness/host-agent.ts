@@ -46,8 +46,13 @@ export async function startHostAgent(host: NsHost, opts: { dir: string; registry
     proc = p;
     p.stderr?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-200_000)));
     p.on('exit', (code, sig) => (log += `\n[${host.name} agent exited ${sig ?? code}]\n`));
-    await waitReady(`${host.name} agent`, () => httpOn(host, STATUS_PORT, '/healthz', { host: '127.0.0.1', timeoutMs: 500 }).then((r) => r.status === 200, () => false),
-      { proc: p, timeoutMs: 30_000, hint: log });
+    try {
+      await waitReady(`${host.name} agent`, () => httpOn(host, STATUS_PORT, '/healthz', { host: '127.0.0.1', timeoutMs: 500 }).then((r) => r.status === 200, () => false),
+        { proc: p, timeoutMs: 60_000 });
+    } catch (err) {
+      (err as Error).message += `; its log: ${log.slice(-3000)}`;
+      throw err;
+    }
   };
   await launch();
   return {

@@ -46,9 +46,10 @@ export const loopback: NetHost = {
 /** An HTTP request made from `on` to `port` on its own address (or `opts.host`), bounded; resolves with status and body. */
 export async function httpOn(on: NetHost, port: number, path: string, opts: { method?: string; body?: string; timeoutMs?: number; host?: string } = {}): Promise<{ status: number; body: string }> {
   const timeoutMs = opts.timeoutMs ?? 2000;
-  const sock = await on.connect(port, opts.host ?? on.addr, timeoutMs);
+  const host = opts.host ?? on.addr;
+  const sock = await on.connect(port, host, timeoutMs);
   return new Promise((resolve, reject) => {
-    const req = request({ createConnection: () => sock, path, method: opts.method ?? 'GET', host: on.addr, port, timeout: timeoutMs, headers: opts.body ? { 'content-type': 'application/json' } : {} }, (res) => {
+    const req = request({ createConnection: () => sock, path, method: opts.method ?? 'GET', host, port, timeout: timeoutMs, headers: opts.body ? { 'content-type': 'application/json' } : {} }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
