@@ -66,7 +66,7 @@ describe('the corpus in a watched directory beside good manifests', () => {
       const r = parseManifestBytes(await readFile(join(BAD, f)), f);
       if (r.manifests.length > 0) continue;
       await copyFile(join(BAD, f), join(dir.path, f));
-      for (const k of r.failedKeys) failedKeys.add(k);
+      for (const k of r.errorKeys.values()) failedKeys.add(k);
       copied++;
     }
     // Names the corpus does not use, so no duplicate can shadow them.

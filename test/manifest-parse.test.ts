@@ -36,7 +36,7 @@ describe('parseManifestText', () => {
     const r = parseManifestText(`${svc('a')}---\n${svc('b', 'x')}---\n${svc('c')}`, 'f.yaml');
     assert.equal(r.fatal, false);
     assert.deepEqual(r.manifests.map((m) => [m.key, m.index, m.position.line]), [['service/a', 0, 1], ['service/c', 2, 17]]);
-    assert.deepEqual(r.failedKeys, ['service/b']);
+    assert.deepEqual([...new Set(r.errorKeys.values())], ['service/b']);
     assert.equal(r.errors.length, 1);
     assert.equal(r.errorKeys.get(r.errors[0]!), 'service/b');
   });

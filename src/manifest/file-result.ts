@@ -16,7 +16,6 @@ export interface LoadedManifest {
 
 /**
  * The outcome of parsing one file.
- * - `failedKeys`: keyOf(kind, name) of documents that failed validation but whose kind+name could be read.
  * - `errorKeys`: the key each error belongs to (absent: no readable key, e.g. a syntax error).
  * - `fatal`: the file as a whole is unreadable/unparseable; its previous manifests must be kept.
  */
@@ -24,12 +23,11 @@ export interface FileResult {
   readonly file: string;
   readonly manifests: LoadedManifest[];
   readonly errors: ManifestError[];
-  readonly failedKeys: string[];
   readonly errorKeys: ReadonlyMap<ManifestError, string>;
   readonly fatal: boolean;
 }
 
 /** A result for a file that could not be used at all (too large, binary, unreadable). */
 export function fatalResult(file: string, errors: ManifestError[]): FileResult {
-  return { file, manifests: [], errors, failedKeys: [], errorKeys: new Map(), fatal: true };
+  return { file, manifests: [], errors, errorKeys: new Map(), fatal: true };
 }

@@ -64,7 +64,7 @@ export function parseManifestText(text: string, file: string): FileResult {
   }
   if (syntax.length > 0) return fatalResult(file, syntax);
 
-  const result = { file, manifests: [] as LoadedManifest[], errors: [] as ManifestError[], failedKeys: [] as string[], errorKeys: new Map<ManifestError, string>(), fatal: false };
+  const result = { file, manifests: [] as LoadedManifest[], errors: [] as ManifestError[], errorKeys: new Map<ManifestError, string>(), fatal: false };
   const seen = new Map<string, LoadedManifest>();
   docs.forEach((doc, index) => {
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return; // an empty document is fine
@@ -93,7 +93,6 @@ export function parseManifestText(text: string, file: string): FileResult {
           if (key) result.errorKeys.set(e, key);
         }
       }
-      if (key && !result.failedKeys.includes(key)) result.failedKeys.push(key);
       return;
     }
     const m = parsed.data;

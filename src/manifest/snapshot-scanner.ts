@@ -74,7 +74,7 @@ export class SnapshotScanner {
       const sig = `external:${target}`;
       if (this.#committed.get(file)?.sig === sig) continue;
       const err = new ManifestError(file, undefined, undefined, `symlink to ${target}, outside the manifests directory: ignored (--follow-external-links to allow)`);
-      this.#committed.set(file, { sig, hash: '', result: { file, manifests: [], errors: [err], failedKeys: [], errorKeys: new Map(), fatal: false } });
+      this.#committed.set(file, { sig, hash: '', result: { file, manifests: [], errors: [err], errorKeys: new Map(), fatal: false } });
       changed = true;
     }
     for (const { file, abs } of walk.files) {
