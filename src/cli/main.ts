@@ -9,6 +9,7 @@ import { agentCommand } from './commands/agent.ts';
 import { applyCommand, deleteCommand, diffCommand } from './commands/apply.ts';
 import { createCommand } from './commands/create.ts';
 import { drainCommand } from './commands/drain.ts';
+import { explainCommand } from './commands/explain.ts';
 import { describeCommand, getCommand } from './commands/get.ts';
 import { nerveCommand } from './commands/nerve.ts';
 import { maintenanceCommand } from './commands/maintenance.ts';
@@ -31,7 +32,7 @@ export function buildProgram(): Command {
     .version(versionLine())
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) });
-  for (const cmd of [agentCommand(), applyCommand(), deleteCommand(), diffCommand(), getCommand(), describeCommand(), drainCommand(), maintenanceCommand(), validateCommand(), waitCommand(), schemaCommand(), createCommand(), nerveCommand(), synapseCommand()])
+  for (const cmd of [agentCommand(), applyCommand(), deleteCommand(), diffCommand(), getCommand(), describeCommand(), drainCommand(), maintenanceCommand(), validateCommand(), explainCommand(), waitCommand(), schemaCommand(), createCommand(), nerveCommand(), synapseCommand()])
     program.addCommand(cmd);
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();

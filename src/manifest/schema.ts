@@ -117,22 +117,22 @@ export const RedisCheck = z.strictObject({
 export const HealthCheckSpec = z.discriminatedUnion('type', [TcpCheck, HttpCheck, MysqlCheck, RedisCheck]);
 
 export const ServiceSpec = z.strictObject({
-  path: registryPath(),
-  host: host().optional(),
-  port: port(),
-  weight: intIn(0, 256).optional(),
-  labels: labels().optional(),
-  instanceId: name().optional(),
-  checks: z.array(HealthCheckSpec).max(16).default([]),
+  path: registryPath().describe('Registry path the instance registers under, e.g. /services/mysql; Subscriptions name the same path.'),
+  host: host().optional().describe("Address registered for the instance; default the agent's --host."),
+  port: port().describe('Port the instance serves on, and the default port of its health checks.'),
+  weight: intIn(0, 256).optional().describe("Relative share of traffic consumers' HAProxies give this instance (0–256)."),
+  labels: labels().optional().describe('Labels stored with the registration, for consumers.'),
+  instanceId: name().optional().describe('Name of the registration; default derived from the host and the Service name.'),
+  checks: z.array(HealthCheckSpec).max(16).default([]).describe('Health checks (tcp, http, mysql, redis), all of which must pass, with rise/fall, before the instance registers.'),
   /** Declarative maintenance: deregister while keeping the process up. */
-  maintenance: z.boolean().default(false),
+  maintenance: z.boolean().default(false).describe('Deregister while keeping the process up.'),
 });
 
 export const ServiceManifest = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('Service'),
   metadata,
-  spec: ServiceSpec,
+  spec: ServiceSpec.describe("What to register: the instance's registry path, address and port, and the health checks it must pass."),
 });
 
 // ---- Subscription: "give me a local port that routes to that service" --------------------
@@ -156,31 +156,37 @@ export const ProxyCheck = z.discriminatedUnion('type', [
 ]);
 
 export const SubscriptionSpec = z.strictObject({
-  service: registryPath(),
-  listen: z.strictObject({ address: host().default('127.0.0.1'), port: port() }),
-  mode: z.enum(['tcp', 'http']).default('tcp'),
-  balance: z.enum(['roundrobin', 'leastconn', 'first', 'source', 'random']).default('roundrobin'),
-  check: ProxyCheck.default({ type: 'tcp', interMs: 2000, rise: 2, fall: 3 }),
-  defaultServers: z.array(hostPort()).max(256).default([]),
-  failStatic: z.boolean().default(true),
+  service: registryPath().describe('Registry path whose healthy instances this listener routes to, e.g. /services/mysql.'),
+  listen: z
+    .strictObject({
+      address: host().default('127.0.0.1').describe('Local address HAProxy binds; 0.0.0.0 serves other hosts too.'),
+      port: port().describe('Local port the application connects to.'),
+    })
+    .describe('The local listener the application connects to instead of the service itself.'),
+  mode: z.enum(['tcp', 'http']).default('tcp').describe('tcp proxies connections; http parses requests (status codes in access logs, layer-7 retries).'),
+  balance: z.enum(['roundrobin', 'leastconn', 'first', 'source', 'random']).default('roundrobin').describe("HAProxy's load-balancing algorithm across the backends."),
+  check: ProxyCheck.default({ type: 'tcp', interMs: 2000, rise: 2, fall: 3 }).describe("HAProxy's own check of each backend (tcp, http, mysql, redis or none), every interMs, with rise/fall."),
+  defaultServers: z.array(hostPort()).max(256).default([]).describe('host:port backends used when the registry never listed any instance.'),
+  failStatic: z.boolean().default(true).describe('Keep the last known backends when the registry is unreachable or suddenly empty.'),
   timeouts: z
     .strictObject({
-      connectMs: durationMs(1, 3_600_000).default(5000),
-      clientMs: durationMs(1, 86_400_000).default(3_600_000),
-      serverMs: durationMs(1, 86_400_000).default(3_600_000),
+      connectMs: durationMs(1, 3_600_000).default(5000).describe('Longest wait for a backend to accept a connection.'),
+      clientMs: durationMs(1, 86_400_000).default(3_600_000).describe('Longest client inactivity.'),
+      serverMs: durationMs(1, 86_400_000).default(3_600_000).describe('Longest backend inactivity.'),
     })
-    .default({ connectMs: 5000, clientMs: 3_600_000, serverMs: 3_600_000 }),
+    .default({ connectMs: 5000, clientMs: 3_600_000, serverMs: 3_600_000 })
+    .describe("HAProxy's timeouts for this listener, in milliseconds."),
   /** Backends ("host:port") held in HAProxy maintenance (no new traffic). */
-  maintenance: z.array(hostPort()).default([]),
+  maintenance: z.array(hostPort()).default([]).describe('host:port backends held in HAProxy maintenance (no new traffic).'),
   /** Log each connection (tcp) or request (http) in the agent's log stream; unset = the agent's --access-log. */
-  accessLog: z.boolean().optional(),
+  accessLog: z.boolean().optional().describe("Log each connection (tcp) or request (http) in the agent's log stream; unset = the agent's --access-log."),
 });
 
 export const SubscriptionManifest = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('Subscription'),
   metadata,
-  spec: SubscriptionSpec,
+  spec: SubscriptionSpec.describe("What to route: a local listener, the registry path whose healthy instances it routes to, and how."),
 });
 
 export const Manifest = z.discriminatedUnion('kind', [ServiceManifest, SubscriptionManifest]);
