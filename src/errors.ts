@@ -14,17 +14,20 @@ export class DockstackError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
   readonly context: Readonly<Record<string, unknown>>;
+  /** The CLI's exit status when this error ends a command (1 unless a command's contract says otherwise, e.g. diff's 2). */
+  readonly exitCode: number;
 
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { cause?: unknown; hint?: string; context?: Record<string, unknown> } = {},
+    opts: { cause?: unknown; hint?: string; context?: Record<string, unknown>; exitCode?: number } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
     if (opts.hint !== undefined) this.hint = opts.hint;
     this.context = opts.context ?? {};
+    this.exitCode = opts.exitCode ?? 1;
   }
 }
 

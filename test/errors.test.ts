@@ -20,6 +20,8 @@ describe('errors', () => {
     }
     assert.equal(errs[0]!.cause, cause);
     assert.equal(errs[2]!.hint, 'h');
+    assert.deepEqual(errs.map((e) => e.exitCode), [1, 1, 1], 'the CLI exits 1 unless the error says otherwise');
+    assert.equal(new DockstackError('E_DIFF_FAILED', 'diff: x', { exitCode: 2 }).exitCode, 2);
     assert.equal(new Set(ERROR_CODES).size, ERROR_CODES.length, 'no code listed twice');
   });
 });

@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof ExitCode) return err.code;
     process.stderr.write(`${formatError(err)}\n`);
-    return err instanceof DockstackError && (err.code === 'E_DIFF_FAILED' || err.code === 'E_WAIT_FAILED') ? 2 : 1;
+    return err instanceof DockstackError ? err.exitCode : 1;
   }
 }
 

@@ -121,7 +121,7 @@ export function diffCommand(): Command {
         plan = await planApply(opts.manifests, inputObjects(await readValid(opts)));
       } catch (err) {
         if (err instanceof ExitCode) throw new ExitCode(2);
-        throw new DockstackError('E_DIFF_FAILED', `diff: ${(err as Error).message}`, { cause: err });
+        throw new DockstackError('E_DIFF_FAILED', `diff: ${(err as Error).message}`, { cause: err, exitCode: 2 });
       }
       const root = await mkdtemp(join(tmpdir(), 'dockstack-diff-'));
       try {

@@ -68,7 +68,7 @@ export function waitCommand(): Command {
         process.stderr.write(`error: timed out after ${opts.timeout} waiting for ${what} on ${pending.map((t) => t.key).join(', ')}\n`);
       } catch (err) {
         if (!(err instanceof DockstackError)) throw err;
-        throw new DockstackError('E_WAIT_FAILED', err.message, { cause: err, ...(err.hint !== undefined && { hint: err.hint }) });
+        throw new DockstackError('E_WAIT_FAILED', err.message, { cause: err, exitCode: 2, ...(err.hint !== undefined && { hint: err.hint }) });
       }
       throw new ExitCode(1);
     });
