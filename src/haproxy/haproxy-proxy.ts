@@ -68,7 +68,9 @@ export class HaproxyProxy implements Proxy {
 
   constructor(private readonly opts: HaproxyProxyOptions) {
     this.supervisor = new Supervisor({ restart: () => this.restart(), event: (t, m) => this.event(t, m) });
-    this.proc = new HaproxyProcess({ dir: opts.dir, bin: opts.haproxyBin ?? 'haproxy', onDied: (why) => this.supervisor.died(why) });
+    // Measured: a first reload of a 16,384-slot config took over 10 s on a loaded 2-core machine; a
+    // reload HAProxy itself fails is still seen at once (its failed-reload count).
+    this.proc = new HaproxyProcess({ dir: opts.dir, bin: opts.haproxyBin ?? 'haproxy', readyTimeoutMs: 30_000, onDied: (why) => this.supervisor.died(why) });
     this.drains = new DrainTracker(() => this.serial(() => this.finishDrains()));
     this.reloads = new ReloadManager({
       run: (reasons) => this.serial(() => this.reload(reasons)),
