@@ -13,6 +13,7 @@
  * removes the leftovers of one that was SIGKILLed.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -288,13 +289,21 @@ function removeLeftovers(): void {
   }
   const stale = list.split('\n').map((l) => l.split(' ')[0] ?? '').filter((name) => {
     const m = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
-    if (!m) return false;
-    try {
-      process.kill(Number(m[1]), 0);
-      return false; // its creator still runs (another test file)
-    } catch {
-      return true;
-    }
+    return m !== null && !alive(Number(m[1])); // a live creator is another test file still running
   });
   removeNamespaces(stale);
+  // ...and their scratch dirs (sockets, agent state).
+  for (const name of readdirSync(tmpdir())) {
+    const m = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
+    if (m && !alive(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
