@@ -28,6 +28,7 @@ import { backendsRoute } from './server/backends-api.ts';
 import { AccessLogReceiver } from './server/access-log.ts';
 import { Dashboard } from './server/dashboard.ts';
 import { haproxyMetricsRoute } from './server/haproxy-metrics.ts';
+import { sourceInfo } from './server/source-info.ts';
 import { Operations } from './server/operations.ts';
 import { StatusServer } from './server/status-server.ts';
 import { reportInitialSync } from './server/sync-progress.ts';
@@ -129,6 +130,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const operations = new Operations(agent);
   const dashboard = new Dashboard(agent, proxy, { writable: cfg.statusToken !== undefined && cfg.statusToken !== '', reloadCounts: () => metrics.reloadCounts() });
   const routes = [(path: string, res: ServerResponse) => dashboard.handle(path, res), backendsRoute(agent, proxy)];
+  if (cfg.watchManifests !== false && !cfg.source) routes.push(sourceInfo(resolve(cfg.manifestsDir), metrics.registry));
   if (cfg.proxy === 'haproxy') routes.push(haproxyMetricsRoute(join(resolve(cfg.haproxyDir), 'promex.sock')));
   const server = new StatusServer(agent, { host, port: Number(portStr), metrics: () => metrics.render(), operations, routes, ...(cfg.statusToken && { token: cfg.statusToken }), ...(cfg.statusAllowedHosts && { allowedHosts: cfg.statusAllowedHosts }) });
   const statusAddr = await server.start();

@@ -48,6 +48,11 @@ export function getCommand(): Command {
       if (res === undefined) throw new DockstackError('E_NOT_FOUND', `${kind.toLowerCase()} "${name}" not found`);
       const items = Array.isArray(res) ? (fmt.sortBy ? sortItems(res, fmt.sortBy) : res) : [res];
       if (items.length === 0 && !opts.output) return void process.stderr.write(`No ${pluralOf(kind)} found.\n`);
+      // A table says which commit of the manifests it shows (when they are a git checkout or git-sync link).
+      if ((fmt.output === undefined || fmt.output === 'wide') && !fmt.noHeaders) {
+        const source = await getJson<{ revision?: string }>(addr, '/api/v1/source').catch(() => undefined);
+        if (source?.revision) process.stdout.write(`Revision: ${source.revision}\n`);
+      }
       const live = fmt.output === 'wide' && kind === 'Subscription' ? await getJson<LiveBackends>(addr, '/api/v1/backends').catch(() => undefined) : undefined;
       process.stdout.write(formatItems(items, fmt, !Array.isArray(res), true, live));
     });
