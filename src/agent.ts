@@ -17,7 +17,7 @@ import type { LastKnownState } from './reconcile/last-known-state.ts';
 import { ServiceController, type HealthFactory } from './reconcile/service-controller.ts';
 import { StatusStore, type ObjectStatus } from './reconcile/status-store.ts';
 import { SubscriptionController } from './reconcile/subscription-controller.ts';
-import { WorkQueue, type Outcome } from './reconcile/work-queue.ts';
+import { WorkQueue, type Outcome, type ReconcileResult } from './reconcile/work-queue.ts';
 import type { Registry } from './registry/registry.ts';
 
 export interface AgentOptions {
@@ -50,6 +50,8 @@ export class Agent {
   readonly queue: WorkQueue;
   readonly services: ServiceController;
   readonly subscriptions: SubscriptionController;
+  /** The controller of each kind: reconcile dispatches through this, never by prefix. */
+  private readonly controllers: Readonly<Record<Kind, { reconcile(key: string): Promise<ReconcileResult | void> }>>;
   private readonly log: Logger;
   private resyncTimer: NodeJS.Timeout | undefined;
   private unsubscribeState: (() => void) | undefined;
@@ -59,6 +61,7 @@ export class Agent {
     const ctx = { desired: this.manifests, status: this.status, enqueue: (k: string) => this.queue.add(k), log: this.log };
     this.services = new ServiceController(ctx, opts.registry, opts.health, opts.host);
     this.subscriptions = new SubscriptionController(ctx, opts.registry, opts.proxy, opts.lastKnown);
+    this.controllers = { Service: this.services, Subscription: this.subscriptions };
     this.queue = new WorkQueue((key) => this.reconcile(key), {
       // Reconciles mostly wait on I/O (registry round trips, HAProxy reloads that coalesce): a high
       // bound lets one reload carry hundreds of new listeners. Measured: 1,000 manifests with
@@ -161,8 +164,7 @@ export class Agent {
   private async reconcile(key: string): Promise<void | { requeueAfterMs?: number }> {
     try {
       const kind = parseKey(key)?.kind;
-      if (kind === 'Service') return await this.services.reconcile(key);
-      if (kind === 'Subscription') return await this.subscriptions.reconcile(key);
+      if (kind) return await this.controllers[kind].reconcile(key);
     } finally {
       // A controller drops the status of an object it no longer has; invalid-only objects keep theirs.
       if (this.manifests.errors(key).length) this.markValidity(key);
