@@ -8,16 +8,21 @@ ARG BASE=dockstack-base:local
 
 FROM ${BASE} AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
-# node_modules comes from the build context (npm ci ran there; no registry at build time) and is
-# pruned to production dependencies; tsx stays, it is the runtime loader.
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# node_modules comes from the build context (npm ci ran there; no registry at build time). The
+# sources are compiled here with its TypeScript, then it is pruned to production dependencies: the
+# image runs dist/ with no tsx, no TypeScript and no sources.
 COPY node_modules ./node_modules
+COPY src ./src
+COPY scripts/copy-assets.mjs ./scripts/copy-assets.mjs
+RUN ["/usr/bin/node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"]
+RUN ["/usr/bin/node", "scripts/copy-assets.mjs"]
 RUN ["/usr/bin/node", "/usr/lib/node_modules/npm/bin/npm-cli.js", "prune", "--omit=dev", "--offline", "--no-audit", "--no-fund", "--ignore-scripts"]
 COPY bin ./bin
-COPY src ./src
 COPY schemas ./schemas
 COPY docker/healthcheck.js ./docker/healthcheck.js
-RUN ["/usr/bin/node", "-e", "for (const d of ['/out/var/lib/dockstack/haproxy', '/out/etc/dockstack/manifests']) require('node:fs').mkdirSync(d, { recursive: true })"]
+# `dockstack` on PATH; the base has no /usr/bin/env, so the shebang names node itself.
+RUN ["/usr/bin/node", "-e", "const fs = require('node:fs'); for (const d of ['/out/var/lib/dockstack/haproxy', '/out/etc/dockstack/manifests', '/out/usr/local/bin']) fs.mkdirSync(d, { recursive: true }); fs.symlinkSync('/app/bin/dockstack.js', '/out/usr/local/bin/dockstack'); const bin = '/app/bin/dockstack.js'; fs.writeFileSync(bin, fs.readFileSync(bin, 'utf8').replace(/^#!.*/, '#!/usr/bin/node')); fs.rmSync('/app/src', { recursive: true })"]
 
 FROM ${BASE}
 ARG VERSION=0.1.0
@@ -28,6 +33,7 @@ LABEL org.opencontainers.image.title="dockstack" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="MIT"
 COPY --from=build /app /app
+COPY --from=build /out/usr/local/bin /usr/local/bin
 # Volumes are created owned by the unprivileged user, so HAProxy's config/sockets and the agent's
 # state are writable without root.
 COPY --from=build --chown=10001:10001 /out/var/lib/dockstack /var/lib/dockstack

@@ -7,6 +7,7 @@
  * Needs root and Debian docker.io; it fails (never skips) without them.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
@@ -48,6 +49,14 @@ after(async () => {
 const state = async (name: string, field: string) => (await engine.docker(['inspect', '-f', `{{${field}}}`, name])).stdout.trim();
 
 describe('the image', () => {
+  test('runs the compiled build: dockstack on PATH, no sources, no tsx, no TypeScript', async () => {
+    const run = (args: string[]) => engine.docker(['run', '--rm', '--entrypoint', args[0] ?? '', IMAGE, ...args.slice(1)]);
+    const version = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')).version as string;
+    assert.equal((await run(['dockstack', '--version'])).stdout.trim(), version);
+    const present = (await run(['/usr/bin/node', '-p', "['/app/src', '/app/dist/cli/main.js', '/app/node_modules/tsx', '/app/node_modules/typescript'].map((p) => require('node:fs').existsSync(p)).join(' ')"])).stdout.trim();
+    assert.equal(present, 'false true false false');
+  });
+
   test('the seed scenario: nerve --mysql --zk and synapse --mysql containers, a query through synapse', async (t) => {
     const [nerveStatus, synapseStatus, listen] = await Promise.all([freePort(), freePort(), freePort()]);
     const zkEnv = ['-e', `ZK_HOSTS=${zk.connectString}`];
