@@ -62,8 +62,9 @@ describe('HAProxy faults', () => {
 
   for (const victim of ['worker', 'master'] as const) {
     test(`the ${victim} SIGKILLed: HAProxy is restarted with the last good config and the runtime state`, async (t) => {
+      // After the previous case's restart the master may still be binding its socket: wait until it answers.
+      const procs = await eventually(async () => parseShowProc(await sendCommand(join(state, 'master.sock'), 'show proc')), { timeoutMs: 15_000 });
       const master = haproxy().masterPid!;
-      const procs = parseShowProc(await sendCommand(join(state, 'master.sock'), 'show proc'));
       const pid = victim === 'master' ? master : procs.find((p) => p.type === 'worker')!.pid;
       const probe = probeTraffic(port, { intervalMs: 20 });
       const t0 = Date.now();
