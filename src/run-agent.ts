@@ -92,6 +92,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   if (cfg.proxy === 'haproxy') {
     const haproxyDir = resolve(cfg.haproxyDir); // sockets and -f paths must not depend on the cwd
     accessLog = new AccessLogReceiver({ log });
+    accessLog.register(metrics.registry);
     const hp = new HaproxyProxy({
       dir: haproxyDir,
       accessLog: { target: await accessLog.start(), byDefault: cfg.accessLog ?? false },

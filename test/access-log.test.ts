@@ -63,6 +63,8 @@ test('a tcp connection is one line: client, server, bytes, timings, termination'
   assert.ok(Number(line.totalMs) >= 0 && Number(line.connectMs) >= 0);
   assert.match(String(line.termination), /^[-A-Z]{2}$/);
   assert.equal(line.status, undefined);
+  const m = /^dockstack_access_log_lines_total\{result="logged"\} (\d+)$/m.exec(await (await fetch(`http://${running.statusAddr}/metrics`)).text());
+  assert.ok(m && Number(m[1]) >= 1, 'logged lines are counted');
 });
 
 test('an http request adds status, method and URI', async () => {

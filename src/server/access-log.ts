@@ -7,6 +7,7 @@
  * one warning per second. Lines are never queued in the agent beyond that.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 
 /** One access-log line's fields (see ACCESS_LOG_FORMAT in src/haproxy/config-render.ts). */
@@ -77,6 +78,19 @@ export class AccessLogReceiver {
     socket.on('message', (msg) => this.receive(msg.toString('utf8')));
     socket.unref(); // never what keeps the process alive
     return `127.0.0.1:${socket.address().port}`;
+  }
+
+  /** Serve the counts as dockstack_access_log_lines_total{result="logged"|"dropped"} on `registry`. */
+  register(registry: Registry): void {
+    const self = this;
+    new Counter({
+      name: 'dockstack_access_log_lines_total', help: 'Access-log lines logged, and dropped by the per-second bound (the kernel drops more when the socket buffer is full)', labelNames: ['result'], registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ result: 'logged' }, self.counts.logged);
+        this.inc({ result: 'dropped' }, self.counts.dropped);
+      },
+    });
   }
 
   close(): void {
