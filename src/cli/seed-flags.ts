@@ -4,11 +4,9 @@
  * and env in, manifest documents out; every bad value is one UsageError naming it and the form.
  */
 import { UsageError } from '../errors.ts';
-import { isValidHost, NAME_RE, parseHostPort, REGISTRY_PATH_RE } from '../manifest/schema.ts';
+import { CHECK_USER_RE, HTTP_PATH_RE, isValidHost, NAME_RE, parseHostPort, REGISTRY_PATH_RE } from '../manifest/schema.ts';
 import { serviceDoc, subscriptionDoc, type CheckInput, type ServiceInput, type SubscriptionInput } from '../providers/manifest-docs.ts';
 
-const USER_RE = /^[A-Za-z0-9_.-]{1,80}$/;
-const URL_PATH_RE = /^\/[\x21-\x7e]*$/;
 
 export interface NerveFlags {
   tcp?: boolean;
@@ -77,11 +75,11 @@ function nerveCheck(flags: NerveFlags): CheckInput {
   const given = [flags.tcp && '--tcp', flags.http !== undefined && '--http', flags.mysql !== undefined && '--mysql', flags.redis && '--redis'].filter(Boolean);
   if (given.length > 1) throw new UsageError(`${given.join(', ')}: choose one health check`);
   if (flags.http !== undefined) {
-    if (!URL_PATH_RE.test(flags.http)) throw new UsageError(`--http: expected an absolute URL path like /health, got "${flags.http}"`);
+    if (!HTTP_PATH_RE.test(flags.http)) throw new UsageError(`--http: expected an absolute URL path like /health, got "${flags.http}"`);
     return { type: 'http', path: flags.http };
   }
   if (flags.mysql !== undefined) {
-    if (!USER_RE.test(flags.mysql)) throw new UsageError(`--mysql: expected a check user name of A-Z a-z 0-9 _ . -, got "${flags.mysql}"`);
+    if (!CHECK_USER_RE.test(flags.mysql)) throw new UsageError(`--mysql: expected a check user name of A-Z a-z 0-9 _ . -, got "${flags.mysql}"`);
     return { type: 'mysql', user: flags.mysql };
   }
   return flags.redis ? { type: 'redis' } : { type: 'tcp' };
@@ -109,8 +107,8 @@ export function synapseSubscriptions(flags: SynapseFlags, address: string): Subs
       const name = seedName(`--${type} ${value}: NAME`, rawName);
       const service = seedPath(`--${type} ${value}: PATH`, rawPath);
       const port = seedPort(`--${type} ${value}: PORT`, rawPort);
-      if (type === 'mysql' && !USER_RE.test(extra ?? '')) throw new UsageError(`--mysql ${value}: CHECKUSER: expected a user name of A-Z a-z 0-9 _ . -, got "${extra}"`);
-      if (type === 'http' && extra !== undefined && !URL_PATH_RE.test(extra)) throw new UsageError(`--http ${value}: CHECKPATH: expected an absolute URL path like /health, got "${extra}"`);
+      if (type === 'mysql' && !CHECK_USER_RE.test(extra ?? '')) throw new UsageError(`--mysql ${value}: CHECKUSER: expected a user name of A-Z a-z 0-9 _ . -, got "${extra}"`);
+      if (type === 'http' && extra !== undefined && !HTTP_PATH_RE.test(extra)) throw new UsageError(`--http ${value}: CHECKPATH: expected an absolute URL path like /health, got "${extra}"`);
       const dup = out.find((s) => s.metadata.name === name || s.spec.listen.port === port);
       if (dup) throw new UsageError(`--${type} ${value}: ${dup.metadata.name === name ? `name "${name}"` : `port ${port}`} is already used by another subscription`);
       const check = type === 'mysql' ? { type, user: extra! } : type === 'http' ? { type, path: extra ?? '/' } : { type };

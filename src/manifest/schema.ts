@@ -51,7 +51,12 @@ const hostHeader = () =>
 const hostPort = () =>
   z.string().regex(HOST_PORT_RE, { error: (iss) => `expected "host:port" with a valid host and a port 1–65535, got ${got(iss.input)}` });
 
-const LABEL_KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/;
+/** Label keys, in manifests and in registry entries. */
+export const LABEL_KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/;
+/** An HTTP check's request path: absolute, printable ASCII, no spaces. */
+export const HTTP_PATH_RE = /^\/[\x21-\x7e]*$/;
+/** A MySQL check user. */
+export const CHECK_USER_RE = /^[A-Za-z0-9_.-]{1,80}$/;
 const labels = () =>
   z.record(
     z.string().regex(LABEL_KEY_RE, { error: (iss) => `expected a label key of A-Z a-z 0-9 . _ / -, got ${got(iss.input)}` }),
@@ -78,7 +83,7 @@ export const HttpCheck = z.strictObject({
   type: z.literal('http'),
   host: host().optional(),
   port: port().optional(),
-  path: z.string().regex(/^\/[\x21-\x7e]*$/, { error: 'expected an absolute URL path without spaces' }).default('/'),
+  path: z.string().regex(HTTP_PATH_RE, { error: 'expected an absolute URL path without spaces' }).default('/'),
   hostHeader: hostHeader().optional(),
   expectStatus: z.array(intIn(100, 599)).optional(),
   expectBody: z.string().optional(),
@@ -94,7 +99,7 @@ const secretRef = () =>
   ], { error: 'expected {file: /absolute/path} or {env: NAME}' });
 const notBoth = (c: { password?: string | undefined; passwordFrom?: unknown }) => c.password === undefined || c.passwordFrom === undefined;
 const checkUser = () =>
-  z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, { error: (iss) => `expected a user name of A-Z a-z 0-9 _ . -, got ${got(iss.input)}` });
+  z.string().regex(CHECK_USER_RE, { error: (iss) => `expected a user name of A-Z a-z 0-9 _ . -, got ${got(iss.input)}` });
 export const MysqlCheck = z.strictObject({
   type: z.literal('mysql'),
   host: host().optional(),
@@ -146,7 +151,7 @@ export const ProxyCheck = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('tcp'), ...proxyCheckTiming }),
   z.strictObject({
     type: z.literal('http'),
-    path: z.string().regex(/^\/[\x21-\x7e]*$/, { error: 'expected an absolute URL path without spaces' }).default('/'),
+    path: z.string().regex(HTTP_PATH_RE, { error: 'expected an absolute URL path without spaces' }).default('/'),
     hostHeader: hostHeader().optional(),
     ...proxyCheckTiming,
   }),

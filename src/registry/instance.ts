@@ -4,13 +4,12 @@
  * reason, and nothing unvalidated can reach the HAProxy config.
  */
 import { isIP } from 'node:net';
-import { isValidHost } from '../manifest/schema.ts';
+import { isValidHost, LABEL_KEY_RE } from '../manifest/schema.ts';
 import { addressOf, canonicalIp } from '../net/address.ts';
 import type { Instance, Listing, Rejected } from './registry.ts';
 
 /** Largest node payload we parse; Nerve's are ~100 bytes. */
 export const MAX_INSTANCE_BYTES = 64 * 1024;
-const LABEL_KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/;
 const NAME_RE = /^[A-Za-z0-9._:-]{1,253}$/;
 
 /** Parse one registry entry (JSON bytes) into an Instance or a Rejected with a reason. */
