@@ -4,7 +4,7 @@
  * watches are desired state: restored on a new session after expiry, re-armed after reconnect.
  */
 import { RegistryError } from '../errors.ts';
-import { addressOf, encodeInstance, isRejected, parseInstance, toListing } from './instance.ts';
+import { encodeInstance, parseInstance, toListing } from './instance.ts';
 import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, ListingChange, Registry, RegistryState, Rejected } from './registry.ts';
 import { ZookeeperWatch, type ZkWatchHost } from './zookeeper-watch.ts';
@@ -21,19 +21,10 @@ interface Registration {
   instance: Instance;
   json: string;
   znode: string | undefined;
-  /** A create may have succeeded without its reply reaching us: search the path before creating. */
-  uncertain?: boolean;
   /** The json last written to `znode`, and the node version that write produced. */
   written?: string;
   version?: number;
 }
-
-interface ZNode {
-  readonly znode: string;
-  readonly version: number;
-}
-
-const NO_OWNER = Buffer.alloc(8);
 
 export class ZookeeperRegistry implements Registry {
   readonly kind = 'zookeeper';
@@ -43,8 +34,6 @@ export class ZookeeperRegistry implements Registry {
   private readonly regs = new Map<string, Registration>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly watches = new Set<ZookeeperWatch>();
-  /** Conflicting znodes already reported (once each). */
-  private readonly conflicts = new Set<string>();
   private readonly watchHost: ZkWatchHost = {
     client: () => this.client,
     full: (p) => this.full(p),
@@ -76,7 +65,7 @@ export class ZookeeperRegistry implements Registry {
     this.regs.delete(key);
     await this.locked(key, async () => {
       if (reg?.znode) await this.client.remove(reg.znode);
-      if (reg) await this.removeOwn(path, reg.instance);
+      await this.removeOwn(path, instanceName);
     });
   }
 
@@ -158,51 +147,30 @@ export class ZookeeperRegistry implements Registry {
   /**
    * Make sure exactly one znode of ours holds `reg`'s data, creating or updating it. Once we hold a
    * node, only that node is touched (a stat, or a write when the data changed): listing the path on
-   * every call made registering N instances cost O(N²) reads. A first registration is one create
-   * (parents are made only when the create says they are missing); the path is searched first only
-   * when an earlier attempt may have created a node whose reply was lost.
+   * every call made registering N instances cost O(N²) reads.
    */
   private async ensure(reg: Registration): Promise<string> {
     const data = Buffer.from(reg.json);
     if (reg.znode && (await this.refresh(reg, data))) return this.relative(reg.znode);
     reg.znode = undefined;
     const full = this.full(reg.path);
-    const found = reg.uncertain ? await this.existing(full, reg.instance, this.client.sessionId()) : undefined;
-    const own = found?.own[0];
+    const sid = this.client.sessionId();
+    const { own, stale } = await this.existing(full, reg.instance.name, sid);
     if (own) {
       // A node of our own session (from a create whose reply we missed) is adopted, never duplicated.
       reg.znode = own.znode;
       await this.refresh(reg, data, own.version);
     } else {
-      reg.uncertain = true;
-      reg.znode = await this.create(full, reg.instance.name, data);
+      await this.client.mkdirp(full);
+      const acls = this.opts.auth ? creatorAllWorldRead() : undefined;
+      reg.znode = await this.client.create(`${full}/${reg.instance.name}_`, data, CreateMode.EPHEMERAL_SEQUENTIAL, acls);
       reg.written = reg.json;
       reg.version = 0;
     }
-    reg.uncertain = false;
     // Make before break: a crashed predecessor's nodes go only once ours exists, so the instance is
     // never without an entry (for a moment it has two, at the same host:port, which listings merge).
-    // Off the caller's path: registering stays one round trip.
-    const znode = reg.znode;
-    void this.locked(`${reg.path}\0${reg.instance.name}`, () => this.removeStale(reg, znode)).catch((err: unknown) =>
-      this.log('stale-failed', `removing stale nodes of ${znode}: ${err instanceof Error ? err.message : String(err)}`),
-    );
+    for (const znode of stale) if (znode !== reg.znode) await this.removeStale(znode);
     return this.relative(reg.znode);
-  }
-
-  private async create(full: string, name: string, data: Buffer): Promise<string> {
-    const acls = this.opts.auth ? creatorAllWorldRead() : undefined;
-    const make = (): Promise<string> => this.client.create(`${full}/${name}_`, data, CreateMode.EPHEMERAL_SEQUENTIAL, acls);
-    try {
-      return await make();
-    } catch (err) {
-      // The library sends requests queued before the session is up ahead of its auth packet, so a
-      // first create with the `auth` ACL can be refused; by its reply the auth has been processed.
-      if (err instanceof ZkOpError && err.zkCode === ZkException.INVALID_ACL && acls) return this.create(full, name, data);
-      if (!(err instanceof ZkOpError && err.zkCode === ZkException.NO_NODE)) throw err;
-      await this.client.mkdirp(full);
-      return make();
-    }
   }
 
   /**
@@ -224,51 +192,36 @@ export class ZookeeperRegistry implements Registry {
     }
   }
 
-  /**
-   * The nodes that are this instance's: named `<name>_<10 digits>` (Nerve's sequential suffix, so
-   * `web` never matches `web_2_…`) and holding data that names `name`. `own`: this session's.
-   * `stale`: a predecessor's (a persistent node, or another session at our address). `conflicts`:
-   * live nodes of another session at another address — another host using our id; never deleted.
-   */
-  private async existing(full: string, inst: Instance, sid: Buffer): Promise<{ own: ZNode[]; stale: string[]; conflicts: string[] }> {
-    const re = new RegExp(`^${inst.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d{10}$`);
-    const children = (await this.client.getChildren(full))?.filter((c) => re.test(c)).sort() ?? [];
-    const found = { own: [] as ZNode[], stale: [] as string[], conflicts: [] as string[] };
+  /** One listing of `<name>_*` children of `full`: the first owned by session `sid`, and all others. */
+  private async existing(full: string, name: string, sid: Buffer): Promise<{ own?: { znode: string; version: number }; stale: string[] }> {
+    const children = (await this.client.getChildren(full))?.filter((c) => c.startsWith(`${name}_`)).sort() ?? [];
+    let own: { znode: string; version: number } | undefined;
+    const stale: string[] = [];
     for (const child of children) {
       const znode = `${full}/${child}`;
-      const d = await this.client.getData(znode);
-      if (!d) continue;
-      const parsed = parseInstance(znode, d.data);
-      if (isRejected(parsed) || parsed.name !== inst.name) continue;
-      const owner = d.stat.ephemeralOwner;
-      if (owner.equals(sid)) found.own.push({ znode, version: d.stat.version });
-      else if (!owner.equals(NO_OWNER) && addressOf(parsed) !== addressOf(inst)) found.conflicts.push(znode);
-      else found.stale.push(znode);
+      const stat = await this.client.exists(znode);
+      if (!stat) continue;
+      if (!own && stat.ephemeralOwner.equals(sid)) own = { znode, version: stat.version };
+      else stale.push(znode);
     }
-    return found;
+    return own ? { own, stale } : { stale };
   }
 
-  private async removeStale(reg: Registration, ours: string): Promise<void> {
-    const { own, stale, conflicts } = await this.existing(this.full(reg.path), reg.instance, this.client.sessionId());
-    for (const c of conflicts)
-      if (!this.conflicts.has(c)) {
-        this.conflicts.add(c);
-        this.log('instance-conflict', `${c} holds instance id ${reg.instance.name} for another address and another live session (another host?); it is left alone: give each host its own instance id`);
-      }
-    const doomed = [...stale, ...own.filter((n) => n.znode !== ours).map((n) => n.znode)];
-    for (const znode of doomed) {
-      this.log('stale-removed', `removing stale znode ${znode} (a previous session's, or a duplicate)`);
-      await this.client.remove(znode).catch((err: unknown) => {
-        if (err instanceof ZkOpError && err.zkCode === ZkException.NO_AUTH) this.log('stale-kept', `cannot remove ${znode}: no auth`);
-        else throw err;
-      });
-    }
+  private async removeStale(znode: string): Promise<void> {
+    this.log('stale-removed', `removing stale znode ${znode} (a previous session's, or a duplicate)`);
+    await this.client.remove(znode).catch((err: unknown) => {
+      if (err instanceof ZkOpError && err.zkCode === ZkException.NO_AUTH) this.log('stale-kept', `cannot remove ${znode}: no auth`);
+      else throw err;
+    });
   }
 
-  /** Delete the nodes of this instance that this session owns (ours, and duplicates from missed replies). */
-  private async removeOwn(path: string, inst: Instance): Promise<void> {
-    const { own } = await this.existing(this.full(path), inst, this.client.sessionId());
-    for (const n of own) await this.client.remove(n.znode);
+  /** Delete the `<name>_*` children of `path` that this session owns (duplicates from missed replies). */
+  private async removeOwn(path: string, name: string): Promise<void> {
+    const full = this.full(path);
+    const sid = this.client.sessionId();
+    const { own, stale } = await this.existing(full, name, sid);
+    if (own) await this.client.remove(own.znode);
+    for (const znode of stale) if ((await this.client.exists(znode))?.ephemeralOwner.equals(sid)) await this.client.remove(znode);
   }
 
   private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
