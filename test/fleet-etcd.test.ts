@@ -7,13 +7,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import mysql from 'mysql2/promise';
 import { startEtcdCluster, type EtcdCluster } from './harness/etcd-cluster.ts';
 import { eventually } from './harness/eventually.ts';
 import { startHostAgent, type HostAgent } from './harness/host-agent.ts';
 import { startMariaDB, type MariaDBServer } from './harness/mariadb.ts';
 import { createFleet, SUBNET, type Fleet, type NsHost } from './harness/netns-hosts.ts';
-import { service, subscription } from './harness/static-source.ts';
+import { mysqlService, mysqlSubscription, queryFrom } from './harness/fleet-mysql.ts';
 import { probe, type TrafficProbe } from './harness/traffic-probe.ts';
 
 const LEASE_S = 4;
@@ -23,17 +22,6 @@ const LEASE_S = 4;
 const NOTICE_PENDING = true;
 const LISTEN = 13306;
 const DB_PORT = 20000;
-
-async function queryFrom(h: NsHost): Promise<string> {
-  const stream = await h.connect(LISTEN, '127.0.0.1', 2000);
-  const conn = await mysql.createConnection({ stream, user: 'root', connectTimeout: 2000 });
-  try {
-    const [rows] = await conn.query('SELECT @@bind_address AS b');
-    return String((rows as Array<{ b: unknown }>)[0]?.b);
-  } finally {
-    conn.destroy();
-  }
-}
 
 describe('fleet: MySQL across hosts over a 3-member etcd cluster', { timeout: 180_000 }, () => {
   let fleet: Fleet;
@@ -53,12 +41,12 @@ describe('fleet: MySQL across hosts over a 3-member etcd cluster', { timeout: 18
     dbs = await Promise.all([startMariaDB({ on: h4, port: DB_PORT }), startMariaDB({ on: h5, port: DB_PORT })]);
     const registry = `etcd://${etcd.endpoints.join(',')}`;
     const args = ['--lease-ttl', String(LEASE_S), '--resync', '1000'];
-    const svc = service('mysql', `path: /services/mysql\nport: ${DB_PORT}\nchecks:\n  - { type: mysql, user: haproxy_check, intervalMs: 300, rise: 1, fall: 1 }`);
+    const svc = mysqlService(DB_PORT);
     agents.push(await startHostAgent(h4, { dir: join(fleet.dir, 'a'), registry, args, manifests: { 'mysql.yaml': svc } }));
     agents.push(await startHostAgent(h5, { dir: join(fleet.dir, 'b'), registry, args, manifests: { 'mysql.yaml': svc } }));
     agents.push(await startHostAgent(h6, {
       dir: join(fleet.dir, 'c'), registry, args,
-      manifests: { 'sub.yaml': subscription('mysql', `service: /services/mysql\nlisten: { address: 127.0.0.1, port: ${LISTEN} }\ncheck: { type: mysql, user: haproxy_check, interMs: 300, rise: 1, fall: 1 }`) },
+      manifests: { 'sub.yaml': mysqlSubscription(LISTEN) },
     }));
   });
 
@@ -73,10 +61,10 @@ describe('fleet: MySQL across hosts over a 3-member etcd cluster', { timeout: 18
     await eventually(async () => assert.deepEqual(await backends(), both), { timeoutMs: 60_000, message: `consumer routes to both (${agents[2]!.log().slice(-1500)})` });
     const seen = new Set<string>();
     await eventually(async () => {
-      seen.add(await queryFrom(hosts[5]!));
+      seen.add(await queryFrom(hosts[5]!, LISTEN));
       assert.deepEqual([...seen].sort(), [`${SUBNET}.4`, `${SUBNET}.5`]);
     }, { timeoutMs: 30_000, message: 'queries reach both servers' });
-    traffic = probe(() => queryFrom(hosts[5]!), { intervalMs: 50 });
+    traffic = probe(() => queryFrom(hosts[5]!, LISTEN), { intervalMs: 50 });
   });
 
   test('the etcd leader\'s host partitioned away: no registration lost, no backend removed, 0 failed queries', async (t) => {

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import mysql from 'mysql2/promise';
 import { eventually } from './harness/eventually.ts';
 import { startHostAgent, type HostAgent } from './harness/host-agent.ts';
 import { startMariaDB, type MariaDBServer } from './harness/mariadb.ts';
 import { createFleet, SUBNET, type Fleet, type NsHost } from './harness/netns-hosts.ts';
-import { service, subscription } from './harness/static-source.ts';
+import { mysqlService, mysqlSubscription, queryFrom } from './harness/fleet-mysql.ts';
+import { service } from './harness/static-source.ts';
 import { probe, type TrafficProbe } from './harness/traffic-probe.ts';
 import { startZooKeeper, type ZooKeeperServer } from './harness/zookeeper.ts';
 
@@ -25,18 +25,6 @@ const B = `${SUBNET}.3:${DB_PORT}`;
 // TODO(registry): true until the ZooKeeper client notices a silent partition (issue 14, the
 // `registry` helper's part); then this file asserts it within the session timeout.
 const NOTICE_PENDING = true;
-
-/** One query from `h` through its local listener; answers which server's address served it. */
-async function queryFrom(h: NsHost): Promise<string> {
-  const stream = await h.connect(LISTEN, '127.0.0.1', 2000);
-  const conn = await mysql.createConnection({ stream, user: 'root', connectTimeout: 2000 });
-  try {
-    const [rows] = await conn.query('SELECT @@bind_address AS b');
-    return String((rows as Array<{ b: unknown }>)[0]?.b);
-  } finally {
-    conn.destroy();
-  }
-}
 
 describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () => {
   let fleet: Fleet;
@@ -53,7 +41,7 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
     return n;
   };
   const backends = async (): Promise<string[]> => ((await consumer.view('subscriptions', 'mysql'))?.status.details.backends as string[] | undefined) ?? [];
-  const mysqlService = service('mysql', `path: /services/mysql\nport: ${DB_PORT}\nchecks:\n  - { type: mysql, user: haproxy_check, intervalMs: 300, rise: 1, fall: 1 }`);
+  const producerManifest = mysqlService(DB_PORT);
 
   before(async () => {
     fleet = await createFleet(4);
@@ -63,11 +51,11 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
     const registry = `zk://${zk.connectString}`;
     const common = ['--session-timeout', String(SESSION_MS), '--resync', '1000'];
     // host1 without --host: it must register its own address (the route to ZooKeeper), not 127.0.0.1.
-    producerA = await startHostAgent(h1, { dir: join(fleet.dir, 'a'), registry, manifests: { 'mysql.yaml': mysqlService }, args: common });
-    producerB = await startHostAgent(h3, { dir: join(fleet.dir, 'b'), registry, manifests: { 'mysql.yaml': mysqlService }, args: [...common, '--host', 'eth0'] });
+    producerA = await startHostAgent(h1, { dir: join(fleet.dir, 'a'), registry, manifests: { 'mysql.yaml': producerManifest }, args: common });
+    producerB = await startHostAgent(h3, { dir: join(fleet.dir, 'b'), registry, manifests: { 'mysql.yaml': producerManifest }, args: [...common, '--host', 'eth0'] });
     consumer = await startHostAgent(h2, {
       dir: join(fleet.dir, 'c'), registry, args: common,
-      manifests: { 'sub.yaml': subscription('mysql', `service: /services/mysql\nlisten: { address: 127.0.0.1, port: ${LISTEN} }\ncheck: { type: mysql, user: haproxy_check, interMs: 300, rise: 1, fall: 1 }`) },
+      manifests: { 'sub.yaml': mysqlSubscription(LISTEN) },
     });
   });
 
@@ -83,10 +71,10 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
     await eventually(async () => assert.deepEqual(await backends(), [A, B]), { timeoutMs: 60_000, message: `consumer routes to both (${consumer.log().slice(-2000)})` });
     const seen = new Set<string>();
     await eventually(async () => {
-      seen.add(await queryFrom(h2));
+      seen.add(await queryFrom(h2, LISTEN));
       assert.deepEqual([...seen].sort(), [`${SUBNET}.1`, `${SUBNET}.3`]);
     }, { timeoutMs: 30_000, message: 'queries reach both servers' });
-    traffic = probe(() => queryFrom(h2), { intervalMs: 50 });
+    traffic = probe(() => queryFrom(h2, LISTEN), { intervalMs: 50 });
     const view = await producerA.view('services', 'mysql');
     assert.equal(view?.status.details.host, `${SUBNET}.1`, 'no --host: the address of the route to ZooKeeper');
     assert.match(producerA.log(), new RegExp(`"host":"${SUBNET.replace(/\./g, '\\.')}\\.1 \\(route to registry`), 'the start log line names the address');
@@ -163,7 +151,7 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
     await dbB.stop();
     await eventually(async () => {
       const answers = new Set<string>();
-      for (let i = 0; i < 6; i++) answers.add(await queryFrom(h2));
+      for (let i = 0; i < 6; i++) answers.add(await queryFrom(h2, LISTEN));
       assert.deepEqual([...answers], [`${SUBNET}.1`]);
     }, { timeoutMs: 20_000, message: 'HAProxy took the dead backend out' });
     const failedOnDeath = failedSince();
@@ -202,7 +190,7 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
       assert.ok(firstApplyMs < 5000, `${how}: applied ${firstApplyMs} ms after the status API came up: it did not wait for a registry read to time out`);
       const seen = new Set<string>();
       await eventually(async () => {
-        seen.add(await queryFrom(h2));
+        seen.add(await queryFrom(h2, LISTEN));
         assert.deepEqual([...seen].sort(), [`${SUBNET}.1`, `${SUBNET}.3`]);
       }, { timeoutMs: 20_000, message: `${how}: queries reach both` });
       const failed = failedSince();
