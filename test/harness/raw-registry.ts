@@ -33,7 +33,15 @@ export async function rawZooKeeper(connectString: string): Promise<RawRegistry> 
     async read(path) {
       const children = await cb<string[]>((d) => client.getChildren(path, (e, c) => d(e, c))).catch(() => [] as string[]);
       const out = new Map<string, string>();
-      for (const c of children.sort()) out.set(c, (await cb<Buffer>((d) => client.getData(`${path}/${c}`, (e, b) => d(e, b)))).toString());
+      for (const c of children.sort()) {
+        // A child deleted between the listing and this read is simply gone (the successor agent
+        // removes its predecessor's nodes while a test polls): skip it, never fail on NO_NODE.
+        const data = await cb<Buffer>((d) => client.getData(`${path}/${c}`, (e, b) => d(e, b))).catch((e: unknown) => {
+          if ((e as { code?: number }).code === zookeeper.Exception.NO_NODE) return undefined;
+          throw e;
+        });
+        if (data !== undefined) out.set(c, data.toString());
+      }
       return out;
     },
     async close() {
