@@ -79,10 +79,13 @@ export class TerminalError extends DockstackError {
   }
 }
 
-/** A user mistake on the command line (bad flag, missing argument). */
+/** Exit status of a usage error (bad flag, argument or value): 2, as getopt tools and kubectl's wait/diff use it, so it never reads as wait's timeout or diff's "differs". */
+export const USAGE_EXIT_CODE = 2;
+
+/** A user mistake on the command line (bad flag, missing argument) or in the agent's options. */
 export class UsageError extends DockstackError {
   constructor(message: string, hint?: string) {
-    super('E_USAGE', message, hint === undefined ? {} : { hint });
+    super('E_USAGE', message, { ...(hint !== undefined && { hint }), exitCode: USAGE_EXIT_CODE });
   }
 }
 

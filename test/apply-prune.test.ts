@@ -47,9 +47,9 @@ after(async () => {
 
 test('--prune needs -l, and -l needs --prune', async () => {
   const r = await dockstack(['apply', '-f', join(dir, 'app.yaml'), '--manifests', manifests, '--prune']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /^error: --prune needs -l SELECTOR/);
-  assert.equal((await dockstack(['apply', '-f', join(dir, 'app.yaml'), '--manifests', manifests, '-l', 'app=web'])).code, 1);
+  assert.equal((await dockstack(['apply', '-f', join(dir, 'app.yaml'), '--manifests', manifests, '-l', 'app=web'])).code, 2);
 });
 
 test('--dry-run names what would be pruned and changes nothing', async () => {

@@ -70,6 +70,10 @@ describe('wait', () => {
     const none = await dockstack(['wait', '--for=delete', 'service/x', '--status-addr', '127.0.0.1:9']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /^error: cannot reach the DockStack agent at 127\.0\.0\.1:9/);
+    const flag = await run(['wait', '--for=delete', 'service/x', '--frobnicate']);
+    assert.equal(flag.code, 2, 'an unknown flag is a usage error, never read as a timeout');
+    assert.match(flag.stderr, /^error: unknown option '--frobnicate'/);
+    assert.equal((await run(['wait', '--for=delete'])).code, 2, 'a missing argument');
   });
 });
 
@@ -91,7 +95,7 @@ describe('get output formats', () => {
     assert.equal(r.stdout, 'db\tDefaultServers\nweb\tRouting\n');
     assert.equal((await run(['get', 'sub', 'web', '-o', 'jsonpath={.status.details.listen}'])).stdout, `127.0.0.1:${listenPort}`);
     const bad = await run(['get', 'subs', '-o', 'jsonpath={range .items[*]}{.metadata.name}']);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /\{range\} without \{end\}/);
   });
 
@@ -109,7 +113,7 @@ describe('get output formats', () => {
 
   test('an unknown -o is a usage error before any request', async () => {
     const r = await dockstack(['get', 'services', '-o', 'xml', '--status-addr', '127.0.0.1:9']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /^error: -o xml: unknown output format/);
   });
 });

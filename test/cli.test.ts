@@ -189,11 +189,25 @@ describe('user mistakes', () => {
   test('unknown kind, bad flag values and unknown commands', async () => {
     assert.match((await dockstack(['get', 'pods'])).stderr, /^error: unknown kind "pods"\nhint: use services or subscriptions\n$/);
     const bad = await dockstack(['agent', '--session-timeout', 'soon']);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, 'a usage error');
     assert.match(bad.stderr, /--session-timeout: expected a positive integer, got "soon"/);
     const unknown = await dockstack(['frobnicate']);
-    assert.notEqual(unknown.code, 0);
+    assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+  });
+
+  test('usage errors exit 2 in every command: unknown flags, missing arguments, bad choices and values', async () => {
+    const cases = [
+      ['get', 'services', '--frobnicate'], ['get'], ['describe', 'service'], ['apply', '--frobnicate'], ['delete', '--frobnicate'],
+      ['diff', '--frobnicate'], ['validate'], ['drain', 'service', 'x', '--timeout', 'soon'], ['maintenance', 'subscription', 'x', '1.2.3.4:5', 'maybe'],
+      ['explain'], ['schema', 'pod'], ['create', 'service'], ['agent', '--proxy', 'nginx'], ['nerve', '--frobnicate'], ['synapse', '--frobnicate'], [],
+    ];
+    for (const args of cases) {
+      const r = await dockstack(args);
+      assert.equal(r.code, 2, `dockstack ${args.join(' ')}: ${r.stderr}`);
+    }
+    assert.equal((await dockstack(['--help'])).code, 0);
+    assert.equal((await dockstack(['get', '--help'])).code, 0);
   });
 
   test('schema prints JSON Schema for a kind', async () => {

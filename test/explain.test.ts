@@ -24,9 +24,9 @@ test("a union's discriminator lists every shape; a leaf shows its default", asyn
 
 test('an unknown field or kind is a usage error naming what exists', async () => {
   const r = await dockstack(['explain', 'subscription.spec.nope']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /^error: explain: field "nope" does not exist in subscription\.spec\nhint: its fields: service, listen, mode,/);
-  assert.equal((await dockstack(['explain', 'pod.spec'])).code, 1);
+  assert.equal((await dockstack(['explain', 'pod.spec'])).code, 2);
 });
 
 test('the JSON Schemas carry the same descriptions', async () => {

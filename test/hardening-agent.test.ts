@@ -166,13 +166,13 @@ describe('signals and credentials', () => {
       agent.proc.kill('SIGKILL');
     }
     const bad = await dockstack(['agent', '--manifests', dir.path, '--registry', 'zk://127.0.0.1:1', '--proxy', 'none'], { env: { DOCKSTACK_ZK_AUTH: 'no colon secret-zk-99' } });
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--zk-auth: expected user:password \(the value is not shown\)/);
     assert.ok(!bad.stderr.includes('secret-zk-99'));
     const pwFile = join(dir.path, 'etcd-pw');
     await writeFile(pwFile, 'line1-secret\nline2\n');
     const two = await dockstack(['agent', '--manifests', dir.path, '--registry', 'etcd://127.0.0.1:1', '--proxy', 'none', '--etcd-user', 'u', '--etcd-password-file', pwFile]);
-    assert.equal(two.code, 1);
+    assert.equal(two.code, 2);
     assert.match(two.stderr, /--etcd-password-file: .* must hold the secret on one line/);
     assert.ok(!two.stderr.includes('line1-secret'));
   });

@@ -98,12 +98,12 @@ describe('--print and create round-trip through validate', () => {
     const r = await roundTrip(['create', 'subscription', 'db', '--path', '/path/test', '--port', '13306', '--check', 'mysql:haproxy_check', '--dry-run', '-o', 'yaml']);
     assert.match(r.yaml, /service: \/path\/test\n {2}listen:\n {4}port: 13306/);
     const bad = await dockstack(['create', 'service', 'db', '--path', '/p', '--port', '1', '--check', 'mysql']);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.equal(bad.stderr, 'error: --check: expected tcp | http[:/PATH] | mysql:USER | redis, got "mysql"\n');
   });
-  test('a bad flag exits 1 with one line', async () => {
+  test('a bad flag exits 2 (a usage error) with one line', async () => {
     const r = await dockstack(['synapse', '--tcp', 'db:path/test:port', '--print']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.equal(r.stderr.split('\n')[0], 'error: --tcp db:path/test:port: PORT: expected a port 1–65535, got "port"');
   });
 });

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { DockstackError } from '../errors.ts';
+import { DockstackError, USAGE_EXIT_CODE } from '../errors.ts';
 import { agentCommand } from './commands/agent.ts';
 import { applyCommand, deleteCommand, diffCommand } from './commands/apply.ts';
 import { createCommand } from './commands/create.ts';
@@ -51,7 +51,8 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    // commander's own errors (unknown option or command, missing argument, bad choice) are usage errors; --help and --version exit 0.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
     if (err instanceof ExitCode) return err.code;
     process.stderr.write(`${formatError(err)}\n`);
     return err instanceof DockstackError ? err.exitCode : 1;

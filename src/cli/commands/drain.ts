@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import type { ObjectView } from '../../agent.ts';
-import { UsageError } from '../../errors.ts';
+import { DockstackError, UsageError } from '../../errors.ts';
 import { keyOf } from '../../object-key.ts';
 import type { DrainState } from '../../server/operations.ts';
 import { parseKind } from '../kinds.ts';
@@ -58,12 +58,12 @@ export function drainCommand(): Command {
       for (;;) {
         const view = await getJson<ObjectView>(addr, path);
         const drain = view?.status.details.drain as { done?: boolean } | null | undefined;
-        if (!drain) throw new UsageError(`${key}: the drain was ended or the service removed while waiting`);
+        if (!drain) throw new DockstackError('E_NOT_FOUND', `${key}: the drain was ended or the service removed while waiting`);
         if (drain.done) return void process.stdout.write(`${key} drained\n`);
         const left = Math.max(0, Math.ceil((Date.parse(r.until!) - Date.now()) / 1000));
         if (left !== lastShown && (left % 5 === 0 || left <= 3)) process.stderr.write(`draining ${key}: ${left}s left\n`);
         lastShown = left;
-        if (Date.now() > deadline) throw new UsageError(`${key}: the agent did not report the drain done by ${new Date(deadline).toISOString()}`);
+        if (Date.now() > deadline) throw new DockstackError('E_STATUS_API', `${key}: the agent did not report the drain done by ${new Date(deadline).toISOString()}`);
         await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(50, Date.parse(r.until!) - Date.now()))));
       }
     });
