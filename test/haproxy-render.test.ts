@@ -43,8 +43,8 @@ describe('renderConfig', () => {
     const text = renderConfig({ dir }, [listener()]);
     assert.match(text, /^listen db\n  bind 127\.0\.0\.1:3307\n  mode tcp\n  balance roundrobin$/m);
     assert.match(text, /^  option mysql-check user haproxy_check$/m);
-    assert.match(text, /^  server s1 10\.0\.0\.1:3306 weight 1 check inter 2000 rise 2 fall 3$/m);
-    assert.match(text, /^  server s2 127\.0\.0\.1:1 disabled check inter 2000 rise 2 fall 3$/m);
+    assert.match(text, /^  server s1 10\.0\.0\.1:3306 id 1 weight 1 check inter 2000 rise 2 fall 3$/m);
+    assert.match(text, /^  server s2 127\.0\.0\.1:1 id 2 disabled check inter 2000 rise 2 fall 3$/m);
     assert.match(text, new RegExp(`stats socket ${dir}/admin\\.sock mode 600 level admin expose-fd listeners`));
     assert.match(text, /httpclient\.ssl\.verify none/);
     assert.match(text, /hard-stop-after \d+ms/);
@@ -57,7 +57,7 @@ describe('renderConfig', () => {
     const text = renderConfig({ dir }, [listener({ spec: s, slots: [{ ip: '::1', port: 80, weight: 3, admin: 'maint' }] })]);
     assert.match(text, /^  option httpchk\n  http-check send meth GET uri '\/health\?x=1' hdr Host db\.example$/m);
     assert.match(text, /^  option idle-close-on-response$/m);
-    assert.match(text, /^  server s1 \[::1\]:80 weight 3 disabled check inter 500 rise 1 fall 2$/m);
+    assert.match(text, /^  server s1 \[::1\]:80 id 1 weight 3 disabled check inter 500 rise 1 fall 2$/m);
     const r = await haproxyCheck(text);
     assert.ok(r.ok, r.output);
   });
@@ -130,8 +130,8 @@ describe('slot planning', () => {
     const full = [{ ip: '10.0.0.1', port: 1, weight: 1, admin: 'drain' as const }];
     const p = planRuntime(shape(1, true), full, [w(2, { weight: 3 }), w(3, { maint: true })], { now: 0, drainMs: 1 });
     assert.deepEqual(p.ops, [
-      'add server db/s2 10.0.0.1:2 weight 3 check inter 100 rise 1 fall 1', 'enable health db/s2', 'set server db/s2 state ready',
-      'add server db/s3 10.0.0.1:3 weight 1 check inter 100 rise 1 fall 1', 'enable health db/s3',
+      'add server db/s2 10.0.0.1:2 id 2 weight 3 check inter 100 rise 1 fall 1', 'enable health db/s2', 'set server db/s2 state ready',
+      'add server db/s3 10.0.0.1:3 id 3 weight 1 check inter 100 rise 1 fall 1', 'enable health db/s3',
     ]);
     assert.equal(p.slots.length, 3);
     assert.deepEqual(freeOps(shape(1, true), 2), ['set server db/s3 state maint', 'disable health db/s3', 'del server db/s3']);

@@ -45,6 +45,13 @@ export const ACCESS_LOG_FORMAT = {
 /** Slot server names: s1, s2, ... (stable, so runtime commands can address them). */
 export const slotName = (i: number): string => `s${i + 1}`;
 
+/**
+ * Slot i's server id, given explicitly: HAProxy 2.6 finds the next free id by a walk over the used
+ * ones, so auto-numbering is quadratic. Measured: `haproxy -c` of 16,384 servers 8.9 s without
+ * ids, 0.3 s with them; 6,000 `add server` 3.0 s without, 0.8 s with.
+ */
+export const slotId = (i: number): string => ` id ${i + 1}`;
+
 /** Slots to allocate for `servers` servers: max(minSlots, next power of two ≥ servers). */
 export function slotCountFor(servers: number, minSlots: number): number {
   let n = 1;
@@ -169,10 +176,10 @@ function renderListener(l: ListenerRender, accessLog: GlobalRender['accessLog'])
     } else if (c.kind !== 'tcp') fail('check kind', (c as { kind: unknown }).kind);
   }
   l.slots.forEach((s, i) => {
-    if (s === undefined) lines.push(`  server ${slotName(i)} 127.0.0.1:1 disabled${check}`);
+    if (s === undefined) lines.push(`  server ${slotName(i)} 127.0.0.1:1${slotId(i)} disabled${check}`);
     else {
       // A draining slot renders as maint: the fresh worker has no sessions on it to drain.
-      lines.push(`  server ${slotName(i)} ${serverArgs(s)}${s.admin === 'ready' ? '' : ' disabled'}${check}`);
+      lines.push(`  server ${slotName(i)} ${serverArgs(s, i)}${s.admin === 'ready' ? '' : ' disabled'}${check}`);
     }
   });
   return lines;
@@ -184,7 +191,7 @@ export function checkArgs(c: EndpointCheck): string {
   return ` check inter ${int('check interval', c.intervalMs, 100, 3_600_000)} rise ${int('rise', c.rise, 1, 100)} fall ${int('fall', c.fall, 1, 100)}`;
 }
 
-/** "ip:port weight w" of a slot, each value re-checked. */
-export function serverArgs(s: SlotState): string {
-  return `${ipPort(s.ip, s.port)} weight ${int('weight', s.weight, 0, 256)}`;
+/** "ip:port id n weight w" of slot `i`, each value re-checked. */
+export function serverArgs(s: SlotState, i: number): string {
+  return `${ipPort(s.ip, s.port)}${slotId(int('slot', i, 0, 1 << 20))} weight ${int('weight', s.weight, 0, 256)}`;
 }

@@ -46,7 +46,7 @@ export function fillOps(b: BackendShape, i: number, w: SlotState): string[] {
   const state = `set server ${sv} state ${w.admin === 'drain' ? 'maint' : w.admin}`;
   const health = b.checkArgs ? [`enable health ${sv}`] : [];
   // A dynamic server starts in maint with its checks off.
-  if (i >= b.rendered) return [`add server ${sv} ${serverArgs(w)}${b.checkArgs}`, ...health, ...(w.admin === 'ready' ? [state] : [])];
+  if (i >= b.rendered) return [`add server ${sv} ${serverArgs(w, i)}${b.checkArgs}`, ...health, ...(w.admin === 'ready' ? [state] : [])];
   return [`set server ${sv} addr ${w.ip} port ${w.port}`, `set weight ${sv} ${w.weight}`, ...health, state];
 }
 
