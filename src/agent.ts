@@ -19,6 +19,7 @@ import { StatusStore, type ObjectStatus } from './reconcile/status-store.ts';
 import { SubscriptionController } from './reconcile/subscription-controller.ts';
 import { WorkQueue, type Outcome, type ReconcileResult } from './reconcile/work-queue.ts';
 import type { Registry } from './registry/registry.ts';
+import type { HostResolver } from './net/host-resolver.ts';
 
 export interface AgentOptions {
   readonly source: ManifestSource;
@@ -32,6 +33,8 @@ export interface AgentOptions {
   readonly lastKnown?: LastKnownState;
   readonly resyncMs?: number;
   readonly concurrency?: number;
+  /** Resolves registry hostnames (default: the system resolver, bounded). */
+  readonly resolver?: HostResolver;
   readonly onReconcile?: (key: string, outcome: Outcome, durationMs: number, err?: unknown) => void;
 }
 
@@ -60,7 +63,7 @@ export class Agent {
     this.log = opts.log ?? silentLogger;
     const ctx = { desired: this.manifests, status: this.status, enqueue: (k: string) => this.queue.add(k), log: this.log };
     this.services = new ServiceController(ctx, opts.registry, opts.health, opts.host);
-    this.subscriptions = new SubscriptionController(ctx, opts.registry, opts.proxy, opts.lastKnown);
+    this.subscriptions = new SubscriptionController(ctx, opts.registry, opts.proxy, opts.lastKnown, opts.resolver);
     this.controllers = { Service: this.services, Subscription: this.subscriptions };
     this.queue = new WorkQueue((key) => this.reconcile(key), {
       // Reconciles mostly wait on I/O (registry round trips, HAProxy reloads that coalesce): a high

@@ -20,6 +20,7 @@ import { silentLogger, type Logger } from './log.ts';
 import { LastKnownState } from './reconcile/last-known-state.ts';
 import { createRegistry, type RegistryOptions } from './registry/create-registry.ts';
 import type { Registry } from './registry/registry.ts';
+import type { HostResolver } from './net/host-resolver.ts';
 import { instrumentedChecks } from './server/instrumented-check.ts';
 import { InstrumentedProxy } from './server/instrumented-proxy.ts';
 import { InstrumentedRegistry } from './server/instrumented-registry.ts';
@@ -49,6 +50,8 @@ export interface AgentConfig {
   /** Log every connection/request of Subscriptions whose spec.accessLog is unset (default false). */
   readonly accessLog?: boolean;
   readonly resyncMs?: number;
+  /** Resolves registry hostnames (default: the system resolver, 2 in flight, 2 s per name). */
+  readonly resolver?: HostResolver;
   /** Where each Subscription's last known server set is kept (default HAPROXY_DIR/last-known-backends.json). */
   readonly stateFile?: string;
   /** Stored sets older than this are not used (default 24 h). */
@@ -124,6 +127,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
     log,
     lastKnown,
     ...(cfg.resyncMs !== undefined && { resyncMs: cfg.resyncMs }),
+    ...(cfg.resolver && { resolver: cfg.resolver }),
     onReconcile: (key, outcome, ms) => metrics.onReconcile(key, outcome, ms),
     health: (checks, target, onChange, key) => new ServiceHealth(checks, target, onChange, { createCheck: instrumentedChecks(metrics, nameOf(key)) }),
   });

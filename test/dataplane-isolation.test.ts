@@ -11,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseShowProc, sendCommand } from '../src/haproxy/runtime-api.ts';
+import { HostResolver } from '../src/net/host-resolver.ts';
 import { MemoryRegistry } from '../src/registry/memory-registry.ts';
 import { startAgent, type RunningAgent } from '../src/run-agent.ts';
+import { startDnsServer, type TestDnsServer } from './harness/dns-server.ts';
 import { startTcpBackend, whoAnswers, type TestBackend } from './harness/backends.ts';
 import { eventually } from './harness/eventually.ts';
 import { freePort } from './harness/ports.ts';
@@ -23,6 +25,7 @@ let dir: string;
 let running: RunningAgent;
 let steadyPort: number;
 let probe: TrafficProbe;
+let dns: TestDnsServer;
 const backends: TestBackend[] = [];
 const source = new StaticSource();
 const registry = new MemoryRegistry();
@@ -35,7 +38,9 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ds-iso-'));
   backends.push(await startTcpBackend('steady'), await startTcpBackend('a'), await startTcpBackend('b'));
   steadyPort = await freePort();
-  running = await startAgent({ manifestsDir: dir, registry, host: '127.0.0.1', statusAddr: '127.0.0.1:0', proxy: 'haproxy', haproxyDir: join(dir, 'haproxy'), source });
+  // Names resolve on a loopback DNS server: no query leaves 127.0.0.1.
+  dns = await startDnsServer({ answers: {} });
+  running = await startAgent({ manifestsDir: dir, registry, host: '127.0.0.1', statusAddr: '127.0.0.1:0', proxy: 'haproxy', haproxyDir: join(dir, 'haproxy'), source, resolver: new HostResolver({ lookup: dns.lookup }) });
   source.set('steady-svc.yaml', service('steady', `path: /services/steady\nport: ${backends[0]!.port}`));
   source.set('steady.yaml', subscription('steady', `service: /services/steady\nlisten: { port: ${steadyPort} }\ncheck: { type: none }`));
   await eventually(async () => assert.equal(await whoAnswers(steadyPort), 'steady'));
@@ -44,6 +49,7 @@ before(async () => {
 after(async () => {
   await probe?.stop();
   await running?.stop();
+  await dns?.close();
   await Promise.all(backends.map((b) => b.close()));
   await rm(dir, { recursive: true, force: true });
 });

@@ -17,6 +17,7 @@ import { LastKnownState } from './last-known-state.ts';
 import { ListenClaims } from './listen-claims.ts';
 import { listenerSpecOf } from './listener-spec.ts';
 import { resolveEndpoints } from './resolve-endpoints.ts';
+import { HostResolver } from '../net/host-resolver.ts';
 
 type BackendServer = Endpoint;
 
@@ -40,6 +41,7 @@ export class SubscriptionController {
     private readonly proxy: Proxy,
     /** Last non-empty server set read from the registry, per key (persisted when given a file). */
     private readonly lastKnown = new LastKnownState(),
+    private readonly resolver = new HostResolver(),
   ) {
     this.claims = new ListenClaims((key) => ctx.enqueue(key));
   }
@@ -79,7 +81,7 @@ export class SubscriptionController {
       throw registryError;
     }
     const maint = new Set([...m.spec.maintenance, ...(this.maintOverrides.get(key) ?? [])]);
-    const resolved = await resolveEndpoints(servers.map((s) => (maint.has(addressOf(s)) ? { ...s, maintenance: true } : s)));
+    const resolved = await resolveEndpoints(servers.map((s) => (maint.has(addressOf(s)) ? { ...s, maintenance: true } : s)), this.resolver);
     const withMaint = resolved.endpoints;
     this.reportRejected(key, [...rejected, ...resolved.rejected]);
     try {
