@@ -286,13 +286,13 @@ describe('HAProxy privileges when the agent is root', () => {
     try {
       const master = Number((await readFile(join(tmp.path, 'hp', 'haproxy.pid'), 'utf8')).trim());
       await eventually(async () => assert.match(await readFile(join(tmp.path, 'hp', 'haproxy.cfg'), 'utf8'), /listen low/), { timeoutMs: 10_000 });
-      const workers = await eventually(async () => {
-        const w = await workersOf(master);
-        assert.ok(w.length > 0);
-        return w;
-      });
       assert.equal(await uidOf(master), 0, 'the master keeps root to bind on reload');
-      for (const w of workers) assert.equal(await uidOf(w), haproxyUid);
+      // A reload can replace a worker between the listing and the read of its status: retry then.
+      await eventually(async () => {
+        const workers = await workersOf(master);
+        assert.ok(workers.length > 0);
+        for (const w of workers) assert.equal(await uidOf(w), haproxyUid);
+      });
       await eventually(() => new Promise<void>((resolve, reject) => {
         const s = connect(1011, '127.0.0.1', () => (s.destroy(), resolve()));
         s.on('error', reject);

@@ -71,19 +71,22 @@ after(async () => {
 
 it('a process running checks against up, down and hung servers exits by itself', async () => {
   const [httpPort, hungPort, refused] = await Promise.all([listen(http), listen(hung), freePort()]);
+  // Hung servers time out after 300 ms; servers that answer get a deadline a loaded CI machine
+  // meets (a 300 ms one there failed "http up" once, with the child still starting up).
   const t = { timeoutMs: 300 };
+  const live = { timeoutMs: 10_000 };
   const cases = [
-    { name: 'tcp up', port: httpPort, spec: { type: 'tcp', ...t } },
-    { name: 'tcp down', port: refused, spec: { type: 'tcp', ...t } },
-    { name: 'http up', port: httpPort, spec: { type: 'http', ...t } },
-    { name: 'http down', port: refused, spec: { type: 'http', ...t } },
+    { name: 'tcp up', port: httpPort, spec: { type: 'tcp', ...live } },
+    { name: 'tcp down', port: refused, spec: { type: 'tcp', ...live } },
+    { name: 'http up', port: httpPort, spec: { type: 'http', ...live } },
+    { name: 'http down', port: refused, spec: { type: 'http', ...live } },
     { name: 'http hung', port: hungPort, spec: { type: 'http', ...t } },
-    { name: 'mysql up', port: db.port, spec: { type: 'mysql', ...t } },
-    { name: 'mysql denied', port: db.port, spec: { type: 'mysql', user: 'nobody', ...t } },
-    { name: 'mysql down', port: refused, spec: { type: 'mysql', ...t } },
+    { name: 'mysql up', port: db.port, spec: { type: 'mysql', ...live } },
+    { name: 'mysql denied', port: db.port, spec: { type: 'mysql', user: 'nobody', ...live } },
+    { name: 'mysql down', port: refused, spec: { type: 'mysql', ...live } },
     { name: 'mysql hung', port: hungPort, spec: { type: 'mysql', ...t } },
-    { name: 'redis up', port: redis.port, spec: { type: 'redis', ...t } },
-    { name: 'redis down', port: refused, spec: { type: 'redis', ...t } },
+    { name: 'redis up', port: redis.port, spec: { type: 'redis', ...live } },
+    { name: 'redis down', port: refused, spec: { type: 'redis', ...live } },
     { name: 'redis hung', port: hungPort, spec: { type: 'redis', ...t } },
   ];
   const script = join(dir, 'child.mts');
