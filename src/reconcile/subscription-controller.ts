@@ -16,6 +16,7 @@ import { nameOf } from '../object-key.ts';
 import { LastKnownState } from './last-known-state.ts';
 import { ListenClaims } from './listen-claims.ts';
 import { listenerSpecOf } from './listener-spec.ts';
+import { newRejections } from './rejected-report.ts';
 import { resolveEndpoints } from './resolve-endpoints.ts';
 import { HostResolver } from '../net/host-resolver.ts';
 
@@ -83,7 +84,8 @@ export class SubscriptionController {
     const maint = new Set([...m.spec.maintenance, ...(this.maintOverrides.get(key) ?? [])]);
     const resolved = await resolveEndpoints(servers.map((s) => (maint.has(addressOf(s)) ? { ...s, maintenance: true } : s)), this.resolver);
     const withMaint = resolved.endpoints;
-    this.reportRejected(key, [...rejected, ...resolved.rejected]);
+    // Unread is not clean: a failed listing keeps what was reported, so recovering does not re-report it all.
+    if (!registryError) this.reportRejected(key, [...rejected, ...resolved.rejected]);
     try {
       const result = await this.proxy.apply(nameOf(key), listenerSpecOf(m.spec), withMaint);
       if (result.reloaded) status.event(key, 'Normal', 'Reloaded', result.reasons.map((r) => `${r.cause} ${r.listener}`).join('; '));
@@ -149,10 +151,10 @@ export class SubscriptionController {
 
   private reportRejected(key: string, rejected: readonly Rejected[]): void {
     const before = this.reported.get(key) ?? new Set<string>();
-    const now = new Set(rejected.map((r) => `${r.key}: ${r.reason}`));
-    for (const r of now) if (!before.has(r)) this.ctx.status.event(key, 'Warning', 'RejectedInstance', r);
-    if (now.size !== before.size || [...now].some((r) => !before.has(r))) this.ctx.status.patch(key, { details: { rejected } });
-    this.reported.set(key, now);
+    const { groups, ids } = newRejections(before, rejected);
+    for (const g of groups) this.ctx.status.event(key, 'Warning', 'RejectedInstance', g.message);
+    if (ids.size !== before.size || groups.length) this.ctx.status.patch(key, { details: { rejected } });
+    this.reported.set(key, ids);
   }
 
   private recordMembership(key: string, servers: readonly BackendServer[]): void {
