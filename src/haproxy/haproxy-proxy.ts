@@ -6,19 +6,19 @@
  * always rendering the current membership so a fresh worker starts right.
  */
 import { readFile } from 'node:fs/promises';
-import { DockstackError, HaproxyError } from '../errors.ts';
+import { HaproxyError } from '../errors.ts';
 import { NAME_RE } from '../manifest/schema.ts';
-import { addressOf, canonicalIp } from '../net/address.ts';
-import type { ApplyResult, Endpoint, EndpointStatus, ListenerSpec, Proxy, ReloadReason } from '../proxy/proxy.ts';
+import { addressOf } from '../net/address.ts';
+import type { ApplyResult, Endpoint, EndpointChange, EndpointStatus, ListenerSpec, Proxy, ReloadReason } from '../proxy/proxy.ts';
 import { configKey, slotName } from './config-render.ts';
 import { secureStateDir } from './state-dir.ts';
-import { DrainTracker } from './drain-tracker.ts';
+import { DrainTracker, finishDrains } from './drain-tracker.ts';
 import { HaproxyProcess } from './haproxy-process.ts';
-import { commit, runningRenders, shapeOf, type ListenerModel, type ListenerState } from './listener-model.ts';
+import { commit, newListenerState, runningRenders, setSlot, shapeOf, trimSlots, wantOf, wantOne, type ListenerModel, type ListenerState } from './listener-model.ts';
 import { ReloadManager, type ReloadOutcome, type RunResult } from './reload-manager.ts';
 import { renderAndReload } from './render-and-reload.ts';
-import { liveFields, parseShowStat, runAdminBatch, sendCommand, type StatRow } from './runtime-api.ts';
-import { freeOps, planRuntime, trim, type WantServer } from './slot-plan.ts';
+import { liveFields, runAdminBatch, serverStats } from './runtime-api.ts';
+import { keyOf, planChanges, type WantServer } from './slot-plan.ts';
 import { StatsGuard } from './stats-guard.ts';
 import { Supervisor } from './supervisor.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -71,7 +71,7 @@ export class HaproxyProxy implements Proxy {
     // Measured: a first reload of a 16,384-slot config took over 10 s on a loaded 2-core machine; a
     // reload HAProxy itself fails is still seen at once (its failed-reload count).
     this.proc = new HaproxyProcess({ dir: opts.dir, bin: opts.haproxyBin ?? 'haproxy', readyTimeoutMs: 30_000, onDied: (why) => this.supervisor.died(why) });
-    this.drains = new DrainTracker(() => this.serial(() => this.finishDrains()));
+    this.drains = new DrainTracker(() => this.serial(() => finishDrains(this.model, this.proc.adminSocket, this.stats, Date.now())));
     this.reloads = new ReloadManager({
       run: (reasons) => this.serial(() => this.reload(reasons)),
       debounceMs: opts.reloadDebounceMs ?? 50,
@@ -105,16 +105,41 @@ export class HaproxyProxy implements Proxy {
   async apply(name: string, spec: ListenerSpec, endpoints: readonly Endpoint[]): Promise<ApplyResult> {
     if (!NAME_RE.test(name)) throw new HaproxyError(`applying listener ${JSON.stringify(name).slice(0, 80)}: unsafe name`);
     const want = wantOf(name, endpoints);
-    const step = await this.serial(async (): Promise<Step> => {
-      const st: ListenerState = this.model.get(name) ?? { rendered: 0, slots: [] };
+    return this.converge(name, () => {
+      const st = this.model.get(name) ?? newListenerState();
       this.model.set(name, st);
+      const changes: [string, WantServer | undefined][] = [];
+      for (const s of st.slots) if (s && !want.has(keyOf(s))) changes.push([keyOf(s), undefined]);
+      for (const [k, w] of want) changes.push([k, w]);
       st.want = { spec, servers: want };
+      return { st, changes };
+    });
+  }
+
+  async update(name: string, change: EndpointChange): Promise<ApplyResult> {
+    const set = change.set.map((e) => wantOne(name, e));
+    const removed = change.removed.map((a) => addressOf(a));
+    return this.converge(name, () => {
+      const st = this.model.get(name);
+      if (!st?.want) throw new HaproxyError(`updating listener ${name}: it was never applied`);
+      const changes: [string, WantServer | undefined][] = [];
+      for (const k of removed) st.want.servers.delete(k), changes.push([k, undefined]);
+      for (const w of set) st.want.servers.set(keyOf(w), w), changes.push([keyOf(w), w]);
+      return { st, changes };
+    });
+  }
+
+  /** Record the new want (`edit`, run holding the chain), then edit HAProxy live, or wait for the reload it needs. */
+  private async converge(name: string, edit: () => { st: ListenerState; changes: Iterable<readonly [string, WantServer | undefined]> }): Promise<ApplyResult> {
+    const step = await this.serial(async (): Promise<Step> => {
+      const { st, changes } = edit();
+      const spec = st.want!.spec;
       const reason = (cause: ReloadReason['cause']) => ({ reason: { cause, listener: name }, done: this.reloads.request({ cause, listener: name }) });
       // Requested while holding the chain: the reload cannot start before this want is in the model, so it renders it.
       if (!st.live) return reason('listener-added');
       if (configKey(st.live.spec) !== configKey(spec)) return reason('listener-changed');
       if (this.opts.updates === 'reload') return reason('every-change');
-      return this.runtimeUpdate(name, st);
+      return this.runtimeUpdate(name, st, changes);
     });
     if ('ops' in step) return { reloaded: false, reasons: [], runtimeOps: step.ops };
     const outcome = await step.done;
@@ -143,7 +168,7 @@ export class HaproxyProxy implements Proxy {
   async status(name: string): Promise<readonly EndpointStatus[]> {
     const st = this.model.get(name);
     if (!st?.live) return [];
-    const rows = await this.serverRows(name);
+    const rows = await this.stats.read(() => serverStats(this.proc.adminSocket, name));
     return st.slots.flatMap((s, i) => {
       const row = s && rows.get(slotName(i));
       if (!s || !row) return [];
@@ -194,8 +219,8 @@ export class HaproxyProxy implements Proxy {
   }
 
   /** Runtime-API edits for a membership change, or the reload to wait for when HAProxy's state is no longer known. */
-  private async runtimeUpdate(name: string, st: ListenerState): Promise<Step> {
-    const p = planRuntime(shapeOf(name, st), st.slots, st.want!.servers, { now: Date.now(), drainMs: this.opts.drainTimeoutMs ?? 30_000 });
+  private async runtimeUpdate(name: string, st: ListenerState, changes: Iterable<readonly [string, WantServer | undefined]>): Promise<Step> {
+    const p = planChanges(shapeOf(name, st), st, changes, { now: Date.now(), drainMs: this.opts.drainTimeoutMs ?? 30_000 });
     if (p.ops.length === 0) return { ops: 0 };
     let why: string | undefined;
     try {
@@ -204,52 +229,15 @@ export class HaproxyProxy implements Proxy {
     } catch (err) {
       why = (err as Error).message;
     }
-    st.slots = trim(p.slots, st.rendered);
-    if (st.slots.some((s) => s?.admin === 'drain')) this.drains.watch();
+    for (const [i, slot] of p.edits) setSlot(st, i, slot);
+    trimSlots(st);
+    if (st.draining.size) this.drains.watch();
     if (why === undefined) return { ops: p.ops.length };
     // A partly applied batch: a forced reload renders the wanted state into a fresh worker.
     this.event('runtime-error', `updating ${name} through the runtime API: ${why}`);
     st.diverged = true;
     const reason: ReloadReason = { cause: 'runtime-diverged', listener: name };
     return { reason, done: this.reloads.request(reason) };
-  }
-
-  /** Free draining servers that have no sessions left or whose drain time is up; resolves whether drains remain. */
-  private async finishDrains(): Promise<boolean> {
-    const now = Date.now();
-    let more = false;
-    for (const [name, st] of this.model) {
-      if (!st.live || !st.slots.some((s) => s?.admin === 'drain')) continue;
-      const rows = await this.serverRows(name);
-      const ops: string[] = [];
-      const freed: number[] = [];
-      st.slots.forEach((s, i) => {
-        if (s?.admin !== 'drain') return;
-        const idle = rows.get(slotName(i))?.scur === '0';
-        if (!idle && now < (s.drainUntil ?? 0)) return (more = true);
-        // A dynamic server with sessions cannot be deleted: cut them, delete on the next tick.
-        if (!idle && i >= st.rendered) return void ops.push(`shutdown sessions server ${name}/${slotName(i)}`), (more = true);
-        ops.push(...freeOps(shapeOf(name, st), i));
-        freed.push(i);
-      });
-      const deletes = ops.some((o) => o.startsWith('del server '));
-      const send = () => runAdminBatch(this.proc.adminSocket, ops);
-      const refused = deletes ? await this.stats.exclusive(send) : await send();
-      const failed = new Set(refused.map((r) => r.command));
-      for (const i of freed) if (!failed.has(`del server ${name}/${slotName(i)}`)) st.slots[i] = undefined;
-      if (failed.size) more = true;
-      st.slots = trim(st.slots, st.rendered);
-    }
-    return more;
-  }
-
-  /**
-   * `show stat` rows of backend `name`'s servers by server name. Filtered by HAProxy and indexed:
-   * with 16k slots, scanning every row of every proxy per slot was quadratic.
-   */
-  private async serverRows(name: string): Promise<Map<string, StatRow>> {
-    const rows = parseShowStat(await this.stats.read(() => sendCommand(this.proc.adminSocket, `show stat ${name} 4 -1`)));
-    return new Map(rows.filter((r) => r.pxname === name).map((r) => [r.svname ?? '', r]));
   }
 
   /** Start HAProxy again from the model's running listeners, dynamic servers rendered as config slots. */
@@ -267,18 +255,4 @@ export class HaproxyProxy implements Proxy {
   private event(type: string, message: string): void {
     this.opts.onEvent?.({ type, message });
   }
-}
-
-/** Endpoints as slot contents: canonical IP literals, checked weights, one per address. */
-function wantOf(name: string, endpoints: readonly Endpoint[]): WantServer[] {
-  const out = new Map<string, WantServer>();
-  for (const e of endpoints) {
-    const ip = canonicalIp(e.host);
-    if ('reason' in ip) throw new DockstackError('E_PROXY_INPUT', `applying ${name}: endpoint ${addressOf(e)}: ${ip.reason}`);
-    const weight = e.weight ?? 1;
-    if (!Number.isInteger(weight) || weight < 0 || weight > 256) throw new DockstackError('E_PROXY_INPUT', `applying ${name}: weight ${weight} of ${addressOf(e)} is not 0–256`);
-    if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) throw new DockstackError('E_PROXY_INPUT', `applying ${name}: port of ${addressOf(e)} is not 1–65535`);
-    out.set(addressOf({ host: ip.ip, port: e.port }), { ip: ip.ip, port: e.port, weight, maint: e.maintenance === true });
-  }
-  return [...out.values()];
 }

@@ -49,7 +49,20 @@ export interface Refusal {
 }
 
 const DELETED = 'Server deleted.\n';
-const BATCH = 64; // commands per connection: well under HAProxy's 16 KiB command-line buffer
+// Bytes per `cmd1;cmd2;…` line: HAProxy reads a command line into one 16 KiB buffer.
+const LINE_BYTES = 12_000;
+
+/** Commands grouped into lines that fit HAProxy's command-line buffer. */
+function batches(commands: readonly string[]): string[][] {
+  const out: string[][] = [[]];
+  let bytes = 0;
+  for (const c of commands) {
+    if (bytes + c.length + 1 > LINE_BYTES && out.at(-1)!.length) out.push([]), (bytes = 0);
+    out.at(-1)!.push(c);
+    bytes += c.length + 1;
+  }
+  return out;
+}
 
 /**
  * Split the answer to `cmd1;cmd2;…` into one answer per command. HAProxy runs every command of a
@@ -83,8 +96,8 @@ export function splitAnswers(text: string, n: number): string[] | undefined {
 export async function runAdminBatch(path: string, commands: readonly string[], timeoutMs?: number): Promise<Refusal[]> {
   for (const c of commands) if (/[\r\n;]/.test(c)) throw new HaproxyError(`sending "${c.slice(0, 60)}": refusing a multi-command line`);
   const refused: Refusal[] = [];
-  for (let i = 0; i < commands.length; i += BATCH) {
-    const batch = commands.slice(i, i + BATCH);
+  for (const batch of batches(commands)) {
+    if (!batch.length) continue;
     const text = await sendRaw(path, batch.join(';'), timeoutMs);
     const answers = splitAnswers(text, batch.length);
     if (!answers) throw new HaproxyError(`running ${batch.length} runtime commands (${batch[0]} …): unreadable answer`, text.slice(0, 400));
@@ -98,20 +111,42 @@ export async function runAdminBatch(path: string, commands: readonly string[], t
 /** One row of `show stat`, keyed by its CSV header. */
 export type StatRow = Readonly<Record<string, string>>;
 
-/** Parse `show stat` CSV ("# pxname,svname,...") into rows. */
-export function parseShowStat(text: string): StatRow[] {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  const header = lines[0];
+/**
+ * Parse `show stat` CSV ("# pxname,svname,...") into rows; answers of several `show stat` commands
+ * may be concatenated (each repeats the header). `only` picks rows by server name before a row is
+ * built: a 16,384-slot dump is 16,384 rows of ~100 fields.
+ */
+export function parseShowStat(text: string, only?: (svname: string) => boolean): StatRow[] {
+  const lines = text.split('\n');
+  const header = lines.find((l) => l.trim() !== '');
   if (header === undefined || !header.startsWith('# ')) throw new HaproxyError('parsing "show stat": no CSV header', text.slice(0, 200));
   const cols = header.slice(2).split(',');
-  return lines.slice(1).map((line) => {
+  const out: StatRow[] = [];
+  for (const line of lines) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    if (only) {
+      const a = line.indexOf(',');
+      if (!only(line.slice(a + 1, line.indexOf(',', a + 1)))) continue;
+    }
     const vals = line.split(',');
     const row: Record<string, string> = {};
     cols.forEach((c, i) => {
       if (c !== '') row[c] = vals[i] ?? '';
     });
-    return row;
-  });
+    out.push(row);
+  }
+  return out;
+}
+
+/**
+ * `show stat` rows of backend `backend`'s servers by server name: of the servers with the given ids
+ * only (one `show stat <backend> 4 <id>` each, batched), or of all of them.
+ */
+export async function serverStats(path: string, backend: string, ids?: readonly number[]): Promise<Map<string, StatRow>> {
+  const cmds = ids ? ids.map((id) => `show stat ${backend} 4 ${id}`) : [`show stat ${backend} 4 -1`];
+  const rows: StatRow[] = [];
+  for (const batch of batches(cmds)) if (batch.length) rows.push(...parseShowStat(await sendRaw(path, batch.join(';'))));
+  return new Map(rows.filter((r) => r.pxname === backend).map((r) => [r.svname ?? '', r]));
 }
 
 /** The live fields of a server's `show stat` row: last check, open sessions, time since the last change. */

@@ -31,10 +31,22 @@ export interface BackendShape {
   readonly checkArgs: string;
 }
 
-/** The runtime commands to send, the slots they produce, and the addresses they touched. */
+/** The runtime commands to send and the slots they produce. */
 export interface RuntimePlan {
   readonly ops: readonly string[];
   readonly slots: Slots;
+}
+
+/** A backend's slots with the index of each server's slot by address ("ip:port"). */
+export interface SlotView {
+  readonly slots: Slots;
+  readonly index: ReadonlyMap<string, number>;
+}
+
+/** The commands for some addresses, and the slot edits they make (slot index → new content). */
+export interface ChangePlan {
+  readonly ops: readonly string[];
+  readonly edits: ReadonlyMap<number, Slot>;
 }
 
 export const keyOf = (s: { ip: string; port: number }): string => addressOf({ host: s.ip, port: s.port });
@@ -65,36 +77,62 @@ export function trim(slots: Slots, rendered: number): (Slot | undefined)[] {
 }
 
 /**
- * Plan the runtime edits from `slots` to `want`: kept servers get weight/state fixes, removed ones
- * start draining (until `now + drainMs`), new ones fill free config slots first, then free dynamic
- * slots, then new dynamic slots at the end. Only changed servers get commands.
+ * Plan the runtime edits for the addresses in `changes` only (what each should now be; undefined:
+ * gone), so the work is proportional to the change, not to the backend: a kept server gets
+ * weight/state fixes, a removed one starts draining (until `now + drainMs`), a new one fills the
+ * first free config slot, then a free dynamic slot, then a new dynamic slot at the end.
  */
-export function planRuntime(b: BackendShape, slots: Slots, want: readonly WantServer[], opts: { now: number; drainMs: number }): RuntimePlan {
-  const next = [...slots];
+export function planChanges(b: BackendShape, view: SlotView, changes: Iterable<readonly [string, WantServer | undefined]>, opts: { now: number; drainMs: number }): ChangePlan {
+  const { slots, index } = view;
   const ops: string[] = [];
-  const remaining = new Map(want.map((w) => [keyOf(w), w]));
-  next.forEach((s, i) => {
-    if (!s) return;
+  const edits = new Map<number, Slot>();
+  const added: WantServer[] = [];
+  for (const [key, w] of changes) {
+    const i = index.get(key);
+    const s = i === undefined ? undefined : slots[i];
+    if (i === undefined || !s) {
+      if (w) added.push(w);
+      continue;
+    }
     const sv = `${b.backend}/${slotName(i)}`;
-    const w = remaining.get(keyOf(s));
     if (w) {
-      remaining.delete(keyOf(s));
       if (s.weight !== w.weight) ops.push(`set weight ${sv} ${w.weight}`);
       if (s.admin !== admin(w)) ops.push(`set server ${sv} state ${admin(w)}`);
-      if (s.weight !== w.weight || s.admin !== admin(w)) next[i] = { ip: s.ip, port: s.port, weight: w.weight, admin: admin(w) };
+      if (s.weight !== w.weight || s.admin !== admin(w)) edits.set(i, { ip: s.ip, port: s.port, weight: w.weight, admin: admin(w) });
     } else if (s.admin !== 'drain') {
       ops.push(`set server ${sv} state drain`);
-      next[i] = { ...s, admin: 'drain', drainUntil: opts.now + opts.drainMs };
+      edits.set(i, { ...s, admin: 'drain', drainUntil: opts.now + opts.drainMs });
     }
-  });
-  const free = next.flatMap((s, i) => (s ? [] : [i]));
-  for (const w of remaining.values()) {
-    const i = free.shift() ?? next.length;
-    const slot: Slot = { ip: w.ip, port: w.port, weight: w.weight, admin: admin(w) };
-    ops.push(...fillOps(b, i, slot));
-    next[i] = slot;
   }
-  return { ops, slots: next };
+  let cursor = 0;
+  for (const w of added) {
+    while (cursor < slots.length && (slots[cursor] !== undefined || edits.has(cursor))) cursor++;
+    const slot: Slot = { ip: w.ip, port: w.port, weight: w.weight, admin: admin(w) };
+    ops.push(...fillOps(b, cursor, slot));
+    edits.set(cursor++, slot);
+  }
+  return { ops, edits };
+}
+
+/** The index of `slots` by address. */
+export function indexSlots(slots: Slots): Map<string, number> {
+  const index = new Map<string, number>();
+  slots.forEach((s, i) => s && index.set(keyOf(s), i));
+  return index;
+}
+
+/** Plan from `slots` to exactly `want` (every slot is looked at): planChanges over the whole set. */
+export function planRuntime(b: BackendShape, slots: Slots, want: Iterable<WantServer>, opts: { now: number; drainMs: number }): RuntimePlan {
+  const index = indexSlots(slots);
+  const remaining = new Map<string, WantServer>();
+  for (const w of want) remaining.set(keyOf(w), w);
+  const changes: [string, WantServer | undefined][] = [];
+  for (const s of slots) if (s) changes.push([keyOf(s), remaining.get(keyOf(s))]);
+  for (const [k, w] of remaining) if (!index.has(k)) changes.push([k, w]);
+  const p = planChanges(b, { slots, index }, changes, opts);
+  const next = [...slots];
+  for (const [i, s] of p.edits) next[i] = s;
+  return { ops: p.ops, slots: next };
 }
 
 /**
@@ -102,10 +140,11 @@ export function planRuntime(b: BackendShape, slots: Slots, want: readonly WantSe
  * dropped (the new worker has no sessions to drain), new servers fill gaps, and the count grows to
  * max(minSlots, next power of two ≥ servers) — so dynamic servers become config slots.
  */
-export function layoutForReload(slots: Slots, want: readonly WantServer[], minSlots: number): (Slot | undefined)[] {
-  const count = Math.max(slotCountFor(want.length, minSlots), trim(slots.map((s) => (s?.admin === 'drain' ? undefined : s)), 0).length);
+export function layoutForReload(slots: Slots, want: ReadonlyMap<string, WantServer> | readonly WantServer[], minSlots: number): (Slot | undefined)[] {
+  const size = 'size' in want ? want.size : want.length;
+  const count = Math.max(slotCountFor(size, minSlots), trim(slots.map((s) => (s?.admin === 'drain' ? undefined : s)), 0).length);
   const next: (Slot | undefined)[] = Array.from({ length: count }, () => undefined);
-  const remaining = new Map(want.map((w) => [keyOf(w), w]));
+  const remaining = new Map('size' in want ? want : want.map((w) => [keyOf(w), w]));
   slots.forEach((s, i) => {
     const w = s && remaining.get(keyOf(s));
     if (!w || i >= count) return;

@@ -5,7 +5,7 @@
  */
 import { DockstackError } from '../errors.ts';
 import { addressOf } from '../net/address.ts';
-import type { ApplyResult, Endpoint, EndpointStatus, ListenerSpec, Proxy } from './proxy.ts';
+import type { ApplyResult, Endpoint, EndpointChange, EndpointStatus, ListenerSpec, Proxy } from './proxy.ts';
 import { ListenerConflictError, listenKey } from './listener-conflict.ts';
 
 export class MemoryProxy implements Proxy {
@@ -26,6 +26,17 @@ export class MemoryProxy implements Proxy {
     const changed = endpoints.filter((e) => !before.has(JSON.stringify(e))).length + Math.max(0, before.size - endpoints.length);
     this.listeners.set(name, { spec, endpoints: [...endpoints] });
     return { reloaded: reload, reasons: reload ? [{ cause: prev ? 'listener-changed' : 'listener-added', listener: name }] : [], runtimeOps: reload ? 0 : changed };
+  }
+
+  /** Kept addresses stay in place, new ones are appended. */
+  async update(name: string, change: EndpointChange): Promise<ApplyResult> {
+    const l = this.listeners.get(name);
+    if (!l) throw new DockstackError('E_PROXY', `updating listener ${name}: it was never applied`);
+    const next = new Map(l.endpoints.map((e) => [addressOf(e), e]));
+    for (const a of change.removed) next.delete(addressOf(a));
+    for (const e of change.set) next.set(addressOf(e), e);
+    this.calls.push(`update ${name} +${change.set.map(addressOf).join(',')} -${change.removed.map(addressOf).join(',')}`);
+    return this.apply(name, l.spec, [...next.values()]);
   }
 
   async remove(name: string): Promise<void> {

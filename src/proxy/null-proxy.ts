@@ -10,6 +10,9 @@ export class NullProxy implements Proxy {
   async apply(): Promise<ApplyResult> {
     return NOTHING;
   }
+  async update(): Promise<ApplyResult> {
+    return NOTHING;
+  }
   async remove(): Promise<void> {}
   async status(): Promise<readonly EndpointStatus[]> {
     return [];

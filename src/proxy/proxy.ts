@@ -43,6 +43,13 @@ export interface Endpoint extends SocketAddress {
   readonly labels?: Readonly<Record<string, string>>;
 }
 
+/** Endpoints changed since a listener's last apply or update, by address. */
+export interface EndpointChange {
+  /** Added, or replacing the endpoint at the same address (weight, maintenance, labels). */
+  readonly set: readonly Endpoint[];
+  readonly removed: readonly SocketAddress[];
+}
+
 /** Why a proxy had to restart its data plane instead of editing it live. */
 export type ReloadCause = 'listener-added' | 'listener-changed' | 'listener-removed' | 'every-change' | 'runtime-diverged';
 export interface ReloadReason {
@@ -86,6 +93,12 @@ export interface Proxy {
    * listener cannot have), and the listener keeps its last good state.
    */
   apply(name: string, spec: ListenerSpec, endpoints: readonly Endpoint[], signal?: AbortSignal): Promise<ApplyResult>;
+  /**
+   * Change some endpoints of listener `name` (spec unchanged): the same contract as `apply` with the
+   * endpoint set edited by `change`, at a cost proportional to the change, not to the set. Throws
+   * when `name` was never applied.
+   */
+  update(name: string, change: EndpointChange, signal?: AbortSignal): Promise<ApplyResult>;
   /** Remove listener `name`, letting open connections drain. No-op when absent. */
   remove(name: string, signal?: AbortSignal): Promise<void>;
   /** The endpoints of `name` as the data plane sees them; [] when unknown. */

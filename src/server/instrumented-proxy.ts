@@ -3,7 +3,7 @@
  * went through the runtime API, a reload, or needed nothing. Reloads themselves are counted from
  * HaproxyProxy's onReload hook, since one reload may serve several coalesced applies.
  */
-import type { ApplyResult, Endpoint, EndpointStatus, ListenerSpec, Proxy } from '../proxy/proxy.ts';
+import type { ApplyResult, Endpoint, EndpointChange, EndpointStatus, ListenerSpec, Proxy } from '../proxy/proxy.ts';
 import type { AgentMetrics } from './metrics.ts';
 
 export class InstrumentedProxy implements Proxy {
@@ -13,7 +13,14 @@ export class InstrumentedProxy implements Proxy {
   ) {}
 
   async apply(name: string, spec: ListenerSpec, endpoints: readonly Endpoint[], signal?: AbortSignal): Promise<ApplyResult> {
-    const r = await this.inner.apply(name, spec, endpoints, signal);
+    return this.count(await this.inner.apply(name, spec, endpoints, signal));
+  }
+
+  async update(name: string, change: EndpointChange, signal?: AbortSignal): Promise<ApplyResult> {
+    return this.count(await this.inner.update(name, change, signal));
+  }
+
+  private count(r: ApplyResult): ApplyResult {
     this.metrics.runtimeCommands.inc(r.runtimeOps);
     this.metrics.applies.inc({ via: r.reloaded ? 'reload' : r.runtimeOps > 0 ? 'runtime' : 'none' });
     return r;
