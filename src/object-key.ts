@@ -19,14 +19,20 @@ export function parseKey(key: string): { kind: Kind; name: string } | undefined 
   return undefined;
 }
 
+/** `text` as an object key, or undefined when it is not one (input from a URL, a file, a flag). */
+export function toKey(text: string): ObjectKey | undefined {
+  const k = parseKey(text);
+  return k && keyOf(k.kind, k.name);
+}
+
 /** True when `key` is an object key of `kind`. */
 export const isKeyOf = (kind: Kind, key: string): key is ObjectKey => parseKey(key)?.kind === kind;
 
-/** "service/mysql" → "mysql" (the key itself when it is not one). */
-export const nameOf = (key: string): string => parseKey(key)?.name ?? key;
+/** "service/mysql" → "mysql". */
+export const nameOf = (key: ObjectKey): string => key.slice(key.indexOf('/') + 1);
 
 /** "service/mysql" → "service": the kind as metric labels and file names spell it. */
-export const kindLabelOf = (key: string): string => parseKey(key)?.kind.toLowerCase() ?? 'unknown';
+export const kindLabelOf = (key: ObjectKey): string => key.slice(0, key.indexOf('/'));
 
 /** "service/mysql" → "service-mysql": a file-name stem. */
-export const fileStemOf = (key: string): string => key.replace('/', '-');
+export const fileStemOf = (key: ObjectKey): string => key.replace('/', '-');

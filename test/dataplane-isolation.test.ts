@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseShowProc, sendCommand } from '../src/haproxy/runtime-api.ts';
 import { HostResolver } from '../src/net/host-resolver.ts';
 import { MemoryRegistry } from '../src/registry/memory-registry.ts';
+import type { ObjectKey } from '../src/object-key.ts';
 import { startAgent, type RunningAgent } from '../src/run-agent.ts';
 import { startDnsServer, type TestDnsServer } from './harness/dns-server.ts';
 import { startTcpBackend, whoAnswers, type TestBackend } from './harness/backends.ts';
@@ -29,8 +30,8 @@ let dns: TestDnsServer;
 const backends: TestBackend[] = [];
 const source = new StaticSource();
 const registry = new MemoryRegistry();
-const cond = (key: string, type: string) => running.agent.status.get(key)?.conditions.find((c) => c.type === type);
-const details = (key: string) => running.agent.status.get(key)?.details ?? {};
+const cond = (key: ObjectKey, type: string) => running.agent.status.get(key)?.conditions.find((c) => c.type === type);
+const details = (key: ObjectKey) => running.agent.status.get(key)?.details ?? {};
 // The master CLI is briefly away while the master re-executes for a reload.
 const failedReloads = () => eventually(async () => parseShowProc(await sendCommand(join(dir, 'haproxy', 'master.sock'), 'show proc')).find((p) => p.type === 'master')?.failedReloads ?? 0);
 

@@ -149,7 +149,7 @@ describe('health-check faults', () => {
     for (const [type, check] of Object.entries(checks))
       await writeFile(join(manifests(), `hole-${type}.yaml`), service(`hole-${type}`, `path: /services/hole-${type}\nport: ${hole.port}\nchecks:\n  - ${check}`));
     for (const type of Object.keys(checks)) {
-      const key = `service/hole-${type}`;
+      const key = `service/hole-${type}` as const;
       const cond = await eventually(() => {
         const c = status().condition(key, 'Healthy');
         assert.equal(c?.status, 'False');

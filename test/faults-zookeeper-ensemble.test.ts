@@ -148,7 +148,7 @@ describe('ZooKeeper ensemble faults', () => {
     // Stays at exactly one registration each (no late duplicate from a retried create): counted once
     // no reconcile is backing off, queued or running, so no create is still in flight.
     await eventually(() => {
-      for (const k of ['service/ens-a', 'service/ens-b']) assert.equal(agent.agent.queue.retries(k), 0, `${k} still retrying`);
+      for (const k of ['service/ens-a', 'service/ens-b'] as const) assert.equal(agent.agent.queue.retries(k), 0, `${k} still retrying`);
     }, { timeoutMs: 30_000 });
     await agent.agent.queue.idle();
     await registered();

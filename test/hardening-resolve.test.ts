@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { HostResolver } from '../src/net/host-resolver.ts';
 import { MemoryRegistry } from '../src/registry/memory-registry.ts';
+import type { ObjectKey } from '../src/object-key.ts';
 import { startAgent, type RunningAgent } from '../src/run-agent.ts';
 import { startDnsServer, type TestDnsServer } from './harness/dns-server.ts';
 import { startTcpBackend, whoAnswers, type TestBackend } from './harness/backends.ts';
@@ -25,7 +26,7 @@ let running: RunningAgent;
 const backends: TestBackend[] = [];
 const source = new StaticSource();
 const registry = new MemoryRegistry();
-const details = (key: string) => running.agent.status.get(key)?.details ?? {};
+const details = (key: ObjectKey) => running.agent.status.get(key)?.details ?? {};
 const reconciles = async () => {
   const text = (await running.metrics.render()).body;
   return [...text.matchAll(/^dockstack_reconcile_duration_seconds_count\{kind="subscription"[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);

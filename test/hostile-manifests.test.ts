@@ -12,6 +12,7 @@ import { renderConfig } from '../src/haproxy/config-render.ts';
 import { parseManifestBytes } from '../src/manifest/load.ts';
 import { SubscriptionSpec } from '../src/manifest/schema.ts';
 import { listenerSpecOf } from '../src/reconcile/listener-spec.ts';
+import type { ObjectKey } from '../src/object-key.ts';
 import { startAgent, type RunningAgent } from '../src/run-agent.ts';
 import { startTcpBackend, whoAnswers, type TestBackend } from './harness/backends.ts';
 import { eventually } from './harness/eventually.ts';
@@ -54,7 +55,7 @@ describe('the corpus in a watched directory beside good manifests', () => {
   let backend: TestBackend;
   let listenPort: number;
   let copied = 0;
-  const failedKeys = new Set<string>();
+  const failedKeys = new Set<ObjectKey>();
 
   before(async () => {
     dir = await tempDir('ds-hostile-dir');

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FileResult } from '../src/manifest/file-result.ts';
 import { ManifestStore } from '../src/manifest/manifest-store.ts';
+import type { ObjectKey } from '../src/object-key.ts';
 import { parseManifestText } from '../src/manifest/parse.ts';
 
 const svc = (name: string, port: number | string, extra = '') =>
   `apiVersion: dockstack.io/v1alpha1\nkind: Service\nmetadata:\n  name: ${name}\n${extra}spec:\n  path: /services/${name}\n  port: ${port}\n`;
 const snap = (files: Record<string, string>): Map<string, FileResult> =>
   new Map(Object.entries(files).map(([f, text]) => [f, parseManifestText(text, f)]));
-const port = (s: ManifestStore, key: string) => {
+const port = (s: ManifestStore, key: ObjectKey) => {
   const m = s.get(key)?.manifest;
   return m?.kind === 'Service' ? m.spec.port : undefined;
 };

@@ -5,6 +5,7 @@
  * and the agent process's CPU counted.
  */
 import type { Agent } from '../../src/agent.ts';
+import type { ObjectKey } from '../../src/object-key.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { StaticSource, subscription } from '../../test/harness/static-source.ts';
 import { applied, untilStatus } from '../agent-wait.ts';
@@ -46,10 +47,10 @@ export async function instancesRun(env: BenchEnv, kind: RegistryKind, n: number,
   const a = agent.running.agent;
   const out = { rawRead: [] as number[], synced: [] as number[], ready: [] as number[], change: [] as number[], cpu: [] as number[] };
 
-  let key = '';
+  let key: ObjectKey = 'subscription/big0';
   for (let s = 0; s < syncs; s++) {
     out.rawRead.push((await instances.rawRead()).ms);
-    if (key) {
+    if (s > 0) {
       const old = key;
       source.set(`sub-${s - 1}.yaml`, undefined);
       await untilStatus(a, () => !a.status.get(old), TIMEOUT_MS, 'subscription removed');
@@ -83,7 +84,7 @@ export async function instancesRun(env: BenchEnv, kind: RegistryKind, n: number,
   return { writeMs: instances.writeMs, ...out, reloadsDuringChanges, reloadReasons };
 }
 
-function backends(a: Agent, key: string): readonly string[] {
+function backends(a: Agent, key: ObjectKey): readonly string[] {
   return (a.status.get(key)?.details.backends as readonly string[] | undefined) ?? [];
 }
 

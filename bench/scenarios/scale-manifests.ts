@@ -7,6 +7,7 @@ import { StaticSource, service, subscription } from '../../test/harness/static-s
 import { applied, isTrue, untilStatus } from '../agent-wait.ts';
 import type { BenchEnv, RegistryKind } from '../bench-env.ts';
 import { now } from '../stats.ts';
+import type { ObjectKey } from '../../src/object-key.ts';
 
 export interface ManifestRun {
   /** startAgent() called → every object Ready, ms. */
@@ -35,12 +36,12 @@ export async function manifestRun(env: BenchEnv, registry: RegistryKind | 'memor
     source.set(`svc-${i}.yaml`, service(`s${i}`, `path: ${base}/s${i}\nport: ${30_000 + i}\ninstanceId: s${i}`));
     source.set(`sub-${i}.yaml`, subText(i, false));
   }
-  const keys = Array.from({ length: pairs }, (_, i) => [`service/s${i}`, `subscription/c${i}`]).flat();
+  const keys = Array.from({ length: pairs }, (_, i) => [`service/s${i}` as const, `subscription/c${i}` as const]).flat();
   const t0 = now();
   const agent = await env.agent(registry, 'runtime', source, proxy);
   const started = now() - t0;
   const { agent: a } = agent.running;
-  const ready = new Set(keys.filter((k) => isTrue(a, k, 'Ready')));
+  const ready = new Set<ObjectKey>(keys.filter((k) => isTrue(a, k, 'Ready')));
   const allReady =
     (await untilStatus(a, (key) => {
       if (key && isTrue(a, key, 'Ready')) ready.add(key);
@@ -58,7 +59,7 @@ export async function manifestRun(env: BenchEnv, registry: RegistryKind | 'memor
   const samples: number[] = [];
   for (let e = 0; e < edits; e++) {
     const i = e % pairs;
-    const key = `subscription/c${i}`;
+    const key = `subscription/c${i}` as const;
     const generation = (a.manifests.get(key)?.generation ?? 0) + 1;
     const t = now();
     // Hold a non-member address in maintenance (or release it): a real spec change, applied at runtime.

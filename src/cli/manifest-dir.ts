@@ -17,7 +17,7 @@ import { parseManifestBytes } from '../manifest/parse.ts';
 import { validateFiles } from '../manifest/validate-files.ts';
 import { isWithin, walkManifests } from '../manifest/walk.ts';
 import type { Manifest } from '../manifest/schema.ts';
-import { fileStemOf } from '../object-key.ts';
+import { fileStemOf, type ObjectKey } from '../object-key.ts';
 
 /** One parsed file with its raw document texts (index-aligned with yaml's documents). */
 export interface SourceFile {
@@ -28,7 +28,7 @@ export interface SourceFile {
 }
 
 export interface InputObject {
-  readonly key: string;
+  readonly key: ObjectKey;
   readonly manifest: Manifest;
   readonly text: string;
 }
@@ -36,7 +36,7 @@ export interface InputObject {
 export type Action = 'created' | 'configured' | 'unchanged' | 'deleted';
 
 export interface Plan {
-  readonly actions: Array<{ key: string; action: Action; file: string; before: string; after: string }>;
+  readonly actions: Array<{ key: ObjectKey; action: Action; file: string; before: string; after: string }>;
   /** abs path → new content, or null to delete the file. */
   readonly writes: Map<string, string | null>;
 }
@@ -83,9 +83,9 @@ export function inputObjects(inputs: readonly SourceFile[]): InputObject[] {
 }
 
 /** The manifests directory as it is now: files and an index key → (file, doc index). */
-export async function readManifestDir(dir: string): Promise<{ files: Map<string, SourceFile>; index: Map<string, { abs: string; doc: number; manifest: Manifest }> }> {
+export async function readManifestDir(dir: string): Promise<{ files: Map<string, SourceFile>; index: Map<ObjectKey, { abs: string; doc: number; manifest: Manifest }> }> {
   const files = new Map<string, SourceFile>();
-  const index = new Map<string, { abs: string; doc: number; manifest: Manifest }>();
+  const index = new Map<ObjectKey, { abs: string; doc: number; manifest: Manifest }>();
   for (const f of (await walkManifests(dir, dir, { recursive: true })).files) {
     const src = await readSource(f.abs, f.file);
     files.set(f.abs, src);
@@ -124,10 +124,10 @@ export async function planApply(dir: string, objects: readonly InputObject[]): P
 }
 
 /** Plan deleting `keys` from `dir`; keys not found are returned separately. */
-export async function planDelete(dir: string, keys: readonly string[]): Promise<Plan & { missing: string[] }> {
+export async function planDelete(dir: string, keys: readonly ObjectKey[]): Promise<Plan & { missing: ObjectKey[] }> {
   const { files, index } = await readManifestDir(dir);
   const docsOf = new Map<string, Array<string | null>>();
-  const plan = { actions: [] as Plan['actions'], writes: new Map<string, string | null>(), missing: [] as string[] };
+  const plan = { actions: [] as Plan['actions'], writes: new Map<string, string | null>(), missing: [] as ObjectKey[] };
   for (const key of keys) {
     const at = index.get(key);
     if (!at) {

@@ -3,12 +3,13 @@
  * keys failed. One bad document never hides the good ones next to it.
  */
 import type { ManifestError, Position } from '../errors.ts';
+import type { ObjectKey } from '../object-key.ts';
 import type { Manifest } from './schema.ts';
 
 /** A valid manifest and where it came from. `index` is the document index within the file. */
 export interface LoadedManifest {
   readonly manifest: Manifest;
-  readonly key: string;
+  readonly key: ObjectKey;
   readonly file: string;
   readonly index: number;
   readonly position: Position;
@@ -23,7 +24,7 @@ export interface FileResult {
   readonly file: string;
   readonly manifests: LoadedManifest[];
   readonly errors: ManifestError[];
-  readonly errorKeys: ReadonlyMap<ManifestError, string>;
+  readonly errorKeys: ReadonlyMap<ManifestError, ObjectKey>;
   readonly fatal: boolean;
 }
 

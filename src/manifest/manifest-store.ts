@@ -5,13 +5,14 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { ManifestError, Position } from '../errors.ts';
+import type { ObjectKey } from '../object-key.ts';
 import type { FileResult } from './file-result.ts';
 import { duplicateError } from './parse.ts';
 import type { Kind, Manifest } from './schema.ts';
 
 /** A manifest in force. `generation` is bumped only when its spec changes (metadata-only edits don't). */
 export interface StoredManifest {
-  readonly key: string;
+  readonly key: ObjectKey;
   readonly manifest: Manifest;
   readonly generation: number;
   readonly file: string;
@@ -25,19 +26,19 @@ interface Claim {
   readonly errors: ManifestError[];
 }
 
-const byPath = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const byPath = <T extends string>(a: T, b: T) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The desired-state store. Not thread-hopping: `update` is synchronous and whole-snapshot. */
 export class ManifestStore {
-  #desired = new Map<string, StoredManifest>();
-  #errors = new Map<string, readonly ManifestError[]>();
+  #desired = new Map<ObjectKey, StoredManifest>();
+  #errors = new Map<ObjectKey, readonly ManifestError[]>();
   #unattributed: readonly ManifestError[] = [];
-  #generations = new Map<string, number>(); // survives deletion, so generations never go back
+  #generations = new Map<ObjectKey, number>(); // survives deletion, so generations never go back
 
   /** Replace the file set with `snapshot`; returns the keys whose manifest, validity or errors changed (sorted). */
-  update(snapshot: ReadonlyMap<string, FileResult>): string[] {
-    const claims = new Map<string, Claim[]>();
-    const claim = (key: string, c: Claim) => (claims.get(key) ?? claims.set(key, []).get(key)!).push(c);
+  update(snapshot: ReadonlyMap<string, FileResult>): ObjectKey[] {
+    const claims = new Map<ObjectKey, Claim[]>();
+    const claim = (key: ObjectKey, c: Claim) => (claims.get(key) ?? claims.set(key, []).get(key)!).push(c);
     const unattributed: ManifestError[] = [];
 
     for (const file of [...snapshot.keys()].sort(byPath)) {
@@ -49,7 +50,7 @@ export class ManifestStore {
         continue;
       }
       for (const m of r.manifests) claim(m.key, { file: r.file, fresh: { manifest: m.manifest, position: m.position }, errors: [] });
-      const failed = new Map<string, ManifestError[]>();
+      const failed = new Map<ObjectKey, ManifestError[]>();
       for (const e of r.errors) {
         const key = r.errorKeys.get(e);
         if (key === undefined) unattributed.push(e);
@@ -59,8 +60,8 @@ export class ManifestStore {
       for (const [key, errors] of failed) claim(key, { file: r.file, errors });
     }
 
-    const desired = new Map<string, StoredManifest>();
-    const errors = new Map<string, readonly ManifestError[]>();
+    const desired = new Map<ObjectKey, StoredManifest>();
+    const errors = new Map<ObjectKey, readonly ManifestError[]>();
     for (const [key, list] of claims) {
       const prev = this.#desired.get(key);
       const owner = list.find((c) => c.file === prev?.file) ?? list.find((c) => c.fresh) ?? list[0]!;
@@ -77,7 +78,7 @@ export class ManifestStore {
       else if (prev) desired.set(key, prev); // last good stays in force
     }
 
-    const changed = new Set<string>();
+    const changed = new Set<ObjectKey>();
     for (const key of new Set([...this.#desired.keys(), ...desired.keys(), ...this.#errors.keys(), ...errors.keys()])) {
       const a = this.#desired.get(key);
       const b = desired.get(key);
@@ -90,7 +91,7 @@ export class ManifestStore {
   }
 
   /** The manifest in force for `key` ("service/db"), if any. */
-  get(key: string): StoredManifest | undefined {
+  get(key: ObjectKey): StoredManifest | undefined {
     return this.#desired.get(key);
   }
 
@@ -100,7 +101,7 @@ export class ManifestStore {
   }
 
   /** Current errors for `key`: its failed documents, duplicates elsewhere, or its unparseable file. */
-  errors(key: string): readonly ManifestError[] {
+  errors(key: ObjectKey): readonly ManifestError[] {
     return this.#errors.get(key) ?? [];
   }
 
@@ -110,12 +111,12 @@ export class ManifestStore {
   }
 
   /** Every key with a manifest in force or errors, sorted. */
-  keys(): string[] {
+  keys(): ObjectKey[] {
     return [...new Set([...this.#desired.keys(), ...this.#errors.keys()])].sort(byPath);
   }
 
   // Reuses the previous object when nothing changed, so "changed" is an identity check.
-  #stored(key: string, file: string, manifest: Manifest, position: Position, prev: StoredManifest | undefined): StoredManifest {
+  #stored(key: ObjectKey, file: string, manifest: Manifest, position: Position, prev: StoredManifest | undefined): StoredManifest {
     if (prev && prev.file === file && isDeepStrictEqual(prev.manifest, manifest) && isDeepStrictEqual(prev.position, position)) return prev;
     const specSame = prev !== undefined && isDeepStrictEqual(prev.manifest.spec, manifest.spec);
     const generation = specSame ? prev.generation : (this.#generations.get(key) ?? 0) + 1;

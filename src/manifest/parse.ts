@@ -7,7 +7,7 @@ import { LineCounter, isMap, isScalar, parseAllDocuments, type Document } from '
 import { ManifestError } from '../errors.ts';
 import { fatalResult, type FileResult, type LoadedManifest } from './file-result.ts';
 import { describeValue, issueMessage } from './issue-format.ts';
-import { keyOf } from '../object-key.ts';
+import { keyOf, type ObjectKey } from '../object-key.ts';
 import { KINDS, Manifest, type Kind } from './schema.ts';
 import { formatPath, locate, nodePosition, positionAt, type PathSegment } from './yaml-locate.ts';
 
@@ -64,8 +64,8 @@ export function parseManifestText(text: string, file: string): FileResult {
   }
   if (syntax.length > 0) return fatalResult(file, syntax);
 
-  const result = { file, manifests: [] as LoadedManifest[], errors: [] as ManifestError[], errorKeys: new Map<ManifestError, string>(), fatal: false };
-  const seen = new Map<string, LoadedManifest>();
+  const result = { file, manifests: [] as LoadedManifest[], errors: [] as ManifestError[], errorKeys: new Map<ManifestError, ObjectKey>(), fatal: false };
+  const seen = new Map<ObjectKey, LoadedManifest>();
   docs.forEach((doc, index) => {
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return; // an empty document is fine
     const position = nodePosition(lc, doc.contents, doc.range[0]);
@@ -116,7 +116,7 @@ export function duplicateError(file: string, position: { line: number; column: n
   return new ManifestError(file, position, 'metadata.name', `duplicate ${kind} ${JSON.stringify(name)}: already defined at ${firstFile}:${firstPos.line}:${firstPos.column}`);
 }
 
-function readableKey(data: Record<string, unknown>): string | undefined {
+function readableKey(data: Record<string, unknown>): ObjectKey | undefined {
   const kind = data['kind'];
   const meta = data['metadata'];
   const name = meta !== null && typeof meta === 'object' ? (meta as Record<string, unknown>)['name'] : undefined;

@@ -10,7 +10,7 @@ import { describeError } from '../errors.ts';
 import { writeFileAtomic } from '../haproxy/atomic-write.ts';
 import type { Endpoint as BackendServer } from '../proxy/proxy.ts';
 import { isValidHost } from '../manifest/schema.ts';
-import { isKeyOf } from '../object-key.ts';
+import { isKeyOf, type ObjectKey } from '../object-key.ts';
 
 const KIND = 'dockstack.io/last-known-backends';
 const VERSION = 1;
@@ -37,7 +37,7 @@ export interface LastKnownOptions {
 }
 
 export class LastKnownState {
-  private readonly sets = new Map<string, KnownSet>();
+  private readonly sets = new Map<ObjectKey, KnownSet>();
   private readonly now: () => number;
   private readonly ttlMs: number;
   private writing: Promise<void> = Promise.resolve();
@@ -67,14 +67,14 @@ export class LastKnownState {
   }
 
   /** The set last known for `key` under `path`, unless it is older than the TTL. */
-  get(key: string, path: string): KnownSet | undefined {
+  get(key: ObjectKey, path: string): KnownSet | undefined {
     const s = this.sets.get(key);
     if (!s || s.path !== path || this.now() - s.seenAt > this.ttlMs) return undefined;
     return s;
   }
 
   /** Remember a non-empty set a registry just listed (empty sets are ignored: they are what fail static guards against). */
-  set(key: string, path: string, servers: readonly BackendServer[]): void {
+  set(key: ObjectKey, path: string, servers: readonly BackendServer[]): void {
     if (servers.length === 0) return;
     const prev = this.sets.get(key);
     this.sets.set(key, { path, servers: servers.map(({ host, port, weight }) => ({ host, port, ...(weight !== undefined && { weight }) })), seenAt: this.now(), fromFile: false });
@@ -84,7 +84,7 @@ export class LastKnownState {
     if (!same || prev.fromFile || this.now() - prev.seenAt > this.ttlMs / 10) this.save();
   }
 
-  delete(key: string): void {
+  delete(key: ObjectKey): void {
     if (this.sets.delete(key)) this.save();
   }
 
@@ -128,7 +128,7 @@ export class LastKnownState {
 }
 
 /** The sets in a state file's text, or why it cannot be used. Every server is validated: the file is input. */
-export function parseState(text: string): Map<string, KnownSet> | string {
+export function parseState(text: string): Map<ObjectKey, KnownSet> | string {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -139,7 +139,7 @@ export function parseState(text: string): Map<string, KnownSet> | string {
   if (typeof o !== 'object' || o === null || o.kind !== KIND) return `not a DockStack state file (kind ${JSON.stringify((o as { kind?: unknown } | null)?.kind)?.slice(0, 60)})`;
   if (o.version !== VERSION) return `unsupported version ${JSON.stringify(o.version)}`;
   if (typeof o.subscriptions !== 'object' || o.subscriptions === null) return 'no "subscriptions" object';
-  const out = new Map<string, KnownSet>();
+  const out = new Map<ObjectKey, KnownSet>();
   for (const [key, v] of Object.entries(o.subscriptions as Record<string, unknown>)) {
     const e = v as { path?: unknown; seenAt?: unknown; servers?: unknown } | null;
     const seenAt = typeof e?.seenAt === 'string' ? Date.parse(e.seenAt) : NaN;

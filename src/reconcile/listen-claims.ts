@@ -2,15 +2,17 @@
  * Which Subscription owns each listen address: the first to claim one keeps it while it still
  * wants it, a later claimant is refused with the holder's name, and is woken when the address frees.
  */
-export class ListenClaims {
-  private readonly holders = new Map<string, string>();
-  private readonly byKey = new Map<string, string>();
-  private readonly waiting = new Map<string, Set<string>>();
+import type { ObjectKey } from '../object-key.ts';
 
-  constructor(private readonly wake: (key: string) => void) {}
+export class ListenClaims {
+  private readonly holders = new Map<string, ObjectKey>();
+  private readonly byKey = new Map<ObjectKey, string>();
+  private readonly waiting = new Map<string, Set<ObjectKey>>();
+
+  constructor(private readonly wake: (key: ObjectKey) => void) {}
 
   /** Claim `address` for `key` (releasing its previous one); resolves the holder when another key has it. */
-  claim(key: string, address: string): string | undefined {
+  claim(key: ObjectKey, address: string): ObjectKey | undefined {
     const holder = this.holders.get(address);
     if (holder !== undefined && holder !== key) {
       this.release(key);
@@ -24,7 +26,7 @@ export class ListenClaims {
   }
 
   /** `key` no longer listens anywhere: its address goes to whoever waits for it. */
-  release(key: string): void {
+  release(key: ObjectKey): void {
     const address = this.byKey.get(key);
     for (const w of this.waiting.values()) w.delete(key);
     if (address === undefined) return;

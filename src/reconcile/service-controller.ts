@@ -10,7 +10,7 @@ import { isLoopback, type HostAddress } from '../host-address.ts';
 import type { HealthCheckSpec, ServiceManifest } from '../manifest/schema.ts';
 import type { Instance, Registry } from '../registry/registry.ts';
 import type { ControllerContext } from './controller-context.ts';
-import { nameOf } from '../object-key.ts';
+import { nameOf, type ObjectKey } from '../object-key.ts';
 import type { ReconcileResult } from './work-queue.ts';
 
 /** The health of one Service instance under its checks (rise/fall applied). */
@@ -26,7 +26,7 @@ export type HealthFactory = (
   target: { host: string; port: number },
   onChange: (healthy: boolean) => void,
   /** The Service's key ("service/web"), for per-Service check metrics. */
-  key: string,
+  key: ObjectKey,
 ) => HealthRunner;
 
 interface Registered {
@@ -35,11 +35,11 @@ interface Registered {
 }
 
 export class ServiceController {
-  private readonly runners = new Map<string, { generation: number; host: string; runner: HealthRunner }>();
-  private readonly registered = new Map<string, Registered>();
-  private readonly draining = new Set<string>();
+  private readonly runners = new Map<ObjectKey, { generation: number; host: string; runner: HealthRunner }>();
+  private readonly registered = new Map<ObjectKey, Registered>();
+  private readonly draining = new Set<ObjectKey>();
   /** Keys already warned about an address that cannot be registered (warn once, not every resync). */
-  private readonly addressWarned = new Set<string>();
+  private readonly addressWarned = new Set<ObjectKey>();
   private readonly address: HostAddress;
 
   constructor(
@@ -57,13 +57,13 @@ export class ServiceController {
   }
 
   /** Deregister `key` and keep it out of the registry until undrain (the process keeps serving). */
-  drain(key: string, on: boolean): void {
+  drain(key: ObjectKey, on: boolean): void {
     if (on) this.draining.add(key);
     else this.draining.delete(key);
     this.ctx.enqueue(key);
   }
 
-  async reconcile(key: string): Promise<ReconcileResult | void> {
+  async reconcile(key: ObjectKey): Promise<ReconcileResult | void> {
     const desired = this.ctx.desired.get(key);
     if (!desired || desired.manifest.kind !== 'Service') return this.remove(key);
     const m = desired.manifest;
@@ -114,7 +114,7 @@ export class ServiceController {
   }
 
   /** Why `key` is not registered with the agent's address, with the fix; a Warning event the first time. */
-  private addressProblem(key: string, reason: 'LoopbackAddress' | 'NoAddress'): string {
+  private addressProblem(key: ObjectKey, reason: 'LoopbackAddress' | 'NoAddress'): string {
     const msg = reason === 'LoopbackAddress'
       ? `not registering loopback address ${this.address.describe()} in a registry other hosts read; start the agent with --host ADDRESS or --host INTERFACE (e.g. --host eth0), or set spec.host`
       : `no address to register: ${this.address.describe()}; give --host an interface with an IPv4 address, or an address`;
@@ -133,7 +133,7 @@ export class ServiceController {
     this.registered.clear();
   }
 
-  private async ensureRunner(key: string, generation: number, m: ServiceManifest, host: string): Promise<HealthRunner> {
+  private async ensureRunner(key: ObjectKey, generation: number, m: ServiceManifest, host: string): Promise<HealthRunner> {
     const existing = this.runners.get(key);
     if (existing && existing.generation === generation && existing.host === host) return existing.runner;
     await existing?.runner.stop();
@@ -146,7 +146,7 @@ export class ServiceController {
     return runner;
   }
 
-  private async remove(key: string): Promise<void> {
+  private async remove(key: ObjectKey): Promise<void> {
     const r = this.runners.get(key);
     this.runners.delete(key);
     await r?.runner.stop();

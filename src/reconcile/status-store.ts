@@ -3,6 +3,8 @@
  * reason/message/lastTransitionTime, lastError, retries, controller-specific details, and a bounded
  * ring of recent events per object. Subscribers (status API `-w`) hear every change.
  */
+import type { ObjectKey } from '../object-key.ts';
+
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {
@@ -24,7 +26,7 @@ export interface ObjectStatus {
 
 export interface StatusEvent {
   readonly time: string;
-  readonly object: string;
+  readonly object: ObjectKey;
   readonly type: 'Normal' | 'Warning';
   readonly reason: string;
   readonly message: string;
@@ -35,25 +37,25 @@ const MAX_EVENTS_PER_OBJECT = 50;
 export const MAX_DELETED_WITH_EVENTS = 256;
 
 export class StatusStore {
-  private readonly statuses = new Map<string, ObjectStatus>();
-  private readonly eventLog = new Map<string, StatusEvent[]>();
-  private readonly listeners = new Set<(key: string) => void>();
+  private readonly statuses = new Map<ObjectKey, ObjectStatus>();
+  private readonly eventLog = new Map<ObjectKey, StatusEvent[]>();
+  private readonly listeners = new Set<(key: ObjectKey) => void>();
   private readonly eventListeners = new Set<(e: StatusEvent) => void>();
   /** Keys with events but no status, oldest first (a Map keeps insertion order). */
-  private readonly gone = new Map<string, true>();
+  private readonly gone = new Map<ObjectKey, true>();
 
   constructor(private readonly now: () => Date = () => new Date()) {}
 
-  get(key: string): Readonly<ObjectStatus> | undefined {
+  get(key: ObjectKey): Readonly<ObjectStatus> | undefined {
     return this.statuses.get(key);
   }
 
-  keys(): string[] {
+  keys(): ObjectKey[] {
     return [...this.statuses.keys()].sort();
   }
 
   /** Set a condition; lastTransitionTime moves only when its status changes. */
-  setCondition(key: string, type: string, status: ConditionStatus, reason: string, message = ''): void {
+  setCondition(key: ObjectKey, type: string, status: ConditionStatus, reason: string, message = ''): void {
     const s = this.ensure(key);
     const prev = s.conditions.find((c) => c.type === type);
     if (prev && prev.status === status && prev.reason === reason && prev.message === message) return;
@@ -68,12 +70,12 @@ export class StatusStore {
     this.changed(key);
   }
 
-  condition(key: string, type: string): Condition | undefined {
+  condition(key: ObjectKey, type: string): Condition | undefined {
     return this.statuses.get(key)?.conditions.find((c) => c.type === type);
   }
 
   /** Merge fields into the status (details are replaced key by key). */
-  patch(key: string, patch: Partial<Omit<ObjectStatus, 'conditions' | 'details'>> & { details?: Record<string, unknown> }): void {
+  patch(key: ObjectKey, patch: Partial<Omit<ObjectStatus, 'conditions' | 'details'>> & { details?: Record<string, unknown> }): void {
     const s = this.ensure(key);
     const { details, ...rest } = patch;
     Object.assign(s, rest);
@@ -83,7 +85,7 @@ export class StatusStore {
   }
 
   /** Record an event; an identical repeat of the last event for the object is folded into it. */
-  event(key: string, type: StatusEvent['type'], reason: string, message: string): void {
+  event(key: ObjectKey, type: StatusEvent['type'], reason: string, message: string): void {
     const list = this.eventLog.get(key) ?? [];
     this.eventLog.set(key, list);
     const last = list.at(-1);
@@ -95,19 +97,19 @@ export class StatusStore {
     for (const l of this.eventListeners) l(e);
   }
 
-  events(key?: string): readonly StatusEvent[] {
+  events(key?: ObjectKey): readonly StatusEvent[] {
     if (key !== undefined) return this.eventLog.get(key) ?? [];
     return [...this.eventLog.values()].flat().sort((a, b) => a.time.localeCompare(b.time));
   }
 
   /** Forget an object (it was deleted); its events are kept (bounded) so `describe` can still explain. */
-  delete(key: string): void {
+  delete(key: ObjectKey): void {
     if (!this.statuses.delete(key)) return;
     if (this.eventLog.has(key)) this.forgetLater(key);
     this.changed(key);
   }
 
-  private forgetLater(key: string): void {
+  private forgetLater(key: ObjectKey): void {
     this.gone.delete(key);
     this.gone.set(key, true);
     for (const k of this.gone.keys()) {
@@ -117,7 +119,7 @@ export class StatusStore {
     }
   }
 
-  subscribe(onChange: (key: string) => void): () => void {
+  subscribe(onChange: (key: ObjectKey) => void): () => void {
     this.listeners.add(onChange);
     return () => this.listeners.delete(onChange);
   }
@@ -127,7 +129,7 @@ export class StatusStore {
     return () => this.eventListeners.delete(cb);
   }
 
-  private ensure(key: string): ObjectStatus {
+  private ensure(key: ObjectKey): ObjectStatus {
     let s = this.statuses.get(key);
     if (!s) {
       s = { conditions: [], retries: 0, details: {} };
@@ -137,7 +139,7 @@ export class StatusStore {
     return s;
   }
 
-  private changed(key: string): void {
+  private changed(key: ObjectKey): void {
     for (const l of this.listeners) l(key);
   }
 }

@@ -12,7 +12,7 @@ import { ListenerConflictError } from '../proxy/listener-conflict.ts';
 import type { Endpoint, Proxy } from '../proxy/proxy.ts';
 import type { Registry, Rejected } from '../registry/registry.ts';
 import type { ControllerContext } from './controller-context.ts';
-import { nameOf } from '../object-key.ts';
+import { nameOf, type ObjectKey } from '../object-key.ts';
 import { LastKnownState } from './last-known-state.ts';
 import { ListenClaims } from './listen-claims.ts';
 import { listenerSpecOf } from './listener-spec.ts';
@@ -27,13 +27,13 @@ type Source = 'registry' | 'fail-static' | 'state-file' | 'defaults' | 'none';
 const READY_REASON: Record<Source, string> = { registry: 'Routing', 'fail-static': 'FailStatic', 'state-file': 'FailStatic', defaults: 'DefaultServers', none: 'NoBackends' };
 
 export class SubscriptionController {
-  private readonly watches = new Map<string, { path: string; unwatch: () => void }>();
+  private readonly watches = new Map<ObjectKey, { path: string; unwatch: () => void }>();
   /** Keys applied to the proxy at least once by this process. */
-  private readonly applied = new Set<string>();
+  private readonly applied = new Set<ObjectKey>();
   /** Maintenance set through the status API ("host:port" per key), on top of spec.maintenance. */
-  private readonly maintOverrides = new Map<string, Set<string>>();
+  private readonly maintOverrides = new Map<ObjectKey, Set<string>>();
   /** Rejected entries already reported per key: an event is raised only for a newly rejected one. */
-  private readonly reported = new Map<string, Set<string>>();
+  private readonly reported = new Map<ObjectKey, Set<string>>();
   private readonly claims: ListenClaims;
 
   constructor(
@@ -47,7 +47,7 @@ export class SubscriptionController {
     this.claims = new ListenClaims((key) => ctx.enqueue(key));
   }
 
-  async reconcile(key: string): Promise<void> {
+  async reconcile(key: ObjectKey): Promise<void> {
     const desired = this.ctx.desired.get(key);
     if (!desired || desired.manifest.kind !== 'Subscription') return this.remove(key);
     const m = desired.manifest;
@@ -108,7 +108,7 @@ export class SubscriptionController {
   }
 
   /** Hold `backend` ("host:port") of `key` in maintenance (on), or drop that override (off); enqueues the key. */
-  setMaintenance(key: string, backend: string, on: boolean): void {
+  setMaintenance(key: ObjectKey, backend: string, on: boolean): void {
     const set = this.maintOverrides.get(key) ?? new Set<string>();
     if (on) set.add(backend);
     else set.delete(backend);
@@ -123,7 +123,7 @@ export class SubscriptionController {
     await this.lastKnown.flush();
   }
 
-  private choose(key: string, m: SubscriptionManifest, fromRegistry: BackendServer[] | undefined): { servers: BackendServer[]; source: Source; seenAt?: number } {
+  private choose(key: ObjectKey, m: SubscriptionManifest, fromRegistry: BackendServer[] | undefined): { servers: BackendServer[]; source: Source; seenAt?: number } {
     if (fromRegistry && fromRegistry.length > 0) {
       this.lastKnown.set(key, m.spec.service, fromRegistry);
       return { servers: fromRegistry, source: 'registry' };
@@ -137,8 +137,8 @@ export class SubscriptionController {
   }
 
   /** The later of two Subscriptions on one address: invalid until the earlier lets go of it (which enqueues this one). */
-  private duplicateListen(key: string, listen: string, holder: string): never {
-    const at = (k: string) => this.ctx.desired.get(k);
+  private duplicateListen(key: ObjectKey, listen: string, holder: ObjectKey): never {
+    const at = (k: ObjectKey) => this.ctx.desired.get(k);
     const here = at(key);
     const there = at(holder);
     const where = there?.file ? ` (${there.file}${there.position ? `:${there.position.line}:${there.position.column}` : ''})` : '';
@@ -149,7 +149,7 @@ export class SubscriptionController {
     throw new TerminalError(err.message, { cause: err });
   }
 
-  private reportRejected(key: string, rejected: readonly Rejected[]): void {
+  private reportRejected(key: ObjectKey, rejected: readonly Rejected[]): void {
     const before = this.reported.get(key) ?? new Set<string>();
     const { groups, ids } = newRejections(before, rejected);
     for (const g of groups) this.ctx.status.event(key, 'Warning', 'RejectedInstance', g.message);
@@ -157,28 +157,28 @@ export class SubscriptionController {
     this.reported.set(key, ids);
   }
 
-  private recordMembership(key: string, servers: readonly BackendServer[]): void {
+  private recordMembership(key: ObjectKey, servers: readonly BackendServer[]): void {
     const before = new Set((this.ctx.status.get(key)?.details.backends as string[] | undefined) ?? []);
     const after = new Set(servers.map(addressOf));
     for (const a of after) if (!before.has(a)) this.ctx.status.event(key, 'Normal', 'BackendAdded', a);
     for (const b of before) if (!after.has(b)) this.ctx.status.event(key, 'Normal', 'BackendRemoved', b);
   }
 
-  private fail(key: string, err: unknown): never {
+  private fail(key: ObjectKey, err: unknown): never {
     const s = this.ctx.status;
     s.patch(key, { lastError: describeError(err), retries: (s.get(key)?.retries ?? 0) + 1 });
     s.setCondition(key, 'Ready', 'False', 'Error', describeError(err));
     throw err;
   }
 
-  private ensureWatch(key: string, path: string): void {
+  private ensureWatch(key: ObjectKey, path: string): void {
     const w = this.watches.get(key);
     if (w?.path === path) return;
     w?.unwatch();
     this.watches.set(key, { path, unwatch: this.registry.watch(path, () => this.ctx.enqueue(key)) });
   }
 
-  private async remove(key: string): Promise<void> {
+  private async remove(key: ObjectKey): Promise<void> {
     this.watches.get(key)?.unwatch();
     this.watches.delete(key);
     this.lastKnown.delete(key);

@@ -14,44 +14,44 @@ export interface ReconcileResult {
 }
 
 /** Reconcile `key` from fresh desired and observed state. Throw to retry with backoff. */
-export type Reconciler = (key: string, signal: AbortSignal) => Promise<ReconcileResult | void>;
+export type Reconciler<K extends string> = (key: K, signal: AbortSignal) => Promise<ReconcileResult | void>;
 
 export type Outcome = 'success' | 'requeue' | 'error' | 'terminal';
 
-export interface WorkQueueOptions {
+export interface WorkQueueOptions<K extends string> {
   concurrency?: number;
   backoff?: Backoff;
   /** Called after every reconcile: one counter per outcome lives here. */
-  onResult?: (key: string, outcome: Outcome, durationMs: number, err?: unknown) => void;
+  onResult?: (key: K, outcome: Outcome, durationMs: number, err?: unknown) => void;
   setTimer?: (fn: () => void, ms: number) => NodeJS.Timeout;
 }
 
-export class WorkQueue {
-  private readonly dirty = new Set<string>();
-  private readonly processing = new Set<string>();
-  private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+export class WorkQueue<K extends string> {
+  private readonly dirty = new Set<K>();
+  private readonly processing = new Set<K>();
+  private readonly delayed = new Map<K, { at: number; timer: NodeJS.Timeout }>();
   private readonly queue: PQueue;
   private readonly backoff: Backoff;
   private readonly abort = new AbortController();
   private stopped = false;
 
   constructor(
-    private readonly reconcile: Reconciler,
-    private readonly opts: WorkQueueOptions = {},
+    private readonly reconcile: Reconciler<K>,
+    private readonly opts: WorkQueueOptions<K> = {},
   ) {
     this.queue = new PQueue({ concurrency: opts.concurrency ?? 4 });
     this.backoff = opts.backoff ?? new Backoff();
   }
 
   /** Queue `key` for reconciliation now (deduplicated). */
-  add(key: string): void {
+  add(key: K): void {
     if (this.stopped || this.dirty.has(key)) return;
     this.dirty.add(key);
     if (!this.processing.has(key)) void this.queue.add(() => this.run(key));
   }
 
   /** Queue `key` after `ms`; an earlier pending delay for the key wins. */
-  addAfter(key: string, ms: number): void {
+  addAfter(key: K, ms: number): void {
     if (this.stopped) return;
     if (ms <= 0) return this.add(key);
     const at = Date.now() + ms;
@@ -67,7 +67,7 @@ export class WorkQueue {
   }
 
   /** Consecutive failures of `key`. */
-  retries(key: string): number {
+  retries(key: K): number {
     return this.backoff.retries(key);
   }
 
@@ -92,7 +92,7 @@ export class WorkQueue {
     await this.queue.onIdle();
   }
 
-  private async run(key: string): Promise<void> {
+  private async run(key: K): Promise<void> {
     if (this.stopped) return;
     this.dirty.delete(key);
     this.processing.add(key);

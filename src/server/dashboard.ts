@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Agent } from '../agent.ts';
-import { isKeyOf, keyOf } from '../object-key.ts';
+import { isKeyOf, keyOf, type ObjectKey } from '../object-key.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import { liveServersOfAll } from './live-backends.ts';
 
@@ -43,7 +43,7 @@ const RECENT_EVENTS = 100;
 export class Dashboard {
   private readonly assets = new Map<string, [Buffer, string]>();
   private readonly clients = new Set<ServerResponse>();
-  private readonly dirty = new Set<string>();
+  private readonly dirty = new Set<ObjectKey>();
   private readonly lastBackends = new Map<string, string>();
   private lastSummary = '';
   private pollTimer: NodeJS.Timeout | undefined;
@@ -118,7 +118,7 @@ export class Dashboard {
     this.lastSummary = '';
   }
 
-  private changed(key: string): void {
+  private changed(key: ObjectKey): void {
     this.dirty.add(key);
     this.flushTimer ??= setTimeout(() => this.flush(), this.opts.flushMs ?? 100);
   }

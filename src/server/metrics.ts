@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Agent } from '../agent.ts';
-import { kindLabelOf } from '../object-key.ts';
+import { kindLabelOf, type ObjectKey } from '../object-key.ts';
 import type { Proxy, ReloadReason } from '../proxy/proxy.ts';
 import type { StatusEvent } from '../reconcile/status-store.ts';
 import type { Outcome } from '../reconcile/work-queue.ts';
@@ -70,7 +70,7 @@ export class AgentMetrics {
   }
 
   /** AgentOptions.onReconcile. */
-  onReconcile(key: string, outcome: Outcome, durationMs: number): void {
+  onReconcile(key: ObjectKey, outcome: Outcome, durationMs: number): void {
     const kind = kindLabelOf(key);
     this.reconcileSeconds.observe({ kind, outcome }, durationMs / 1000);
     if (outcome === 'error' || outcome === 'terminal') this.reconcileErrors.inc({ kind, terminal: String(outcome === 'terminal') });

@@ -7,21 +7,21 @@
 import type { Agent } from '../agent.ts';
 import { DockstackError } from '../errors.ts';
 import { parseHostPort } from '../manifest/schema.ts';
-import { keyOf } from '../object-key.ts';
+import { keyOf, type ObjectKey } from '../object-key.ts';
 import { addressOf } from '../registry/instance.ts';
 
 /** What the status API reports about a drain. */
 export interface DrainState {
-  readonly object: string;
+  readonly object: ObjectKey;
   readonly draining: boolean;
   /** ISO time the drain timeout ends (existing connections' grace period). */
   readonly until?: string;
 }
 
-const notFound = (key: string) => new DockstackError('E_NOT_FOUND', `${key.replace('/', ' "')}" not found`);
+const notFound = (key: ObjectKey) => new DockstackError('E_NOT_FOUND', `${key.replace('/', ' "')}" not found`);
 
 export class Operations {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<ObjectKey, NodeJS.Timeout>();
 
   constructor(private readonly agent: Agent) {}
 
@@ -54,7 +54,7 @@ export class Operations {
   }
 
   /** Hold `backend` ("host:port") of Subscription `name` in HAProxy maintenance, or release it. */
-  maintenance(name: string, backend: string, on: boolean): { object: string; backend: string; maintenance: boolean } {
+  maintenance(name: string, backend: string, on: boolean): { object: ObjectKey; backend: string; maintenance: boolean } {
     const key = keyOf('Subscription', name);
     if (this.agent.manifests.get(key)?.manifest.kind !== 'Subscription') throw notFound(key);
     const hp = parseHostPort(backend);

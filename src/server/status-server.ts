@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Agent } from '../agent.ts';
 import { DockstackError } from '../errors.ts';
 import type { Kind } from '../manifest/schema.ts';
-import { keyOf } from '../object-key.ts';
+import { keyOf, toKey } from '../object-key.ts';
 import { hostGuard } from './host-guard.ts';
 import { handleWrite, type WriteApiOptions } from './write-api.ts';
 
@@ -91,7 +91,11 @@ export class StatusServer {
     for (const route of this.opts.routes ?? []) if (await route(url.pathname, res)) return;
     if (parts[0] !== 'api' || parts[1] !== 'v1') return send(res, 404, { error: `no route ${url.pathname}` });
     const [, , resource, name] = parts;
-    if (resource === 'events') return send(res, 200, this.agent.status.events(url.searchParams.get('object') ?? undefined));
+    if (resource === 'events') {
+      const object = url.searchParams.get('object');
+      const key = object === null ? undefined : toKey(object);
+      return send(res, 200, object === null ? this.agent.status.events() : key ? this.agent.status.events(key) : []);
+    }
     if (resource === 'watch') return this.watch(res, KIND_BY_PLURAL[url.searchParams.get('kind') ?? '']);
     const kind = KIND_BY_PLURAL[resource ?? ''];
     if (!kind) return send(res, 404, { error: `unknown resource ${resource}` });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { DockstackError, UsageError } from '../../errors.ts';
-import { fileStemOf, keyOf } from '../../object-key.ts';
+import { fileStemOf, keyOf, type ObjectKey } from '../../object-key.ts';
 import { ExitCode } from '../exit-code.ts';
 import { parseKind } from '../kinds.ts';
 import { parseSelector } from '../label-selector.ts';
@@ -90,7 +90,7 @@ export function deleteCommand(): Command {
     .addHelpText('after', '\nExamples:\n  dockstack delete service mysql\n  dockstack delete -f db.yaml')
     .action(async (kindArg: string | undefined, names: string[], opts: FileOpts & { ignoreNotFound?: boolean }) => {
       const { executePlan, inputObjects, planDelete } = await manifestDir();
-      let keys: string[];
+      let keys: ObjectKey[];
       if (opts.filename?.length) keys = inputObjects(await readValid(opts)).map((o) => o.key);
       else {
         const kind = kindArg === undefined ? undefined : parseKind(kindArg);

@@ -7,7 +7,7 @@
 import { Command } from 'commander';
 import type { ObjectView } from '../../agent.ts';
 import { DockstackError, UsageError } from '../../errors.ts';
-import { keyOf } from '../../object-key.ts';
+import { keyOf, type ObjectKey } from '../../object-key.ts';
 import { ExitCode } from '../exit-code.ts';
 import { parseKind, pluralOf } from '../kinds.ts';
 import { getJson, statusAddr } from '../status-client.ts';
@@ -25,7 +25,7 @@ export function parseFor(v: string): Want {
   return { condition: m[1]!, value: value === 'true' ? 'True' : value === 'false' ? 'False' : value === 'unknown' ? 'Unknown' : m[2]! };
 }
 
-function parseObject(s: string): { key: string; path: string } {
+function parseObject(s: string): { key: ObjectKey; path: string } {
   const m = /^([A-Za-z]+)\/(.+)$/.exec(s);
   const kind = m && parseKind(m[1]!);
   if (!m || !kind) throw new UsageError(`"${s}": expected KIND/NAME, e.g. service/web or subscription/db`);
