@@ -5,7 +5,7 @@
 export const ERROR_CODES = [
   'E_MANIFEST', 'E_REGISTRY', 'E_REGISTRY_UNAVAILABLE', 'E_HAPROXY', 'E_HAPROXY_STATE', 'E_PROXY', 'E_PROXY_INPUT', 'E_TERMINAL',
   'E_USAGE', 'E_BAD_REQUEST', 'E_NOT_FOUND', 'E_NO_AGENT', 'E_STATUS_API', 'E_STATUS_LISTEN', 'E_STATE_DIR', 'E_OUTSIDE_MANIFESTS',
-  'E_DIFF_FAILED', 'E_WAIT_FAILED', 'E_CHECK_FAILED', 'E_DOCKER', 'E_LISTEN_CONFLICT',
+  'E_CONFIG', 'E_DIFF_FAILED', 'E_WAIT_FAILED', 'E_CHECK_FAILED', 'E_DOCKER', 'E_LISTEN_CONFLICT',
 ] as const;
 /** Every code an error may carry: scripts and the status API match on these, never on message text. */
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DockstackError, USAGE_EXIT_CODE } from '../errors.ts';
-import { agentCommand } from './commands/agent.ts';
+import { addLazyOptions, agentCommand } from './commands/agent.ts';
 import { applyCommand, deleteCommand, diffCommand } from './commands/apply.ts';
 import { createCommand } from './commands/create.ts';
 import { drainCommand } from './commands/drain.ts';
@@ -34,6 +34,8 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) });
   for (const cmd of [agentCommand(), applyCommand(), deleteCommand(), diffCommand(), getCommand(), describeCommand(), drainCommand(), maintenanceCommand(), validateCommand(), explainCommand(), waitCommand(), schemaCommand(), createCommand(), nerveCommand(), synapseCommand()])
     program.addCommand(cmd);
+  // The agent's options come from its zod schema, loaded only when an agent command runs or shows its help.
+  program.hook('preSubcommand', (_program, sub) => addLazyOptions(sub));
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -9,14 +9,13 @@ import { fatalResult, type FileResult, type LoadedManifest } from './file-result
 import { describeValue, issueMessage } from './issue-format.ts';
 import { keyOf, type ObjectKey } from '../object-key.ts';
 import { KINDS, Manifest, type Kind } from './schema.ts';
-import { formatPath, locate, nodePosition, positionAt, type PathSegment } from './yaml-locate.ts';
+import { issueErrors, locator, syntaxErrors } from './located-issues.ts';
+import { nodePosition } from './yaml-locate.ts';
 
 /** Files larger than this are refused as a whole (one located error). */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
 /** Flow collections ("[[[…" / "{{{…") nested deeper than this are refused before the parser can blow its stack. */
 export const MAX_FLOW_DEPTH = 64;
-/** Syntax errors reported per file: past that, they are the parser's cascade. */
-export const MAX_SYNTAX_ERRORS = 20;
 /** Aliases a document may expand: billion-laughs fails fast with bounded memory. */
 export const MAX_ALIAS_COUNT = 100;
 
@@ -53,15 +52,7 @@ export function parseManifestText(text: string, file: string): FileResult {
   } catch (err) {
     return fatalResult(file, [new ManifestError(file, { line: 1, column: 1 }, undefined, `cannot parse YAML: ${(err as Error).message}`, err)]);
   }
-  const syntax: ManifestError[] = [];
-  const lines = new Set<number>();
-  for (const e of docs.flatMap((d) => d.errors)) {
-    const pos = positionAt(lc, e.pos[0]);
-    // Further errors on the same line are the parser's cascade from the first: one error per issue.
-    if (lines.has(pos.line) || syntax.length >= MAX_SYNTAX_ERRORS) continue;
-    lines.add(pos.line);
-    syntax.push(new ManifestError(file, pos, undefined, `YAML syntax error: ${e.message}`, e));
-  }
+  const syntax = syntaxErrors(docs, lc, file);
   if (syntax.length > 0) return fatalResult(file, syntax);
 
   const result = { file, manifests: [] as LoadedManifest[], errors: [] as ManifestError[], errorKeys: new Map<ManifestError, ObjectKey>(), fatal: false };
@@ -69,10 +60,7 @@ export function parseManifestText(text: string, file: string): FileResult {
   docs.forEach((doc, index) => {
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return; // an empty document is fine
     const position = nodePosition(lc, doc.contents, doc.range[0]);
-    const at = (path: readonly PathSegment[], useKey = false) => {
-      const { node, keyNode } = locate(doc, path);
-      return nodePosition(lc, useKey ? keyNode : node, doc.range[0]);
-    };
+    const at = locator(doc, lc);
     let data: unknown;
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -122,29 +110,6 @@ function readableKey(data: Record<string, unknown>): ObjectKey | undefined {
   const name = meta !== null && typeof meta === 'object' ? (meta as Record<string, unknown>)['name'] : undefined;
   if (!KINDS.includes(kind as Kind) || typeof name !== 'string' || name === '') return undefined;
   return keyOf(kind as Kind, name);
-}
-
-type Issue = { code: string; path: PropertyKey[]; message: string; keys?: string[] };
-
-function issueErrors(file: string, data: unknown, issue: Issue, at: (p: readonly PathSegment[], useKey?: boolean) => { line: number; column: number }): ManifestError[] {
-  const path = issue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
-  if (issue.code === 'invalid_key') return [new ManifestError(file, at(path, true), formatPath(path), issue.message)];
-  if (issue.code === 'unrecognized_keys') {
-    return (issue.keys ?? []).map((k) => new ManifestError(file, at([...path, k], true), formatPath([...path, k]), 'unknown field'));
-  }
-  if (valueAt(data, path) === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union' || issue.code === 'invalid_value')) {
-    return [new ManifestError(file, at(path.slice(0, -1)), formatPath(path), 'required field is missing')];
-  }
-  return [new ManifestError(file, at(path), formatPath(path) || undefined, issue.message)];
-}
-
-function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
-  let v = data;
-  for (const seg of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[seg as string];
-  }
-  return v;
 }
 
 function tooLarge(file: string, bytes: number): FileResult {

@@ -1,83 +1,40 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
-import { LOG_LEVELS, type LogLevel } from '../../log-level.ts';
 import type { ManifestSource } from '../../manifest/manifest-source.ts';
 import type { Logger } from '../../log.ts';
+import type { AgentOptions } from '../agent-options.ts';
+import type { ResolvedOptions } from '../agent-config.ts';
 import { credential } from '../credential-flags.ts';
-import { DEFAULT_STATUS_ADDR } from '../status-client.ts';
 
-/** The registry URL: --registry, DOCKSTACK_REGISTRY, the seed's ZK_HOSTS, ETCD_ENDPOINTS, else memory://. */
-export function registryUrlFromEnv(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (flag) return flag;
-  if (env.DOCKSTACK_REGISTRY) return env.DOCKSTACK_REGISTRY;
-  if (env.ZK_HOSTS) return `zk://${env.ZK_HOSTS}`;
-  if (env.ETCD_ENDPOINTS) return `etcd://${env.ETCD_ENDPOINTS.replace(/https?:\/\//g, '')}`;
-  return 'memory://';
+/** What an agent runs with: every option but the Docker provider's (nerve and synapse have none). */
+export type RunOptions = Omit<AgentOptions, 'docker' | 'dockerSocket'>;
+
+const pending = new WeakMap<Command, () => Promise<void>>();
+
+/**
+ * Give `cmd` the agent's options, generated from the schema (agent-options.ts). They are added when
+ * the command is about to run or show its help (main.ts's preSubcommand hook, addLazyOptions), so
+ * that zod loads only for the commands that run an agent.
+ */
+export function withAgentOptions(cmd: Command, options: 'agent' | 'seed'): Command {
+  pending.set(cmd, async () => {
+    const [{ addAgentOptions }, schemas] = await Promise.all([import('../agent-config.ts'), import('../agent-options.ts')]);
+    addAgentOptions(cmd, options === 'agent' ? schemas.AgentOptions : schemas.SeedAgentOptions);
+  });
+  return cmd;
 }
 
-const positiveInt = (flag: string) => (v: string) => {
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag}: expected a positive integer, got "${v}"`);
-  return Number(v);
-};
-
-export interface AgentFlags {
-  manifests: string;
-  registry?: string;
-  host?: string;
-  statusAddr: string;
-  proxy: 'haproxy' | 'none';
-  haproxyDir: string;
-  haproxyBin?: string;
-  haproxyUser?: string;
-  haproxyUpdates: 'runtime' | 'reload';
-  accessLog?: boolean;
-  zkAuth?: string;
-  sessionTimeout?: number;
-  leaseTtl?: number;
-  etcdPrefix?: string;
-  etcdUser?: string;
-  etcdPassword?: string;
-  resync?: number;
-  stateFile?: string;
-  stateTtl?: number;
-  statusToken?: string;
-  zkAuthFile?: string;
-  etcdPasswordFile?: string;
-  statusTokenFile?: string;
-  statusAllowedHosts?: string;
-  followExternalLinks?: boolean;
-  logLevel: LogLevel;
+/** Add the options withAgentOptions deferred, once. */
+export async function addLazyOptions(cmd: Command): Promise<void> {
+  const add = pending.get(cmd);
+  pending.delete(cmd);
+  await add?.();
 }
 
-/** Add the agent's flags to `cmd` (shared with the seed-compatible nerve/synapse commands). */
-export function withAgentOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--manifests <dir>', 'directory of Service/Subscription manifests to watch').env('DOCKSTACK_MANIFESTS').default('manifests'))
-    .addOption(new Option('--registry <url>', 'memory:// | zk://h1:2181,h2:2181/chroot | etcd://h1:2379 (env DOCKSTACK_REGISTRY, ZK_HOSTS, ETCD_ENDPOINTS)'))
-    .addOption(new Option('--host <address|interface>', 'address Services register when their spec has none: an address, or an interface (eth0: its first IPv4); default: the local address of the route to the registry').env('DOCKSTACK_HOST'))
-    .addOption(new Option('--status-addr <addr>', 'status API listen address').env('DOCKSTACK_STATUS_ADDR').default(DEFAULT_STATUS_ADDR))
-    .addOption(new Option('--proxy <kind>', 'local proxy').choices(['haproxy', 'none']).default('haproxy'))
-    .addOption(new Option('--haproxy-dir <dir>', 'HAProxy state dir (config, sockets)').env('DOCKSTACK_HAPROXY_DIR').default('.state/haproxy'))
-    .addOption(new Option('--haproxy-user <name>', 'when the agent is root, HAProxy workers drop to this user after binding (default: haproxy, if it exists; root keeps root)').env('DOCKSTACK_HAPROXY_USER'))
-    .addOption(new Option('--haproxy-bin <path>', 'haproxy binary').default(undefined))
-    .addOption(new Option('--access-log', 'log every connection/request of Subscriptions whose spec.accessLog is unset').env('DOCKSTACK_ACCESS_LOG'))
-    .addOption(new Option('--haproxy-updates <mode>', 'runtime: membership via the runtime API; reload: reload on every change (baseline)').choices(['runtime', 'reload']).default('runtime'))
-    .addOption(new Option('--zk-auth <user:pass>', 'ZooKeeper digest credentials; our nodes get CREATOR_ALL + world READ ACLs').env('DOCKSTACK_ZK_AUTH'))
-    .option('--zk-auth-file <path>', 'read --zk-auth from this file (keeps it out of ps)')
-    .option('--session-timeout <ms>', 'ZooKeeper session timeout', positiveInt('--session-timeout'))
-    .option('--lease-ttl <seconds>', 'etcd lease TTL', positiveInt('--lease-ttl'))
-    .option('--etcd-prefix <prefix>', 'etcd key prefix (default /dockstack)')
-    .addOption(new Option('--etcd-user <user>').env('ETCD_USER'))
-    .addOption(new Option('--etcd-password <password>').env('ETCD_PASSWORD'))
-    .option('--etcd-password-file <path>', 'read --etcd-password from this file')
-    .option('--resync <ms>', 'periodic full resync interval', positiveInt('--resync'))
-    .addOption(new Option('--state-file <path>', 'where each Subscription\'s last known backends are kept, served when starting cut off from the registry (default HAPROXY_DIR/last-known-backends.json)').env('DOCKSTACK_STATE_FILE'))
-    .option('--state-ttl <seconds>', 'stored backends older than this are not used (default 86400: 24 h)', positiveInt('--state-ttl'))
-    .addOption(new Option('--status-token <token>', 'allow the status API write operations (drain, maintenance) for requests bearing this token').env('DOCKSTACK_STATUS_TOKEN'))
-    .option('--follow-external-links', 'follow manifest symlinks whose target is outside --manifests (default: ignored, reported)')
-    .option('--status-token-file <path>', 'read --status-token from this file')
-    .addOption(new Option('--status-allowed-hosts <names>', 'comma-separated Host header names the status API serves besides its bind address, localhost and 127.0.0.1 (DNS rebinding guard)').env('DOCKSTACK_STATUS_ALLOWED_HOSTS'))
-    .addOption(new Option('--log-level <level>').choices([...LOG_LEVELS]).env('DOCKSTACK_LOG_LEVEL').default('info'));
+/** The seed commands' options in force: flags, environment, --config FILE and defaults, validated. */
+export async function seedAgentOptions(cmd: Command): Promise<ResolvedOptions<RunOptions>> {
+  const [{ resolveAgentOptions }, { SeedAgentOptions }] = await Promise.all([import('../agent-config.ts'), import('../agent-options.ts')]);
+  return resolveAgentOptions(cmd, SeedAgentOptions);
 }
 
 /** More manifest sources (seed flags, providers), built with the agent's logger. */
@@ -90,7 +47,7 @@ export interface AgentExtras {
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 /** Run an agent until SIGTERM/SIGINT/SIGHUP; deregisters before exiting. */
-export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Promise<void> {
+export async function runAgent(flags: RunOptions, extras: AgentExtras = {}): Promise<void> {
   // Listen before starting: a signal during the start (even before the status API is up) must
   // stop the agent cleanly once started, not kill it half-way.
   // Node's default for SIGHUP is to die on the spot: no deregistration, HAProxy left unmanaged.
@@ -115,7 +72,7 @@ export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Pro
   const running = await startAgent({
     manifestsDir: flags.manifests,
     registry: {
-      url: registryUrlFromEnv(flags.registry),
+      url: flags.registry ?? 'memory://',
       ...(zkAuth && { zkAuth }),
       ...(flags.sessionTimeout && { sessionTimeoutMs: flags.sessionTimeout }),
       ...(flags.leaseTtl && { leaseTtlSec: flags.leaseTtl }),
@@ -135,7 +92,7 @@ export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Pro
     ...(flags.stateTtl && { stateTtlMs: flags.stateTtl * 1000 }),
     ...(statusToken && { statusToken }),
     ...(flags.followExternalLinks && { followExternalLinks: true }),
-    ...(flags.statusAllowedHosts && { statusAllowedHosts: flags.statusAllowedHosts.split(',').map((h) => h.trim()).filter(Boolean) }),
+    ...(flags.statusAllowedHosts && { statusAllowedHosts: flags.statusAllowedHosts }),
     log,
     ...(extras.sources && { extraSources: extras.sources(log) }),
     ...(extras.watchManifests === false && { watchManifests: false }),
@@ -145,14 +102,14 @@ export async function runAgent(flags: AgentFlags, extras: AgentExtras = {}): Pro
 }
 
 export function agentCommand(): Command {
-  return withAgentOptions(new Command('agent'))
+  return withAgentOptions(new Command('agent'), 'agent')
     .description('watch the manifests directory and reconcile registrations and HAProxy until stopped')
-    .option('--docker', 'also register running containers labelled dockstack.service.path/port (Docker events API)')
-    .addOption(new Option('--docker-socket <path>', 'Docker Engine API socket').env('DOCKER_SOCKET').default('/var/run/docker.sock'))
-    .addHelpText('after', '\nExamples:\n  dockstack agent --manifests manifests --registry mem://\n  ZK_HOSTS=zk1:2181,zk2:2181 dockstack agent --host eth0\n  dockstack agent --registry etcd://127.0.0.1:2379 --status-addr 127.0.0.1:7070\n  dockstack agent --docker --registry zk://127.0.0.1:2181')
-    .action(async (flags: AgentFlags & { docker?: boolean; dockerSocket: string }) => {
-      if (!flags.docker) return runAgent(flags);
+    .addHelpText('after', '\nExamples:\n  dockstack agent --manifests manifests --registry mem://\n  ZK_HOSTS=zk1:2181,zk2:2181 dockstack agent --host eth0\n  dockstack agent --registry etcd://127.0.0.1:2379 --status-addr 127.0.0.1:7070\n  dockstack agent --config /etc/dockstack/agent.yaml --log-level debug\n  dockstack agent --docker --registry zk://127.0.0.1:2181')
+    .action(async (_flags: unknown, cmd: Command) => {
+      const [{ resolveAgentOptions }, { AgentOptions }] = await Promise.all([import('../agent-config.ts'), import('../agent-options.ts')]);
+      const { docker, dockerSocket, ...options } = resolveAgentOptions(cmd, AgentOptions).options;
+      if (!docker) return runAgent(options);
       const { DockerSource } = await import('../../providers/docker/docker-source.ts');
-      return runAgent(flags, { sources: (log) => [new DockerSource({ socketPath: flags.dockerSocket, log })] });
+      return runAgent(options, { sources: (log) => [new DockerSource({ socketPath: dockerSocket, log })] });
     });
 }

@@ -7,19 +7,17 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { DockstackError, UsageError } from '../../errors.ts';
 import { fileStemOf, keyOf, type ObjectKey } from '../../object-key.ts';
 import { ExitCode } from '../exit-code.ts';
 import { parseKind } from '../kinds.ts';
 import { parseSelector } from '../label-selector.ts';
 import type { SourceFile } from '../manifest-dir.ts';
+import { manifestsOption } from '../shared-options.ts';
 
 // The manifest code (zod, yaml) loads only when an action runs: --help and other commands stay light.
 const manifestDir = () => import('../manifest-dir.ts');
-
-const manifestsOption = () =>
-  new Option('--manifests <dir>', 'the watched manifests directory').env('DOCKSTACK_MANIFESTS').default('manifests');
 
 interface FileOpts {
   filename?: string[];

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../../errors.ts';
 import type { CheckInput, SubscriptionInput } from '../../providers/manifest-docs.ts';
 import { parseKind } from '../kinds.ts';
+import { manifestsOption } from '../shared-options.ts';
 
 interface CreateFlags {
   path: string;
@@ -45,7 +46,7 @@ export function createCommand(): Command {
     .option('--check <check>', 'tcp | http[:/PATH] | mysql:USER | redis | none (subscriptions)')
     .option('--dry-run', 'print the manifest, write nothing')
     .addOption(new Option('-o, --output <format>', 'with --dry-run').choices(['yaml', 'json']).default('yaml'))
-    .addOption(new Option('--manifests <dir>', 'the watched manifests directory').env('DOCKSTACK_MANIFESTS').default('manifests'))
+    .addOption(manifestsOption())
     .addHelpText('after', '\nExamples:\n  dockstack create service mysql --path /path/test --port 3306 --check mysql:haproxy_check --dry-run -o yaml\n  dockstack create subscription mysql --path /path/test --port 13306 --check mysql:haproxy_check')
     .action(async (kindArg: string, name: string, f: CreateFlags) => {
       const kind = parseKind(kindArg);

@@ -9,8 +9,8 @@ import { DockstackError, UsageError } from '../../errors.ts';
 import { keyOf } from '../../object-key.ts';
 import type { DrainState } from '../../server/operations.ts';
 import { parseKind } from '../kinds.ts';
-import { getJson, statusAddr } from '../status-client.ts';
-import { postJson, statusToken } from '../status-write-client.ts';
+import { statusAddrOption, statusTokenOption, type StatusOpts } from '../shared-options.ts';
+import { StatusClient } from '../status-client.ts';
 
 /** "30s", "500ms", "2m", or plain seconds → milliseconds. */
 export function parseDuration(v: string): number {
@@ -21,15 +21,11 @@ export function parseDuration(v: string): number {
   return Math.round(n);
 }
 
-export const tokenOption = () => new Option('--status-token <token>', 'the agent\'s write token (env DOCKSTACK_STATUS_TOKEN)');
-export const addrOption = () => new Option('--status-addr <addr>', 'the agent status API (env DOCKSTACK_STATUS_ADDR)');
 
-interface DrainOpts {
+interface DrainOpts extends StatusOpts {
   timeout: number;
   off?: boolean;
   wait: boolean;
-  statusAddr?: string;
-  statusToken?: string;
 }
 
 export function drainCommand(): Command {
@@ -40,15 +36,15 @@ export function drainCommand(): Command {
     .addOption(new Option('--timeout <duration>', 'grace period for existing connections').argParser(parseDuration).default(30_000, '30s'))
     .option('--off', 'end the drain: register again while healthy')
     .option('--no-wait', 'return once deregistered instead of waiting out the timeout')
-    .addOption(addrOption())
-    .addOption(tokenOption())
+    .addOption(statusAddrOption())
+    .addOption(statusTokenOption())
     .addHelpText('after', '\nExamples:\n  dockstack drain service web --timeout 20s\n  dockstack drain service web --off')
     .action(async (kindArg: string, name: string, opts: DrainOpts) => {
       if (parseKind(kindArg) !== 'Service') throw new UsageError(`drain works on services, not "${kindArg}"`, 'e.g. dockstack drain service web');
-      const addr = statusAddr(opts.statusAddr);
+      const api = new StatusClient(opts);
       const key = keyOf('Service', name);
       const path = `/api/v1/services/${encodeURIComponent(name)}`;
-      const r = await postJson<DrainState>(addr, `${path}/drain`, { on: !opts.off, timeoutMs: opts.timeout }, statusToken(opts.statusToken));
+      const r = await api.post<DrainState>(`${path}/drain`, { on: !opts.off, timeoutMs: opts.timeout });
       if (!r.draining) return void process.stdout.write(`${key} undrained\n`);
       process.stdout.write(`${key} draining until ${r.until}\n`);
       if (!opts.wait) return;
@@ -56,7 +52,7 @@ export function drainCommand(): Command {
       const deadline = Date.parse(r.until!) + 10_000;
       let lastShown = -1;
       for (;;) {
-        const view = await getJson<ObjectView>(addr, path);
+        const view = await api.get<ObjectView>(path);
         const drain = view?.status.details.drain as { done?: boolean } | null | undefined;
         if (!drain) throw new DockstackError('E_NOT_FOUND', `${key}: the drain was ended or the service removed while waiting`);
         if (drain.done) return void process.stdout.write(`${key} drained\n`);

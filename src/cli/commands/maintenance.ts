@@ -6,9 +6,8 @@
 import { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { parseKind } from '../kinds.ts';
-import { statusAddr } from '../status-client.ts';
-import { postJson, statusToken } from '../status-write-client.ts';
-import { addrOption, tokenOption } from './drain.ts';
+import { statusAddrOption, statusTokenOption, type StatusOpts } from '../shared-options.ts';
+import { StatusClient } from '../status-client.ts';
 
 export function maintenanceCommand(): Command {
   return new Command('maintenance')
@@ -17,18 +16,13 @@ export function maintenanceCommand(): Command {
     .argument('<name>')
     .argument('<backend>', 'host:port of the backend')
     .argument('<state>', 'on | off')
-    .addOption(addrOption())
-    .addOption(tokenOption())
+    .addOption(statusAddrOption())
+    .addOption(statusTokenOption())
     .addHelpText('after', '\nExample:\n  dockstack maintenance subscription mysql 10.0.0.7:3306 on')
-    .action(async (kindArg: string, name: string, backend: string, state: string, opts: { statusAddr?: string; statusToken?: string }) => {
+    .action(async (kindArg: string, name: string, backend: string, state: string, opts: StatusOpts) => {
       if (parseKind(kindArg) !== 'Subscription') throw new UsageError(`maintenance works on subscriptions, not "${kindArg}"`, 'e.g. dockstack maintenance subscription mysql 10.0.0.7:3306 on');
       if (state !== 'on' && state !== 'off') throw new UsageError(`expected on or off, got "${state}"`);
-      const r = await postJson<{ object: string; backend: string }>(
-        statusAddr(opts.statusAddr),
-        `/api/v1/subscriptions/${encodeURIComponent(name)}/maintenance`,
-        { backend, on: state === 'on' },
-        statusToken(opts.statusToken),
-      );
+      const r = await new StatusClient(opts).post<{ object: string; backend: string }>(`/api/v1/subscriptions/${encodeURIComponent(name)}/maintenance`, { backend, on: state === 'on' });
       process.stdout.write(`${r.object} backend ${r.backend} maintenance ${state}\n`);
     });
 }

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import type { NerveFlags, RegistryFlags } from '../seed-flags.ts';
-import { runAgent, withAgentOptions, type AgentFlags } from './agent.ts';
+import { runAgent, seedAgentOptions, withAgentOptions } from './agent.ts';
 
-type Flags = AgentFlags & NerveFlags & RegistryFlags & { print?: boolean };
+type Flags = NerveFlags & RegistryFlags & { print?: boolean };
 
 /** The file name generated manifests carry in errors and `get -o wide`'s SOURCE. */
 export const NERVE_SOURCE = '<nerve-flags>';
@@ -13,7 +13,7 @@ export const NERVE_SOURCE = '<nerve-flags>';
  * (no HAProxy unless --proxy haproxy; --manifests is watched too only when given).
  */
 export function nerveCommand(): Command {
-  return withAgentOptions(new Command('nerve'))
+  return withAgentOptions(new Command('nerve'), 'seed')
     .description('register one service from the seed-style env (SERVICE, SERVICE_PORT, SERVICE_HOST) while its check passes')
     .option('--tcp', 'check: TCP connect (the default)')
     .option('--http <path>', 'check: HTTP GET PATH answers 2xx/3xx')
@@ -31,11 +31,11 @@ export function nerveCommand(): Command {
       ]);
       const yaml = manifestsYaml([nerveService(flags, process.env)]);
       if (flags.print) return void process.stdout.write(yaml);
-      const registry = seedRegistryUrl(flags, process.env) ?? flags.registry;
-      const proxy = cmd.getOptionValueSource('proxy') === 'default' ? 'none' : flags.proxy;
+      const { options, given } = await seedAgentOptions(cmd);
+      const registry = seedRegistryUrl(flags, process.env) ?? options.registry;
       await runAgent(
-        { ...flags, proxy, ...(registry && { registry }) },
-        { sources: () => [new TextSource([[NERVE_SOURCE, yaml]])], watchManifests: cmd.getOptionValueSource('manifests') !== 'default' },
+        { ...options, ...(!given.has('proxy') && { proxy: 'none' as const }), ...(registry && { registry }) },
+        { sources: () => [new TextSource([[NERVE_SOURCE, yaml]])], watchManifests: given.has('manifests') },
       );
     });
 }

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import type { RegistryFlags, SynapseFlags } from '../seed-flags.ts';
-import { runAgent, withAgentOptions, type AgentFlags } from './agent.ts';
+import { runAgent, seedAgentOptions, withAgentOptions } from './agent.ts';
 
-type Flags = AgentFlags & SynapseFlags & RegistryFlags & { print?: boolean; listenAddress: string };
+type Flags = SynapseFlags & RegistryFlags & { print?: boolean; listenAddress: string };
 
 export const SYNAPSE_SOURCE = '<synapse-flags>';
 
@@ -14,7 +14,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
  * `--print` shows them, otherwise an agent with HAProxy serves them.
  */
 export function synapseCommand(): Command {
-  return withAgentOptions(new Command('synapse'))
+  return withAgentOptions(new Command('synapse'), 'seed')
     .description('proxy local ports to registered services, seed-style: --mysql NAME:PATH:PORT:CHECKUSER, --tcp NAME:PATH:PORT, --http NAME:PATH:PORT[:CHECKPATH]')
     .option('--mysql <spec>', 'NAME:PATH:PORT:CHECKUSER, HAProxy mysql-check as CHECKUSER (repeatable)', collect)
     .option('--tcp <spec>', 'NAME:PATH:PORT, TCP checks (repeatable)', collect)
@@ -33,10 +33,11 @@ export function synapseCommand(): Command {
       const yaml = manifestsYaml(synapseSubscriptions(flags, flags.listenAddress));
       if (flags.print) return void process.stdout.write(yaml);
       // The seed's ambassador needs no flag for its registry: ZK_HOSTS alone selects ZooKeeper.
-      const registry = seedRegistryUrl(flags, process.env) ?? flags.registry;
+      const { options, given } = await seedAgentOptions(cmd);
+      const registry = seedRegistryUrl(flags, process.env) ?? options.registry;
       await runAgent(
-        { ...flags, ...(registry && { registry }) },
-        { sources: () => [new TextSource([[SYNAPSE_SOURCE, yaml]])], watchManifests: cmd.getOptionValueSource('manifests') !== 'default' },
+        { ...options, ...(registry && { registry }) },
+        { sources: () => [new TextSource([[SYNAPSE_SOURCE, yaml]])], watchManifests: given.has('manifests') },
       );
     });
 }

@@ -10,8 +10,9 @@ import { DockstackError, UsageError } from '../../errors.ts';
 import { keyOf, type ObjectKey } from '../../object-key.ts';
 import { ExitCode } from '../exit-code.ts';
 import { parseKind, pluralOf } from '../kinds.ts';
-import { getJson, statusAddr } from '../status-client.ts';
-import { addrOption, parseDuration } from './drain.ts';
+import { statusAddrOption, type StatusOpts } from '../shared-options.ts';
+import { StatusClient } from '../status-client.ts';
+import { parseDuration } from './drain.ts';
 
 const POLL_MS = 200;
 
@@ -41,19 +42,19 @@ export function waitCommand(): Command {
     .argument('<objects...>', 'KIND/NAME: service/web subscription/db …')
     .option('--for <condition>', 'condition=NAME[=VALUE] (VALUE True by default), or delete')
     .option('--timeout <duration>', 'give up after this long: 30s, 500ms, 2m', '30s')
-    .addOption(addrOption())
+    .addOption(statusAddrOption())
     .addHelpText('after', '\nExamples:\n  dockstack wait --for=condition=Ready service/web subscription/db --timeout 60s\n  dockstack wait --for=delete subscription/old --timeout 30s')
-    .action(async (objects: string[], opts: { for?: string; timeout: string; statusAddr?: string }) => {
+    .action(async (objects: string[], opts: StatusOpts & { for?: string; timeout: string }) => {
       try {
         if (opts.for === undefined) throw new UsageError('wait: --for is required', 'e.g. --for=condition=Ready or --for=delete');
         const want = parseFor(opts.for);
         const timeoutMs = parseDuration(opts.timeout);
         const targets = objects.map(parseObject);
-        const addr = statusAddr(opts.statusAddr);
+        const api = new StatusClient(opts);
         const deadline = Date.now() + timeoutMs;
         let pending = targets;
         for (;;) {
-          const views = await Promise.all(pending.map((t) => getJson<ObjectView>(addr, t.path)));
+          const views = await Promise.all(pending.map((t) => api.get<ObjectView>(t.path)));
           const left = pending.filter((t, i) => {
             if (!met(want, views[i])) return true;
             process.stdout.write(`${t.key} ${'delete' in want ? 'deleted' : `condition met: ${want.condition}=${want.value}`}\n`);

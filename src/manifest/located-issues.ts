@@ -1,0 +1,58 @@
+/**
+ * YAML problems as located errors "file:line:col field: detail", for any document checked against
+ * a zod schema: the manifests, and the agent's --config file.
+ */
+import type { Document, LineCounter } from 'yaml';
+import type { z } from 'zod';
+import { ManifestError, type Position } from '../errors.ts';
+import { formatPath, locate, nodePosition, positionAt, type PathSegment } from './yaml-locate.ts';
+
+/** Syntax errors reported per file: past that, they are the parser's cascade. */
+export const MAX_SYNTAX_ERRORS = 20;
+
+/** The parser's errors, one per line (further errors on a line are the cascade of the first). */
+export function syntaxErrors(docs: readonly Document.Parsed[], lc: LineCounter, file: string): ManifestError[] {
+  const out: ManifestError[] = [];
+  const lines = new Set<number>();
+  for (const e of docs.flatMap((d) => d.errors)) {
+    const pos = positionAt(lc, e.pos[0]);
+    if (lines.has(pos.line) || out.length >= MAX_SYNTAX_ERRORS) continue;
+    lines.add(pos.line);
+    out.push(new ManifestError(file, pos, undefined, `YAML syntax error: ${e.message}`, e));
+  }
+  return out;
+}
+
+/** The position of the value at `path` in `doc` (of its key with `useKey`), or the nearest existing ancestor. */
+export type Locator = (path: readonly PathSegment[], useKey?: boolean) => Position;
+
+export function locator(doc: Document.Parsed, lc: LineCounter): Locator {
+  return (path, useKey = false) => {
+    const { node, keyNode } = locate(doc, path);
+    return nodePosition(lc, useKey ? keyNode : node, doc.range[0]);
+  };
+}
+
+type Issue = z.core.$ZodIssue;
+
+/** The located errors of one zod issue on `data`: an unknown key at the key, a missing field at its parent. */
+export function issueErrors(file: string, data: unknown, issue: Issue, at: Locator): ManifestError[] {
+  const path = issue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
+  if (issue.code === 'invalid_key') return [new ManifestError(file, at(path, true), formatPath(path), issue.message)];
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => new ManifestError(file, at([...path, k], true), formatPath([...path, k]), 'unknown field'));
+  }
+  if (valueAt(data, path) === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union' || issue.code === 'invalid_value')) {
+    return [new ManifestError(file, at(path.slice(0, -1)), formatPath(path), 'required field is missing')];
+  }
+  return [new ManifestError(file, at(path), formatPath(path) || undefined, issue.message)];
+}
+
+function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
+  let v = data;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[seg as string];
+  }
+  return v;
+}
