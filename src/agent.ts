@@ -42,9 +42,11 @@ export interface AgentOptions {
 export interface ObjectView {
   apiVersion: string;
   kind: Kind;
-  metadata: { name: string; generation?: number; labels?: Record<string, string>; source?: string };
+  /** `source` is file:line:col, `revision` the commit the manifest in force came from. */
+  metadata: { name: string; generation?: number; labels?: Record<string, string>; source?: string; revision?: string };
   spec?: unknown;
-  status: ObjectStatus & { validationErrors: string[] };
+  /** `failedRevision`: the commit whose manifest for this object does not validate (the one in force stays). */
+  status: ObjectStatus & { validationErrors: string[]; failedRevision?: string };
 }
 
 export class Agent {
@@ -128,6 +130,7 @@ export class Agent {
     const stored = this.manifests.get(key);
     const status = this.status.get(key);
     const errors = this.manifests.errors(key).map((e) => e.message);
+    const failedRevision = this.manifests.failedRevision(key);
     if (!stored && !status && errors.length === 0) return undefined;
     const { kind, name } = parseKey(key) ?? { kind: 'Subscription' as Kind, name: key };
     const m = stored?.manifest;
@@ -137,10 +140,11 @@ export class Agent {
       metadata: {
         name,
         ...(stored && { generation: stored.generation, source: `${stored.file}:${stored.position.line}:${stored.position.column}` }),
+        ...(stored?.revision && { revision: stored.revision }),
         ...(m?.metadata.labels && { labels: m.metadata.labels }),
       },
       ...(m && { spec: redactSecrets(m.spec) }),
-      status: { conditions: [], retries: 0, details: {}, ...status, validationErrors: errors },
+      status: { conditions: [], retries: 0, details: {}, ...status, validationErrors: errors, ...(failedRevision !== undefined && errors.length > 0 && { failedRevision }) },
     };
   }
 
@@ -159,7 +163,10 @@ export class Agent {
       if (this.manifests.get(key)) this.status.setCondition(key, 'Valid', 'True', 'Valid');
       return;
     }
-    const kept = this.manifests.get(key) ? ' (the last good version stays in force)' : '';
+    const stored = this.manifests.get(key);
+    const failed = this.manifests.failedRevision(key);
+    const from = (rev: string | undefined) => (rev ? `, from revision ${rev.slice(0, 12)},` : '');
+    const kept = stored ? ` (${failed ? `revision ${failed.slice(0, 12)} does not validate; ` : ''}the last good version${from(stored.revision)} stays in force)` : '';
     this.status.setCondition(key, 'Valid', 'False', 'InvalidManifest', errors.map((e) => e.message).join('; ') + kept);
     for (const e of errors) this.status.event(key, 'Warning', 'InvalidManifest', e.message);
   }

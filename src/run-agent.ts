@@ -135,7 +135,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const operations = new Operations(agent);
   const dashboard = new Dashboard(agent, proxy, { writable: cfg.statusToken !== undefined && cfg.statusToken !== '', reloadCounts: () => metrics.reloadCounts() });
   const routes = [(path: string, res: ServerResponse) => dashboard.handle(path, res), backendsRoute(agent, proxy)];
-  if (cfg.watchManifests !== false && !cfg.source) routes.push(sourceInfo(resolve(cfg.manifestsDir), metrics.registry));
+  if (cfg.watchManifests !== false && !cfg.source) routes.push(sourceInfo(resolve(cfg.manifestsDir), () => source.revision?.(), metrics.registry));
   if (cfg.proxy === 'haproxy') routes.push(haproxyMetricsRoute(join(resolve(cfg.haproxyDir), 'promex.sock')));
   const server = new StatusServer(agent, { host, port: Number(portStr), metrics: () => metrics.render(), operations, routes, ...(cfg.statusToken && { token: cfg.statusToken }), ...(cfg.statusAllowedHosts && { allowedHosts: cfg.statusAllowedHosts }) });
   const statusAddr = await server.start();

@@ -31,8 +31,17 @@ function row(v: ObjectView, wide: boolean, live?: LiveBackends): string[] {
     const servers = live?.[v.metadata.name];
     cols.push(servers ? `${servers.filter((x) => x.word === 'UP').length}/${servers.length}` : '-');
   }
-  if (wide) cols.push(v.status.lastError ?? (v.status.validationErrors[0] ?? ''), v.metadata.source ?? '-');
+  if (wide) cols.push(v.status.lastError ?? (v.status.validationErrors[0] ?? ''), v.metadata.source ?? '-', revisionCell(v));
   return cols.map(terminalSafe);
+}
+
+const short = (rev: string) => rev.slice(0, 12);
+
+/** The revision in force, and the one that fails validation when there is one: "3f2a1b2c3d4e (9a8b7c6d5e4f invalid)". */
+function revisionCell(v: ObjectView): string {
+  const failed = v.status.failedRevision;
+  const inForce = v.metadata.revision ? short(v.metadata.revision) : '-';
+  return failed ? `${inForce} (${short(failed)} invalid)` : inForce;
 }
 
 /** An aligned table of objects (all of one kind). */
@@ -40,7 +49,7 @@ export function renderTable(items: readonly ObjectView[], wide: boolean, header 
   if (items.length === 0) return '';
   const kind = items[0]!.kind;
   const head = ['NAME', 'READY', 'REASON', ...(kind === 'Service' ? ['PATH', 'ADDRESS'] : ['SERVICE', 'LISTEN', 'BACKENDS']), 'GEN', 'OBSERVED', 'AGE'];
-  if (wide) head.push(...(kind === 'Subscription' ? ['UP/TOTAL'] : []), 'ERROR', 'SOURCE');
+  if (wide) head.push(...(kind === 'Subscription' ? ['UP/TOTAL'] : []), 'ERROR', 'SOURCE', 'REVISION');
   const rows = items.map((i) => row(i, wide, live));
   const all = header ? [head, ...rows] : rows;
   const widths = head.map((_, c) => Math.max(...[head, ...rows].map((r) => (r[c] ?? '').length)));
@@ -52,6 +61,8 @@ export function renderDescribe(v: ObjectView, events: readonly StatusEvent[], ba
   const lines: string[] = [];
   lines.push(`Name:                ${v.metadata.name}`, `Kind:                ${v.kind}`);
   lines.push(`Source:              ${v.metadata.source ?? '-'}`);
+  if (v.metadata.revision) lines.push(`Revision:            ${v.metadata.revision}`);
+  if (v.status.failedRevision) lines.push(`Failed Revision:     ${v.status.failedRevision} (does not validate; ${v.metadata.revision ? `${short(v.metadata.revision)} stays in force` : 'nothing in force'})`);
   lines.push(`Generation:          ${v.metadata.generation ?? '-'}`, `Observed Generation: ${v.status.observedGeneration ?? '-'}`);
   if (v.status.lastError) lines.push(`Last Error:          ${v.status.lastError}`, `Retries:             ${v.status.retries}`);
   if (v.status.validationErrors.length) lines.push('Validation Errors:', ...v.status.validationErrors.map((e) => `  ${e}`));

@@ -13,6 +13,7 @@ import type { FileResult } from './file-result.ts';
 import { isIgnoredName } from './manifest-files.ts';
 import type { ManifestSource } from './manifest-source.ts';
 import { SnapshotScanner, type PassResult } from './snapshot-scanner.ts';
+import { sourceRevision } from './source-revision.ts';
 import { MAX_WALK_DEPTH } from './walk.ts';
 
 /**
@@ -48,6 +49,9 @@ export class DirectorySource implements ManifestSource {
   #running: Promise<void> | undefined;
   #dirty = false;
   #closed = false;
+  #revision: string | undefined;
+  // Each file result as emitted, stamped with the revision it was first seen at (kept while its content is).
+  #stamped = new WeakMap<FileResult, FileResult>();
 
   constructor(opts: DirectorySourceOptions) {
     this.#dir = opts.dir;
@@ -69,8 +73,9 @@ export class DirectorySource implements ManifestSource {
       res = await this.#scanner.pass();
     }
     if (this.#closed) return;
+    this.#revision = await sourceRevision(this.#dir);
     await this.#syncWatchers(res);
-    onSnapshot(this.#scanner.snapshot());
+    onSnapshot(this.#snapshot());
     this.#rescan = setInterval(() => this.#requestPass(), this.#rescanMs);
   }
 
@@ -85,6 +90,24 @@ export class DirectorySource implements ManifestSource {
     this.#tree = undefined;
     if (tree) await closeTree(tree.watcher);
     await this.#running?.catch(() => undefined);
+  }
+
+  /** The revision of the directory at the last pass: a git checkout's HEAD, or the commit a git-sync link's target is named by. */
+  revision(): string | undefined {
+    return this.#revision;
+  }
+
+  #snapshot(): Map<string, FileResult> {
+    const out = new Map<string, FileResult>();
+    for (const [file, r] of this.#scanner.snapshot()) {
+      let stamped = this.#stamped.get(r);
+      if (!stamped) {
+        stamped = this.#revision === undefined ? r : { ...r, revision: this.#revision };
+        this.#stamped.set(r, stamped);
+      }
+      out.set(file, stamped);
+    }
+    return out;
   }
 
   // Debounce: a pass after `debounceMs` of quiet, but no later than `maxWaitMs` after the first event.
@@ -118,7 +141,11 @@ export class DirectorySource implements ManifestSource {
     if (this.#closed) return;
     await this.#syncWatchers(res);
     if (this.#closed) return;
-    if (res.changed) this.#onSnapshot?.(this.#scanner.snapshot());
+    // A new commit that changed no manifest changes only the revision in force: checked every pass (cheap: a few small reads of .git).
+    const revision = await sourceRevision(this.#dir);
+    const moved = revision !== this.#revision;
+    this.#revision = revision;
+    if (res.changed || moved) this.#onSnapshot?.(this.#snapshot());
     if (res.unsettled) this.#dirty = true; // re-read after a quiet period: accept only stable content
   }
 

@@ -26,6 +26,8 @@ export interface FileResult {
   readonly errors: ManifestError[];
   readonly errorKeys: ReadonlyMap<ManifestError, ObjectKey>;
   readonly fatal: boolean;
+  /** The revision (git commit) of the directory when this content was read; absent outside a checkout. */
+  readonly revision?: string;
 }
 
 /** A result for a file that could not be used at all (too large, binary, unreadable). */

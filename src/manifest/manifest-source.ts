@@ -8,4 +8,6 @@ import type { FileResult } from './file-result.ts';
 export interface ManifestSource {
   start(onSnapshot: (files: ReadonlyMap<string, FileResult>) => void): Promise<void>;
   close(): Promise<void>;
+  /** The revision (git commit) in force, for sources that have one; read once per change, not per call. */
+  revision?(): string | undefined;
 }

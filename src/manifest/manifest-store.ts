@@ -17,6 +17,8 @@ export interface StoredManifest {
   readonly generation: number;
   readonly file: string;
   readonly position: Position;
+  /** The revision (git commit) this manifest came from: the first snapshot that held it as it is. */
+  readonly revision?: string;
 }
 
 // One file's claim on a key in a snapshot: a valid manifest, or a failed/unparseable one.
@@ -24,6 +26,7 @@ interface Claim {
   readonly file: string;
   readonly fresh?: { manifest: Manifest; position: Position };
   readonly errors: ManifestError[];
+  readonly revision: string | undefined;
 }
 
 const byPath = <T extends string>(a: T, b: T) => (a < b ? -1 : a > b ? 1 : 0);
@@ -33,6 +36,7 @@ export class ManifestStore {
   #desired = new Map<ObjectKey, StoredManifest>();
   #errors = new Map<ObjectKey, readonly ManifestError[]>();
   #unattributed: readonly ManifestError[] = [];
+  #failedRevisions = new Map<ObjectKey, string>();
   #generations = new Map<ObjectKey, number>(); // survives deletion, so generations never go back
 
   /** Replace the file set with `snapshot`; returns the keys whose manifest, validity or errors changed (sorted). */
@@ -45,11 +49,11 @@ export class ManifestStore {
       const r = snapshot.get(file)!;
       if (r.fatal) {
         const kept = [...this.#desired.values()].filter((s) => s.file === r.file);
-        for (const s of kept) claim(s.key, { file: r.file, errors: r.errors });
+        for (const s of kept) claim(s.key, { file: r.file, errors: r.errors, revision: r.revision });
         if (kept.length === 0) unattributed.push(...r.errors);
         continue;
       }
-      for (const m of r.manifests) claim(m.key, { file: r.file, fresh: { manifest: m.manifest, position: m.position }, errors: [] });
+      for (const m of r.manifests) claim(m.key, { file: r.file, fresh: { manifest: m.manifest, position: m.position }, errors: [], revision: r.revision });
       const failed = new Map<ObjectKey, ManifestError[]>();
       for (const e of r.errors) {
         const key = r.errorKeys.get(e);
@@ -57,11 +61,12 @@ export class ManifestStore {
         else if (r.manifests.some((m) => m.key === key)) claims.get(key)!.at(-1)!.errors.push(e); // in-file duplicate
         else (failed.get(key) ?? failed.set(key, []).get(key)!).push(e);
       }
-      for (const [key, errors] of failed) claim(key, { file: r.file, errors });
+      for (const [key, errors] of failed) claim(key, { file: r.file, errors, revision: r.revision });
     }
 
     const desired = new Map<ObjectKey, StoredManifest>();
     const errors = new Map<ObjectKey, readonly ManifestError[]>();
+    const failedRevisions = new Map<ObjectKey, string>();
     for (const [key, list] of claims) {
       const prev = this.#desired.get(key);
       const owner = list.find((c) => c.file === prev?.file) ?? list.find((c) => c.fresh) ?? list[0]!;
@@ -74,7 +79,9 @@ export class ManifestStore {
         if (m && c.fresh) errs.push(duplicateError(c.file, c.fresh.position, m.kind, m.metadata.name, owner.file, ownerPos));
       }
       if (errs.length > 0) errors.set(key, errs);
-      if (owner.fresh) desired.set(key, this.#stored(key, owner.file, owner.fresh.manifest, owner.fresh.position, prev));
+      const failing = owner.errors.length > 0 ? owner : list.find((c) => c.errors.length > 0);
+      if (failing?.revision !== undefined) failedRevisions.set(key, failing.revision);
+      if (owner.fresh) desired.set(key, this.#stored(key, owner.file, owner.fresh.manifest, owner.fresh.position, prev, owner.revision));
       else if (prev) desired.set(key, prev); // last good stays in force
     }
 
@@ -82,10 +89,11 @@ export class ManifestStore {
     for (const key of new Set([...this.#desired.keys(), ...desired.keys(), ...this.#errors.keys(), ...errors.keys()])) {
       const a = this.#desired.get(key);
       const b = desired.get(key);
-      if (a !== b || messages(this.#errors.get(key)) !== messages(errors.get(key))) changed.add(key);
+      if (a !== b || messages(this.#errors.get(key)) !== messages(errors.get(key)) || this.#failedRevisions.get(key) !== failedRevisions.get(key)) changed.add(key);
     }
     this.#desired = desired;
     this.#errors = errors;
+    this.#failedRevisions = failedRevisions;
     this.#unattributed = unattributed;
     return [...changed].sort(byPath);
   }
@@ -105,6 +113,11 @@ export class ManifestStore {
     return this.#errors.get(key) ?? [];
   }
 
+  /** The revision whose manifest for `key` fails validation (the last good one, if any, stays in force). */
+  failedRevision(key: ObjectKey): string | undefined {
+    return this.#failedRevisions.get(key);
+  }
+
   /** Errors with no readable key (syntax errors, documents without kind/name, unparseable new files). */
   unattributedErrors(): readonly ManifestError[] {
     return this.#unattributed;
@@ -116,12 +129,12 @@ export class ManifestStore {
   }
 
   // Reuses the previous object when nothing changed, so "changed" is an identity check.
-  #stored(key: ObjectKey, file: string, manifest: Manifest, position: Position, prev: StoredManifest | undefined): StoredManifest {
+  #stored(key: ObjectKey, file: string, manifest: Manifest, position: Position, prev: StoredManifest | undefined, revision: string | undefined): StoredManifest {
     if (prev && prev.file === file && isDeepStrictEqual(prev.manifest, manifest) && isDeepStrictEqual(prev.position, position)) return prev;
     const specSame = prev !== undefined && isDeepStrictEqual(prev.manifest.spec, manifest.spec);
     const generation = specSame ? prev.generation : (this.#generations.get(key) ?? 0) + 1;
     this.#generations.set(key, generation);
-    return { key, manifest, generation, file, position };
+    return { key, manifest, generation, file, position, ...(revision !== undefined && { revision }) };
   }
 }
 

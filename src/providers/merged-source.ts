@@ -43,6 +43,15 @@ export class MergedSource implements ManifestSource {
     await Promise.allSettled(this.sources.map((s) => s.close()));
   }
 
+  /** The first source's revision that has one (the manifests directory). */
+  revision(): string | undefined {
+    for (const s of this.sources) {
+      const r = s.revision?.();
+      if (r !== undefined) return r;
+    }
+    return undefined;
+  }
+
   #merge(): Map<string, FileResult> {
     const out = new Map<string, FileResult>();
     for (const files of this.#latest) for (const [name, r] of files ?? []) if (!out.has(name)) out.set(name, r);
