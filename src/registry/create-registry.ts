@@ -21,6 +21,8 @@ export interface RegistryOptions {
   /** Default 10. */
   leaseTtlSec?: number;
   etcdAuth?: { username: string; password: string };
+  /** Entries and bytes read per etcd path (default 100,000 and 16 MiB). */
+  etcdPathLimits?: { maxEntries?: number; maxBytes?: number };
   onEvent?: (e: { type: string; message: string }) => void;
 }
 
@@ -73,6 +75,7 @@ export async function createRegistry(opts: RegistryOptions): Promise<Registry> {
       ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
       opTimeoutMs,
       ...(opts.etcdAuth ? { auth: opts.etcdAuth } : {}),
+      ...(opts.etcdPathLimits ? { pathLimits: opts.etcdPathLimits } : {}),
       ...onEvent,
     });
   }

@@ -3,11 +3,13 @@
  * attached to one lease per agent that etcd3 keeps alive. On lease loss a new lease is granted
  * (bounded backoff) and every registration is put again.
  */
-import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCInvalidArgumentError, type Lease } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
+import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCUnavailableError, type IOptions, type Lease } from 'etcd3';
 import { RegistryError } from '../errors.ts';
 import { encodeInstance, parseInstance, toListing } from './instance.ts';
 import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, ListingChange, Registry, RegistryState } from './registry.ts';
+import { DEFAULT_PATH_LIMITS, readPrefix, type PathLimits } from './etcd-range.ts';
 import { EtcdWatch, type EtcdWatchHost } from './etcd-watch.ts';
 
 export interface EtcdRegistryOptions {
@@ -18,12 +20,17 @@ export interface EtcdRegistryOptions {
   readonly opTimeoutMs: number;
   readonly connectTimeoutMs?: number;
   readonly auth?: { username: string; password: string };
+  /** Entries and bytes read per path (default 100,000 and 16 MiB); the excess is listed as rejected. */
+  readonly pathLimits?: Partial<PathLimits>;
   readonly onEvent?: (e: { type: string; message: string }) => void;
 }
 
 export class EtcdRegistry implements Registry {
   readonly kind = 'etcd';
   private readonly client: Etcd3;
+  /** Listings only, on their own connection: a path's failure cannot reset the lease's or the watches' streams. */
+  private readonly lister: Etcd3;
+  private readonly limits: PathLimits;
   private lease: Lease | undefined;
   private regrantDelayMs = 250;
   private regrantTimer: NodeJS.Timeout | undefined;
@@ -34,19 +41,28 @@ export class EtcdRegistry implements Registry {
   private readonly watchHost: EtcdWatchHost;
 
   constructor(private readonly opts: EtcdRegistryOptions) {
-    this.client = new Etcd3({
+    const common: IOptions = {
       hosts: opts.hosts.map((h) => `http://${h}`),
       ...(opts.auth ? { auth: opts.auth } : {}),
       dialTimeout: opts.connectTimeoutMs ?? opts.opTimeoutMs,
       // Streams (watch, lease keepalive) are long-lived: a deadline would end them every opTimeoutMs.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + opts.opTimeoutMs }),
-      // The library's default grows to 30 s: watches would resume that late after an outage, and its
-      // un-cancellable reconnect timer kept a closed client's process alive that long.
-      faultHandling: { watchBackoff: watchBackoff(100, 2000) },
+    };
+    // The library's default grows to 30 s: watches would resume that late after an outage, and its
+    // un-cancellable reconnect timer kept a closed client's process alive that long.
+    this.client = new Etcd3({ ...common, faultHandling: { watchBackoff: watchBackoff(100, 2000) } });
+    // The default breaker opens a host after 3 failures of any kind: one path too large to receive
+    // failed every other path's listing for 5 s. Here only an unreachable host retries or opens it.
+    const hostDown = handleWhen((e) => e instanceof GRPCUnavailableError);
+    this.lister = new Etcd3({
+      ...common,
+      faultHandling: { host: () => circuitBreaker(hostDown, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(3) }), global: retry(hostDown, { maxAttempts: 3 }) },
     });
+    this.limits = { ...DEFAULT_PATH_LIMITS, ...opts.pathLimits };
     this.watchHost = {
       client: this.client,
       keyPrefix: opts.prefix,
+      read: (prefix) => readPrefix(this.lister.kv, prefix, this.limits, (k) => k.slice(opts.prefix.length)),
       closed: () => this.closed,
       setState: (s) => this.setState(s),
       log: (t, m) => this.log(t, m),
@@ -70,9 +86,12 @@ export class EtcdRegistry implements Registry {
 
   async list(path: string): Promise<Listing> {
     const prefix = `${this.opts.prefix}${path}/`;
-    const kvs = await this.op(`listing ${prefix}`, () => this.client.getAll().prefix(prefix).buffers());
-    const keys = Object.keys(kvs).sort();
-    return toListing(keys.map((k) => parseInstance(k.slice(this.opts.prefix.length), kvs[k])));
+    const read = await this.op(`listing ${prefix}`, () => this.watchHost.read(prefix));
+    const parsed = read.kvs.map((kv) => {
+      const key = kv.key.toString().slice(this.opts.prefix.length);
+      return parseInstance(key, kv.value);
+    });
+    return toListing([...parsed, ...read.overLimit]);
   }
 
   watch(path: string, onChange: (change: ListingChange) => void): () => void {
@@ -105,6 +124,7 @@ export class EtcdRegistry implements Registry {
     this.lease?.release();
     this.lease?.removeAllListeners();
     this.client.close();
+    this.lister.close();
     this.conn.set('closed');
   }
 
@@ -159,7 +179,8 @@ export class EtcdRegistry implements Registry {
       if (err instanceof RegistryError) throw err;
       const permanent =
         err instanceof EtcdPermissionDeniedError || err instanceof EtcdAuthenticationFailedError || err instanceof GRPCInvalidArgumentError;
-      if (!permanent) this.setState('disconnected');
+      // Only a host that does not answer is a disconnection; a path's own failure is that path's.
+      if (!permanent && (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError || isBrokenCircuitError(err))) this.setState('disconnected');
       throw new RegistryError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { transient: !permanent, cause: err });
     } finally {
       clearTimeout(timer);

@@ -4,6 +4,7 @@
  * stream reconnects, and after etcd cancels the watch (compaction): those deliveries are `reset`.
  */
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { PathBudget, PrefixRead } from './etcd-range.ts';
 import { parseInstance } from './instance.ts';
 import type { ListingChange } from './registry.ts';
 import { WatchCache } from './watch-cache.ts';
@@ -12,6 +13,8 @@ export interface EtcdWatchHost {
   readonly client: Etcd3;
   /** The key prefix every registry key carries (stripped from listing keys). */
   readonly keyPrefix: string;
+  /** A paged, limited read of a prefix (etcd-range.ts), on the listing connection. */
+  read(prefix: string): Promise<PrefixRead>;
   closed(): boolean;
   setState(s: 'connected' | 'disconnected'): void;
   log(type: string, message: string): void;
@@ -34,6 +37,8 @@ export class EtcdWatch {
   private buffered: Pending[] | undefined;
   private delivering = false;
   private wasDisconnected = false;
+  /** The path's limits as of the last read, carried on by the events. */
+  private budget: PathBudget | undefined;
 
   constructor(
     private readonly prefix: string,
@@ -85,14 +90,16 @@ export class EtcdWatch {
   private async relist(): Promise<boolean> {
     this.buffered ??= [];
     try {
-      const res = await this.host.client.getAll().prefix(this.prefix).exec();
+      const res = await this.host.read(this.prefix);
       if (this.cancelled) return false;
       const entries = new Map<string, ReturnType<typeof parseInstance>>();
       for (const kv of res.kvs) {
         const key = kv.key.toString().slice(this.host.keyPrefix.length);
         entries.set(key, parseInstance(key, kv.value));
       }
-      this.listed = BigInt(res.header.revision);
+      for (const r of res.overLimit) entries.set(r.key, r);
+      this.budget = res.budget;
+      this.listed = res.revision;
       this.cache.replaceAll(entries, true);
       const late = this.buffered ?? [];
       this.buffered = undefined;
@@ -122,8 +129,9 @@ export class EtcdWatch {
   private apply({ kv, deleted }: Pending): void {
     if (BigInt(kv.mod_revision) <= this.listed) return;
     const key = kv.key.toString().slice(this.host.keyPrefix.length);
+    const over = this.budget?.update(kv.key.toString(), deleted ? undefined : kv.key.length + kv.value.length);
     if (deleted) this.cache.delete(key);
-    else this.cache.put(key, parseInstance(key, kv.value));
+    else this.cache.put(key, over ?? parseInstance(key, kv.value));
   }
 
   private deliver(): void {
