@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createRegistry } from '../src/registry/create-registry.ts';
+import type { ObjectKey } from '../src/object-key.ts';
 import type { Registry } from '../src/registry/registry.ts';
 import { startAgent, type RunningAgent } from '../src/run-agent.ts';
 import { startTcpBackend, whoAnswers, type TestBackend } from './harness/backends.ts';
@@ -84,8 +85,8 @@ describe('per-path limits, with a real agent and HAProxy', () => {
     source.set('steady.yaml', subscription('steady', `service: /services/steady\nlisten: { port: ${steadyPort} }\ncheck: { type: none }`));
     source.set('huge.yaml', subscription('huge', `service: /services/huge\nlisten: { port: ${await freePort()} }\ncheck: { type: none }`));
     source.set('many.yaml', subscription('many', `service: /services/many\nlisten: { port: ${await freePort()} }\ncheck: { type: none }`));
-    const details = (k: string) => running.agent.status.get(k)?.details ?? {};
-    const rejected = (k: string) => (details(k).rejected as { key: string; reason: string }[] | undefined) ?? [];
+    const details = (k: ObjectKey) => running.agent.status.get(k)?.details ?? {};
+    const rejected = (k: ObjectKey) => (details(k).rejected as { key: string; reason: string }[] | undefined) ?? [];
     await eventually(() => assert.ok(((details('subscription/huge').backends as string[] | undefined) ?? []).length > 0), { timeoutMs: 30_000 });
     const admitted = (details('subscription/huge').backends as string[]).length;
     // Each entry is its key (~25 bytes) and ~60 KB of value: 34 of them fit in 2 MiB.
