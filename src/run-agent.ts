@@ -133,7 +133,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   });
   metrics.bind(agent, proxy);
   const operations = new Operations(agent);
-  const dashboard = new Dashboard(agent, proxy, { writable: cfg.statusToken !== undefined && cfg.statusToken !== '', reloadCounts: () => metrics.reloadCounts() });
+  const dashboard = new Dashboard(agent, proxy, { writable: cfg.statusToken !== undefined && cfg.statusToken !== '', reloadCounts: () => metrics.reloadCounts(), revision: () => source.revision?.() });
   const routes = [(path: string, res: ServerResponse) => dashboard.handle(path, res), backendsRoute(agent, proxy)];
   if (cfg.watchManifests !== false && !cfg.source) routes.push(sourceInfo(resolve(cfg.manifestsDir), () => source.revision?.(), metrics.registry));
   if (cfg.proxy === 'haproxy') routes.push(haproxyMetricsRoute(join(resolve(cfg.haproxyDir), 'promex.sock')));

@@ -3,9 +3,11 @@
  * agent with a real HAProxy 2.6 and a watched manifest directory: a backend that HAProxy's check
  * marks DOWN, and its return, show on the open page without a reload; a bad manifest's located
  * error shows; without a token the page has no control and the API refuses writes; with one, the
- * page's maintenance button works only with the right token. Leaves a screenshot in ARTIFACTS.
+ * page's maintenance button works only with the right token; the manifests are a git checkout, and
+ * the revision in force and an object's failing revision show live. Leaves a screenshot in ARTIFACTS.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +29,7 @@ let page: Page;
 let a: TestBackend;
 let b: TestBackend;
 let listenPort: number;
+const git = (...args: string[]) => execFileSync('git', ['-C', manifests, '-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { encoding: 'utf8' }).trim();
 
 const backendState = (sub: string, address: string) => page.locator(`[data-object="subscription/${sub}"] [data-backend="${address}"] .state`);
 async function shows(sub: string, address: string, state: string): Promise<void> {
@@ -43,6 +46,9 @@ before(async () => {
   await writeFile(join(manifests, 'web-b.yaml'), service('web-b', `path: /services/web\nport: ${b.port}`));
   await writeFile(join(manifests, 'web.yaml'), subscription('web', `service: /services/web\nlisten: { port: ${listenPort} }\ncheck: { type: tcp, interMs: 200, rise: 1, fall: 1 }`));
   await writeFile(join(manifests, 'cache.yaml'), subscription('cache', `service: /services/cache\nlisten: { port: ${await freePort()} }\ndefaultServers: ["127.0.0.1:${a.port}"]\ncheck: { type: none }`));
+  git('init', '-q');
+  git('add', '.');
+  git('commit', '-qm', 'one');
   running = await startAgent({ manifestsDir: manifests, registry: new MemoryRegistry(), host: '127.0.0.1', statusAddr: '127.0.0.1:0', proxy: 'haproxy', haproxyDir: join(dir, 'haproxy') });
   await eventually(async () => assert.deepEqual([...(await answering(listenPort, 6))].sort(), ['a', 'b']), { timeoutMs: 30_000 });
   browser = await launchBrowser();
@@ -102,6 +108,34 @@ describe('dashboard', () => {
     b = await startTcpBackend('b', port);
     await rm(join(manifests, 'bad.yaml'));
     await eventually(async () => assert.equal(await page.locator('#errors').isHidden(), true), { timeoutMs: 20_000 });
+  });
+
+  test('the revision in force in the header; a new revision that fails shows beside the one in force, without a reload', async () => {
+    await page.evaluate(() => Object.assign(window, { sameDocument: true }));
+    const first = git('rev-parse', 'HEAD').slice(0, 12);
+    const revision = () => page.locator('#revision').textContent({ timeout: 1000 });
+    await eventually(async () => assert.equal(await revision(), `revision ${first}`), { timeoutMs: 20_000 });
+    assert.match((await page.locator('[data-object="service/web-b"] .source').textContent()) ?? '', new RegExp(`/web-b\\.yaml:1:1 @ ${first}$`));
+
+    await writeFile(join(manifests, 'web-b.yaml'), service('web-b', `path: /services/web\nport: eighty`));
+    git('commit', '-qam', 'two: breaks web-b');
+    const second = git('rev-parse', 'HEAD').slice(0, 12);
+    const failed = page.locator('[data-object="service/web-b"] .failed-revision');
+    await eventually(async () => {
+      assert.equal(await revision(), `revision ${second}`);
+      assert.equal(await failed.textContent({ timeout: 1000 }), `revision ${second} invalid`);
+    }, { timeoutMs: 20_000 });
+    assert.match((await failed.getAttribute('title')) ?? '', new RegExp(`does not validate; ${first} stays in force$`));
+    assert.match((await page.locator('#errors').textContent()) ?? '', new RegExp(`service/web-b \\(revision ${second}\\) .*web-b\\.yaml:\\d+:\\d+ spec\\.port: `));
+
+    await writeFile(join(manifests, 'web-b.yaml'), service('web-b', `path: /services/web\nport: ${b.port}\nweight: 2`));
+    git('commit', '-qam', 'three: fixes web-b');
+    const third = git('rev-parse', 'HEAD').slice(0, 12);
+    await eventually(async () => {
+      assert.equal(await failed.count(), 0);
+      assert.match((await page.locator('[data-object="service/web-b"] .source').textContent({ timeout: 1000 })) ?? '', new RegExp(`@ ${third}$`));
+    }, { timeoutMs: 20_000 });
+    assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
   });
 
   test('without a token: no control on the page, and the API refuses a write from it', async () => {

@@ -2,7 +2,8 @@
  * The dashboard: a read-only page at `/` (three static files in ./dashboard, no build step, nothing
  * from outside) fed by one server-sent-event stream at /api/v1/stream. The stream sends a snapshot
  * and then changes: objects (coalesced per flush), events, HAProxy's live server states (polled
- * only while someone watches) and a summary (reload counts, manifest errors no object owns).
+ * only while someone watches) and a summary (the revision in force, reload counts, manifest errors
+ * no object owns).
  * Write controls exist on the page only when the agent has a token; the writes themselves go
  * through the status API's token-checked POSTs like any client's.
  */
@@ -18,6 +19,8 @@ export interface DashboardOptions {
   readonly writable: boolean;
   /** Reload counts for the summary. */
   readonly reloadCounts?: () => Promise<unknown>;
+  /** The revision in force (the manifest source's, kept in memory: read once per change of the directory). */
+  readonly revision?: () => string | undefined;
   /** How often HAProxy's server states are read while a page is open (default 1000 ms). */
   readonly pollMs?: number;
   /** Object changes are sent at most this often (default 100 ms): a cold start of 1,000 objects is a few messages, not 10,000. */
@@ -163,6 +166,7 @@ export class Dashboard {
     }
     for (const name of this.lastBackends.keys()) if (!this.agent.manifests.get(keyOf('Subscription', name))) this.lastBackends.delete(name);
     const summary = JSON.stringify({
+      revision: this.opts.revision?.() ?? null,
       reloads: (await this.opts.reloadCounts?.()) ?? null,
       manifestErrors: this.agent.manifests.unattributedErrors().map((e) => e.message),
     });

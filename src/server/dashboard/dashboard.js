@@ -91,6 +91,23 @@ function drawSummary() {
   const parts = [`services ${ready(services)}/${services.length} ready`, `subscriptions ${ready(subs)}/${subs.length} ready`];
   if (r) parts.push(`HAProxy reloads ${r.total}${r.total ? ` (${Object.entries(r.byReason).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`, `runtime edits ${r.runtimeCommands}`);
   document.getElementById('summary').textContent = parts.join(' · ');
+  const rev = state.summary?.revision;
+  const revision = document.getElementById('revision');
+  revision.textContent = rev ? `revision ${short(rev)}` : '';
+  revision.title = rev ? `the manifests' commit in force: ${rev}` : '';
+}
+
+const short = (rev) => rev.slice(0, 12);
+// Where an object's manifest came from, and the revision that fails validation while the last good one stays.
+function sourceLine(v) {
+  const rev = v.metadata.revision;
+  return el('small', { class: 'source', title: rev ?? '' }, `${v.metadata.source ?? ''}${rev ? ` @ ${short(rev)}` : ''}`);
+}
+function failedBadge(v) {
+  const failed = v.status.failedRevision;
+  if (!failed) return null;
+  const kept = v.metadata.revision ? `${short(v.metadata.revision)} stays in force` : 'nothing in force';
+  return badge(`revision ${short(failed)} invalid`, 'bad failed-revision', `${failed} does not validate; ${kept}`);
 }
 
 function drawWrites() {
@@ -106,7 +123,10 @@ function drawWrites() {
 function drawErrors() {
   const section = document.getElementById('errors');
   const items = [];
-  for (const v of state.objects.values()) for (const e of v.status.validationErrors) items.push([`${v.kind.toLowerCase()}/${v.metadata.name}`, e]);
+  for (const v of state.objects.values()) {
+    const at = v.status.failedRevision ? ` (revision ${short(v.status.failedRevision)})` : '';
+    for (const e of v.status.validationErrors) items.push([`${v.kind.toLowerCase()}/${v.metadata.name}${at}`, e]);
+  }
   for (const e of state.summary?.manifestErrors ?? []) items.push(['', e]);
   section.hidden = items.length === 0;
   section.querySelector('ul').replaceChildren(...items.map(([obj, msg]) => el('li', { class: 'manifest-error' }, obj && el('b', {}, obj), obj && ' ', el('code', {}, msg))));
@@ -125,8 +145,8 @@ function servicesTable() {
         `${c.type} ${c.target} · ${c.lastResult}${c.latencyMs !== undefined ? ` ${Math.round(c.latencyMs)} ms` : ''}`, c.lastError && el('small', {}, ` ${c.lastError}`)));
       const draining = d.drain && d.drain !== null;
       return el('tr', { 'data-object': key },
-        el('td', { class: 'name' }, v.metadata.name, el('small', {}, v.metadata.source ?? '')),
-        el('td', {}, readyBadge(v)),
+        el('td', { class: 'name' }, v.metadata.name, sourceLine(v)),
+        el('td', {}, readyBadge(v), failedBadge(v)),
         el('td', {}, registered ? el('code', {}, registered) : badge(cond(v, 'Registered')?.reason ?? 'not registered', 'unknown')),
         el('td', {}, el('code', {}, v.spec?.path ?? d.path ?? '–')),
         el('td', {}, checks.length ? checks : el('span', { class: 'muted' }, 'no checks')),
@@ -147,7 +167,7 @@ function subscriptionCards() {
     const up = servers.filter((s) => s.word === 'UP').length;
     return el('article', { class: 'card', 'data-object': `subscription/${name}` },
       el('div', { class: 'card-head' },
-        el('span', { class: 'name' }, name), readyBadge(v),
+        el('span', { class: 'name' }, name), readyBadge(v), failedBadge(v), sourceLine(v),
         el('span', { class: 'muted' }, 'listen ', el('code', {}, d.listen ?? (v.spec ? `${v.spec.listen.address}:${v.spec.listen.port}` : '–')), ' → ', el('code', {}, v.spec?.service ?? '–')),
         d.source && badge(d.source, d.source === 'registry' ? 'ok' : d.source === 'none' ? 'bad' : 'warn', 'where the backends come from: registry, fail-static (last known), defaults (spec.defaultServers) or none'),
         el('span', { class: 'updown' }, `${up}/${servers.length} up`)),
