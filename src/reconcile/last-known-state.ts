@@ -17,6 +17,8 @@ const VERSION = 1;
 /** Bounded on both sides: a file this large is not read, and writes drop the oldest sets to fit. */
 export const MAX_STATE_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_STATE_TTL_MS = 24 * 3600 * 1000;
+/** At most one write per this long: a 10,000-server set is ~0.5 MB of JSON, and churn changes it every few ms. */
+const WRITE_EVERY_MS = 1000;
 
 export interface KnownSet {
   readonly path: string;
@@ -37,7 +39,10 @@ export interface LastKnownOptions {
 }
 
 export class LastKnownState {
-  private readonly sets = new Map<ObjectKey, KnownSet>();
+  /** A set given as a map is the caller's live map: read when needed (a get, a write). */
+  private readonly sets = new Map<ObjectKey, Omit<KnownSet, 'servers'> & { readonly servers: readonly BackendServer[] | ReadonlyMap<string, BackendServer> }>();
+  private timer: NodeJS.Timeout | undefined;
+  private lastWrite = 0;
   private readonly now: () => number;
   private readonly ttlMs: number;
   private writing: Promise<void> = Promise.resolve();
@@ -70,17 +75,24 @@ export class LastKnownState {
   get(key: ObjectKey, path: string): KnownSet | undefined {
     const s = this.sets.get(key);
     if (!s || s.path !== path || this.now() - s.seenAt > this.ttlMs) return undefined;
-    return s;
+    return { ...s, servers: listOf(s.servers) };
   }
 
   /** Remember a non-empty set a registry just listed (empty sets are ignored: they are what fail static guards against). */
-  set(key: ObjectKey, path: string, servers: readonly BackendServer[]): void {
-    if (servers.length === 0) return;
+  set(key: ObjectKey, path: string, servers: readonly BackendServer[]): void;
+  /**
+   * The same with the caller's live map (address → server), kept by reference: the caller only
+   * changes it to another non-empty registry set, and says whether it did since the last call.
+   */
+  set(key: ObjectKey, path: string, servers: ReadonlyMap<string, BackendServer>, changed: boolean): void;
+  set(key: ObjectKey, path: string, servers: readonly BackendServer[] | ReadonlyMap<string, BackendServer>, changed?: boolean): void {
+    if (('size' in servers ? servers.size : servers.length) === 0) return;
     const prev = this.sets.get(key);
-    this.sets.set(key, { path, servers: servers.map(({ host, port, weight }) => ({ host, port, ...(weight !== undefined && { weight }) })), seenAt: this.now(), fromFile: false });
+    const kept = 'size' in servers ? servers : servers.map(({ host, port, weight }) => ({ host, port, ...(weight !== undefined && { weight }) }));
+    this.sets.set(key, { path, servers: kept, seenAt: this.now(), fromFile: false });
     // seenAt refreshes on every listing; the file is rewritten when the set changes, or when the
     // stored time is a tenth of the TTL old (so a stable set does not expire on disk).
-    const same = prev && prev.path === path && sameServers(prev.servers, servers);
+    const same = prev && prev.path === path && ('size' in servers ? prev.servers === servers && !changed : sameServers(listOf(prev.servers), servers));
     if (!same || prev.fromFile || this.now() - prev.seenAt > this.ttlMs / 10) this.save();
   }
 
@@ -90,17 +102,32 @@ export class LastKnownState {
 
   /** Wait for pending writes. */
   async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.write();
+    }
     await this.writing;
   }
 
   private save(): void {
-    const file = this.opts.file;
-    if (!file) return;
+    if (!this.opts.file) return;
     this.dirty = true;
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.write();
+    }, Math.max(0, this.lastWrite + WRITE_EVERY_MS - Date.now()));
+    this.timer.unref();
+  }
+
+  private write(): void {
+    const file = this.opts.file!;
     // One write at a time; writes requested meanwhile coalesce into the next one.
     this.writing = this.writing.then(async () => {
       if (!this.dirty) return;
       this.dirty = false;
+      this.lastWrite = Date.now();
       try {
         await mkdir(dirname(file), { recursive: true, mode: 0o700 });
         await writeFileAtomic(file, this.render());
@@ -115,7 +142,7 @@ export class LastKnownState {
   private render(): string {
     const entries = [...this.sets.entries()].sort((a, b) => b[1].seenAt - a[1].seenAt);
     for (;;) {
-      const subscriptions = Object.fromEntries(entries.map(([k, s]) => [k, { path: s.path, seenAt: new Date(s.seenAt).toISOString(), servers: s.servers }]));
+      const subscriptions = Object.fromEntries(entries.map(([k, s]) => [k, { path: s.path, seenAt: new Date(s.seenAt).toISOString(), servers: listOf(s.servers) }]));
       const text = `${JSON.stringify({ kind: KIND, version: VERSION, subscriptions }, null, 1)}\n`;
       if (text.length <= MAX_STATE_BYTES || entries.length === 0) return text;
       entries.pop(); // drop the oldest set to stay within the bound
@@ -156,6 +183,10 @@ export function parseState(text: string): Map<ObjectKey, KnownSet> | string {
     if (servers.length) out.set(key, { path: e.path, servers, seenAt, fromFile: true });
   }
   return out;
+}
+
+function listOf(servers: readonly BackendServer[] | ReadonlyMap<string, BackendServer>): readonly BackendServer[] {
+  return 'size' in servers ? [...servers.values()].map(({ host, port, weight }) => ({ host, port, ...(weight !== undefined && { weight }) })) : servers;
 }
 
 function sameServers(a: readonly BackendServer[], b: readonly BackendServer[]): boolean {
