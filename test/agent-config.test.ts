@@ -4,9 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import YAML from 'yaml';
+import { readConfigFile } from '../src/cli/agent-config.ts';
+import { AgentOptions } from '../src/cli/agent-options.ts';
 import { BIN, dockstack } from './harness/cli.ts';
 import { eventually } from './harness/eventually.ts';
 import { tempDir } from './harness/fs.ts';
@@ -102,4 +106,30 @@ describe('agent --config', () => {
     assert.equal(flag.stderr, 'error: --lease-ttl: expected a positive integer\n');
     assert.equal(flag.code, 2);
   });
+});
+
+test('schemas/agent-config.schema.json (for editors) agrees with the agent on good and bad files', async () => {
+  const validate = new Ajv2020({ allErrors: true, strict: true }).compile(JSON.parse(await readFile('schemas/agent-config.schema.json', 'utf8')) as object);
+  const cases: [string, boolean][] = [
+    ['manifests: /etc/dockstack/manifests\nregistry: zk://zk1:2181/ds\nstatusAddr: 0.0.0.0:7070\nstatusAllowedHosts: [a, b]\nsessionTimeout: 10000\nlogLevel: info\naccessLog: true\n', true],
+    ['statusAllowedHosts: "a,b"\n', true],
+    ['proxy: nginx\n', false],
+    ['sessionTimeout: 0\n', false],
+    ['sessionTimeout: 1.5\n', false],
+    ['statusAdr: x\n', false],
+    ['accessLog: "yes"\n', false],
+    ['manifests: ""\n', false],
+  ];
+  for (const [text, good] of cases) {
+    const file = await config('ajv.yaml', text);
+    const agent = (() => {
+      try {
+        return readConfigFile(file, AgentOptions), true;
+      } catch {
+        return false;
+      }
+    })();
+    assert.equal(agent, good, `agent on ${JSON.stringify(text)}`);
+    assert.equal(validate(YAML.parse(text)), good, `Ajv on ${JSON.stringify(text)}`);
+  }
 });

@@ -16,7 +16,7 @@ export interface OptionMeta {
   readonly env?: string;
 }
 
-export const optionMeta = z.registry<OptionMeta>();
+export const optionMeta = z.registry<OptionMeta, z.core.$ZodType>();
 
 const opt = <T extends z.ZodType>(schema: T, meta: OptionMeta): T => {
   optionMeta.add(schema as z.ZodType, meta);
@@ -91,4 +91,17 @@ export function fieldInfo(field: z.ZodType): { default?: unknown; choices?: read
     else break;
   }
   return { ...(dflt !== undefined && { default: dflt }), ...(inner instanceof z.ZodEnum && { choices: inner.options as string[] }) };
+}
+
+/** JSON Schema of a --config file (schemas/agent-config.schema.json), for editors: each option's help is its description. */
+export function agentConfigJsonSchema(): Record<string, unknown> {
+  const json = z.toJSONSchema(AgentOptions, {
+    io: 'input',
+    unrepresentable: 'any',
+    override: (ctx) => {
+      const meta = optionMeta.get(ctx.zodSchema);
+      if (meta) ctx.jsonSchema.description = meta.help;
+    },
+  }) as Record<string, unknown>;
+  return { ...json, $id: 'agent-config.schema.json', title: 'DockStack agent --config file' };
 }
