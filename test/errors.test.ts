@@ -20,7 +20,7 @@ describe('errors', () => {
     }
     assert.equal(errs[0]!.cause, cause);
     assert.equal(errs[2]!.hint, 'h');
-    assert.deepEqual(errs.map((e) => e.exitCode), [1, 1, 1], 'the CLI exits 1 unless the error says otherwise');
+    assert.deepEqual(errs.map((e) => e.exitCode), [1, 1, 2], 'the CLI exits 1 unless the error says otherwise: a usage error exits 2, as kubectl does');
     assert.equal(new DockstackError('E_DIFF_FAILED', 'diff: x', { exitCode: 2 }).exitCode, 2);
     assert.equal(new Set(ERROR_CODES).size, ERROR_CODES.length, 'no code listed twice');
   });
