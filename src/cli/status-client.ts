@@ -4,7 +4,7 @@
  */
 import { request, type IncomingMessage, type RequestOptions } from 'node:http';
 import { DockstackError, UsageError } from '../errors.ts';
-import type { StatusOpts } from './shared-options.ts';
+import { DEFAULT_STATUS_ADDR, type StatusOpts } from './shared-options.ts';
 
 const TIMEOUT_MS = 5000;
 
@@ -24,8 +24,9 @@ export class StatusClient {
   private readonly token: string | undefined;
 
   constructor(opts: StatusOpts) {
-    this.addr = opts.statusAddr;
-    ({ host: this.host, port: this.port } = parseAddr(opts.statusAddr));
+    // An empty DOCKSTACK_STATUS_ADDR is unset, as for the agent.
+    this.addr = opts.statusAddr || DEFAULT_STATUS_ADDR;
+    ({ host: this.host, port: this.port } = parseAddr(this.addr));
     this.token = opts.statusToken || undefined;
   }
 
