@@ -3,7 +3,7 @@
  * view the status API serves. Watch callbacks and source snapshots only enqueue keys; all work
  * happens in reconciles. A periodic resync catches drift.
  */
-import { describeError } from './errors.ts';
+import { AbortedError, describeError } from './errors.ts';
 import type { Proxy } from './proxy/proxy.ts';
 import type { HostAddress } from './host-address.ts';
 import type { ManifestSource } from './manifest/manifest-source.ts';
@@ -56,7 +56,7 @@ export class Agent {
   readonly services: ServiceController;
   readonly subscriptions: SubscriptionController;
   /** The controller of each kind: reconcile dispatches through this, never by prefix. */
-  private readonly controllers: Readonly<Record<Kind, { reconcile(key: ObjectKey): Promise<ReconcileResult | void> }>>;
+  private readonly controllers: Readonly<Record<Kind, { reconcile(key: ObjectKey, signal: AbortSignal): Promise<ReconcileResult | void> }>>;
   private readonly log: Logger;
   private resyncTimer: NodeJS.Timeout | undefined;
   private unsubscribeState: (() => void) | undefined;
@@ -67,13 +67,14 @@ export class Agent {
     this.services = new ServiceController(ctx, opts.registry, opts.health, opts.host);
     this.subscriptions = new SubscriptionController(ctx, opts.registry, opts.proxy, opts.lastKnown, opts.resolver);
     this.controllers = { Service: this.services, Subscription: this.subscriptions };
-    this.queue = new WorkQueue((key: ObjectKey) => this.reconcile(key), {
+    this.queue = new WorkQueue((key: ObjectKey, signal: AbortSignal) => this.reconcile(key, signal), {
       // Reconciles mostly wait on I/O (registry round trips, HAProxy reloads that coalesce): a high
       // bound lets one reload carry hundreds of new listeners. Measured: 1,000 manifests with
       // HAProxy became Ready in ~90 s at 4, 3.2 s at 128, 0.8 s at 512.
       concurrency: opts.concurrency ?? 512,
       onResult: (key, outcome, ms, err) => {
-        if (outcome === 'error' || outcome === 'terminal')
+        if (err instanceof AbortedError) this.log.debug({ object: key, err: describeError(err) }, 'reconcile aborted');
+        else if (outcome === 'error' || outcome === 'terminal')
           this.log.warn({ object: key, generation: this.manifests.get(key)?.generation, outcome, err: describeError(err), retries: this.queue.retries(key) }, 'reconcile failed');
         else this.log.debug({ object: key, generation: this.manifests.get(key)?.generation, outcome, durationMs: Math.round(ms) }, 'reconciled');
         opts.onReconcile?.(key, outcome, ms, err);
@@ -171,10 +172,10 @@ export class Agent {
     for (const e of errors) this.status.event(key, 'Warning', 'InvalidManifest', e.message);
   }
 
-  private async reconcile(key: ObjectKey): Promise<void | { requeueAfterMs?: number }> {
+  private async reconcile(key: ObjectKey, signal: AbortSignal): Promise<void | { requeueAfterMs?: number }> {
     try {
       const kind = parseKey(key)?.kind;
-      if (kind) return await this.controllers[kind].reconcile(key);
+      if (kind) return await this.controllers[kind].reconcile(key, signal);
     } finally {
       // A controller drops the status of an object it no longer has; invalid-only objects keep theirs.
       if (this.manifests.errors(key).length) this.markValidity(key);

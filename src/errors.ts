@@ -5,7 +5,7 @@
 export const ERROR_CODES = [
   'E_MANIFEST', 'E_REGISTRY', 'E_REGISTRY_UNAVAILABLE', 'E_HAPROXY', 'E_HAPROXY_STATE', 'E_PROXY', 'E_PROXY_INPUT', 'E_TERMINAL',
   'E_USAGE', 'E_BAD_REQUEST', 'E_NOT_FOUND', 'E_NO_AGENT', 'E_STATUS_API', 'E_STATUS_LISTEN', 'E_STATE_DIR', 'E_OUTSIDE_MANIFESTS',
-  'E_CONFIG', 'E_DIFF_FAILED', 'E_WAIT_FAILED', 'E_CHECK_FAILED', 'E_DOCKER', 'E_LISTEN_CONFLICT',
+  'E_CONFIG', 'E_DIFF_FAILED', 'E_WAIT_FAILED', 'E_CHECK_FAILED', 'E_DOCKER', 'E_LISTEN_CONFLICT', 'E_ABORTED',
 ] as const;
 /** Every code an error may carry: scripts and the status API match on these, never on message text. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -76,6 +76,13 @@ export class HaproxyError extends DockstackError {
 export class TerminalError extends DockstackError {
   constructor(message: string, opts: { cause?: unknown; hint?: string } = {}) {
     super('E_TERMINAL', message, opts);
+  }
+}
+
+/** Work given up because its caller stopped waiting (shutdown): not a failure of the work itself. */
+export class AbortedError extends DockstackError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super('E_ABORTED', message, opts);
   }
 }
 

@@ -23,6 +23,7 @@ import { StatsGuard } from './stats-guard.ts';
 import { Supervisor } from './supervisor.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { renderConfig, type GlobalRender } from './config-render.ts';
+import { throwIfAborted, within } from '../within.ts';
 
 export interface HaproxyProxyOptions {
   /** State directory for haproxy.cfg, sockets, pid and log. */
@@ -102,10 +103,10 @@ export class HaproxyProxy implements Proxy {
     await this.serial(async () => commit(this.model, await renderAndReload(this.ctx(false), this.model)));
   }
 
-  async apply(name: string, spec: ListenerSpec, endpoints: readonly Endpoint[]): Promise<ApplyResult> {
+  async apply(name: string, spec: ListenerSpec, endpoints: readonly Endpoint[], signal?: AbortSignal): Promise<ApplyResult> {
     if (!NAME_RE.test(name)) throw new HaproxyError(`applying listener ${JSON.stringify(name).slice(0, 80)}: unsafe name`);
     const want = wantOf(name, endpoints);
-    return this.converge(name, () => {
+    return this.converge(name, signal, () => {
       const st = this.model.get(name) ?? newListenerState();
       this.model.set(name, st);
       const changes: [string, WantServer | undefined][] = [];
@@ -116,10 +117,10 @@ export class HaproxyProxy implements Proxy {
     });
   }
 
-  async update(name: string, change: EndpointChange): Promise<ApplyResult> {
+  async update(name: string, change: EndpointChange, signal?: AbortSignal): Promise<ApplyResult> {
     const set = change.set.map((e) => wantOne(name, e));
     const removed = change.removed.map((a) => addressOf(a));
-    return this.converge(name, () => {
+    return this.converge(name, signal, () => {
       const st = this.model.get(name);
       if (!st?.want) throw new HaproxyError(`updating listener ${name}: it was never applied`);
       const changes: [string, WantServer | undefined][] = [];
@@ -129,9 +130,13 @@ export class HaproxyProxy implements Proxy {
     });
   }
 
-  /** Record the new want (`edit`, run holding the chain), then edit HAProxy live, or wait for the reload it needs. */
-  private async converge(name: string, edit: () => { st: ListenerState; changes: Iterable<readonly [string, WantServer | undefined]> }): Promise<ApplyResult> {
-    const step = await this.serial(async (): Promise<Step> => {
+  /**
+   * Record the new want (`edit`, run holding the chain), then edit HAProxy live, or wait for the reload it
+   * needs. An abort only ends the wait: the want is in the model, so the reload still renders it.
+   */
+  private async converge(name: string, signal: AbortSignal | undefined, edit: () => { st: ListenerState; changes: Iterable<readonly [string, WantServer | undefined]> }): Promise<ApplyResult> {
+    throwIfAborted(signal);
+    const step = await within(this.serial(async (): Promise<Step> => {
       const { st, changes } = edit();
       const spec = st.want!.spec;
       const reason = (cause: ReloadReason['cause']) => ({ reason: { cause, listener: name }, done: this.reloads.request({ cause, listener: name }) });
@@ -140,16 +145,17 @@ export class HaproxyProxy implements Proxy {
       if (configKey(st.live.spec) !== configKey(spec)) return reason('listener-changed');
       if (this.opts.updates === 'reload') return reason('every-change');
       return this.runtimeUpdate(name, st, changes);
-    });
+    }), { signal });
     if ('ops' in step) return { reloaded: false, reasons: [], runtimeOps: step.ops };
-    const outcome = await step.done;
+    const outcome = await within(step.done, { signal });
     const err = outcome.rejected.get(name);
     if (err) throw err;
     return { reloaded: outcome.reloaded, reasons: outcome.reasons, runtimeOps: 0 };
   }
 
-  async remove(name: string): Promise<void> {
-    const step = await this.serial(async () => {
+  async remove(name: string, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    const step = await within(this.serial(async () => {
       const st = this.model.get(name);
       if (!st?.live) {
         this.model.delete(name);
@@ -161,8 +167,8 @@ export class HaproxyProxy implements Proxy {
       await runAdminBatch(this.proc.adminSocket, ops).catch(() => undefined);
       // Wrapped: an async function returning the promise would make the chain wait for the reload it runs.
       return { done: this.reloads.request({ cause: 'listener-removed', listener: name }) };
-    });
-    await step?.done;
+    }), { signal });
+    if (step) await within(step.done, { signal });
   }
 
   async status(name: string): Promise<readonly EndpointStatus[]> {

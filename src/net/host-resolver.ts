@@ -6,6 +6,7 @@
  * HAProxy's resolvers hold a valid answer); a name that fails to resolve is rejected at once.
  */
 import { lookup as systemLookup } from 'node:dns/promises';
+import { within } from '../within.ts';
 import { canonicalIp } from './address.ts';
 
 /** One name → one address; rejects when the name does not resolve. */
@@ -44,20 +45,20 @@ export class HostResolver {
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_RESOLVE_CONCURRENCY);
   }
 
-  /** Resolve every name at once (bounded as above); the map holds an answer for each. */
-  async resolveAll(names: Iterable<string>): Promise<Map<string, Resolution>> {
+  /** Resolve every name at once (bounded as above); the map holds an answer for each. Rejects when `signal` aborts. */
+  async resolveAll(names: Iterable<string>, signal?: AbortSignal): Promise<Map<string, Resolution>> {
     const unique = [...new Set(names)];
     const out = new Map<string, Resolution>();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((r) => (timer = setTimeout(r, this.timeoutMs)));
     let open = true;
     const answers = Promise.all(unique.map(async (n) => {
       const r = await this.one(n);
       if (open) out.set(n, r);
     }));
-    await Promise.race([answers, deadline]);
-    open = false;
-    clearTimeout(timer);
+    try {
+      await within(answers, { ms: this.timeoutMs, onTimeout: () => [], signal });
+    } finally {
+      open = false;
+    }
     for (const n of unique) {
       const r = out.get(n);
       if (r && 'ip' in r) this.remember(n, r.ip);

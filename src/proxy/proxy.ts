@@ -84,7 +84,8 @@ export interface EndpointStatus {
 
 /**
  * A local data plane. Calls for one listener name are made one at a time by its owner; calls for
- * different names may overlap.
+ * different names may overlap. `signal` ends the caller's wait (rejecting with its reason); the
+ * data plane still converges to the last state it was given, so the next call starts from it.
  */
 export interface Proxy {
   /**

@@ -44,11 +44,11 @@ export class EndpointTable {
   constructor(private readonly resolver: HostResolver) {}
 
   /** Set each entry to its server (undefined: gone), names re-resolved; `maint` holds addresses out of rotation. */
-  async patch(changes: Iterable<readonly [string, SourceServer | undefined]>, maint: ReadonlySet<string>): Promise<void> {
+  async patch(changes: Iterable<readonly [string, SourceServer | undefined]>, maint: ReadonlySet<string>, signal?: AbortSignal): Promise<void> {
     const todo = new Map(changes);
     for (const e of this.named) if (!todo.has(e)) todo.set(e, this.entries.get(e)?.source);
     const names = [...todo.values()].flatMap((s) => (s && isIP(s.host) === 0 ? [s.host] : []));
-    const resolved: ReadonlyMap<string, Resolution> = names.length ? await this.resolver.resolveAll(names) : new Map();
+    const resolved: ReadonlyMap<string, Resolution> = names.length ? await this.resolver.resolveAll(names, signal) : new Map();
     for (const [entry, s] of todo) {
       this.drop(entry);
       if (!s) continue;
@@ -69,11 +69,11 @@ export class EndpointTable {
   }
 
   /** Make the table hold exactly `servers` (by "host:port"): every entry is looked at. */
-  async replace(servers: Iterable<SourceServer>, maint: ReadonlySet<string>): Promise<void> {
+  async replace(servers: Iterable<SourceServer>, maint: ReadonlySet<string>, signal?: AbortSignal): Promise<void> {
     const next = new Map<string, SourceServer | undefined>();
     for (const e of this.entries.keys()) next.set(e, undefined);
     for (const s of servers) next.set(addressOf(s), s);
-    await this.patch(next, maint);
+    await this.patch(next, maint, signal);
   }
 
   endpoints(): Endpoint[] {

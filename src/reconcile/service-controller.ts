@@ -63,9 +63,9 @@ export class ServiceController {
     this.ctx.enqueue(key);
   }
 
-  async reconcile(key: ObjectKey): Promise<ReconcileResult | void> {
+  async reconcile(key: ObjectKey, signal?: AbortSignal): Promise<ReconcileResult | void> {
     const desired = this.ctx.desired.get(key);
-    if (!desired || desired.manifest.kind !== 'Service') return this.remove(key);
+    if (!desired || desired.manifest.kind !== 'Service') return this.remove(key, signal);
     const m = desired.manifest;
     const agentHost = this.address.current();
     const host = m.spec.host ?? agentHost ?? '127.0.0.1';
@@ -82,18 +82,18 @@ export class ServiceController {
     const want = runner.healthy && !m.spec.maintenance && !this.draining.has(key) && !blocked;
     try {
       if (prev && (prev.path !== m.spec.path || prev.instanceId !== instanceId)) {
-        await this.registry.deregister(prev.path, prev.instanceId);
+        await this.registry.deregister(prev.path, prev.instanceId, signal);
         this.registered.delete(key);
       }
       if (want) {
         const instance: Instance = { host, port: m.spec.port, name: instanceId, ...(m.spec.weight !== undefined && { weight: m.spec.weight }), ...(m.spec.labels && { labels: m.spec.labels }) };
-        const written = await this.registry.register(m.spec.path, instance);
+        const written = await this.registry.register(m.spec.path, instance, signal);
         if (!this.registered.has(key)) status.event(key, 'Normal', 'Registered', `registered ${written}`);
         this.registered.set(key, { path: m.spec.path, instanceId });
         status.patch(key, { details: { registryKey: written } });
         status.setCondition(key, 'Registered', 'True', 'Registered', written);
       } else {
-        await this.registry.deregister(m.spec.path, instanceId);
+        await this.registry.deregister(m.spec.path, instanceId, signal);
         const reason = blocked ?? (m.spec.maintenance ? 'Maintenance' : this.draining.has(key) ? 'Draining' : 'Unhealthy');
         if (this.registered.delete(key)) status.event(key, 'Normal', 'Deregistered', `deregistered (${reason})`);
         status.patch(key, { details: { registryKey: null } });
@@ -106,6 +106,7 @@ export class ServiceController {
       // resync, so poll until every check has a first result to report.
       if (!runner.healthy && checks.some((c) => c.lastResult === 'none')) return { requeueAfterMs: Math.min(1000, ...m.spec.checks.map((c) => c.intervalMs)) };
     } catch (err) {
+      if (signal?.aborted) throw err; // shutting down: not the registry's failure
       const transient = err instanceof RegistryError && err.transient;
       status.patch(key, { lastError: describeError(err), retries: (status.get(key)?.retries ?? 0) + 1 });
       status.setCondition(key, 'Ready', 'False', transient ? 'RegistryUnavailable' : 'RegistryError', describeError(err));
@@ -146,13 +147,13 @@ export class ServiceController {
     return runner;
   }
 
-  private async remove(key: ObjectKey): Promise<void> {
+  private async remove(key: ObjectKey, signal?: AbortSignal): Promise<void> {
     const r = this.runners.get(key);
     this.runners.delete(key);
     await r?.runner.stop();
     const reg = this.registered.get(key);
     if (reg) {
-      await this.registry.deregister(reg.path, reg.instanceId);
+      await this.registry.deregister(reg.path, reg.instanceId, signal);
       this.registered.delete(key);
       this.ctx.status.event(key, 'Normal', 'Deregistered', `deregistered ${reg.path}/${reg.instanceId} (manifest removed)`);
     }

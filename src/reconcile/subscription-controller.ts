@@ -19,6 +19,7 @@ import { LastKnownState } from './last-known-state.ts';
 import { ListenClaims } from './listen-claims.ts';
 import { listenerSpecOf } from './listener-spec.ts';
 import { RegistryView, type ViewChange } from './registry-view.ts';
+import { within } from '../within.ts';
 import { newRejections } from './rejected-report.ts';
 
 /** Where the applied servers came from; "state-file": the last known set a previous agent saved. */
@@ -79,9 +80,9 @@ export class SubscriptionController {
    * proxy as an update): a 1 % change of 10,000 instances costs 1 % of the work. A new spec,
    * maintenance set or source, a reset delivery, or a failed apply looks at everything.
    */
-  async reconcile(key: ObjectKey): Promise<void> {
+  async reconcile(key: ObjectKey, signal?: AbortSignal): Promise<void> {
     const desired = this.ctx.desired.get(key);
-    if (!desired || desired.manifest.kind !== 'Subscription') return this.remove(key);
+    if (!desired || desired.manifest.kind !== 'Subscription') return this.remove(key, signal);
     const m = desired.manifest;
     const { status } = this.ctx;
     const listen = addressOf({ host: m.spec.listen.address, port: m.spec.listen.port });
@@ -93,7 +94,7 @@ export class SubscriptionController {
     const maint = new Set([...m.spec.maintenance, ...(this.maintOverrides.get(key) ?? [])]);
     const shape = JSON.stringify([desired.generation, [...maint].sort()]);
 
-    const read = await this.read(key, m, view);
+    const read = await this.read(key, m, view, signal);
     let change: TableChange;
     let source: Source;
     let seenAt: number | undefined;
@@ -109,7 +110,7 @@ export class SubscriptionController {
           changes.push([a, s]);
         }
         this.lastKnown.set(key, m.spec.service, ks.registrySet, changes.length > 0);
-        await ks.table.patch(changes, maint);
+        await ks.table.patch(changes, maint, signal);
         source = 'registry';
       } else {
         const chosen = this.choose(key, m, ks, v ? [...v.current.values()].map(toServer) : read.listing);
@@ -119,19 +120,20 @@ export class SubscriptionController {
           status.patch(key, { lastError: describeError(read.error), retries: (status.get(key)?.retries ?? 0) + 1 });
           throw read.error;
         }
-        await ks.table.replace(chosen.servers, maint);
+        await ks.table.replace(chosen.servers, maint, signal);
         ({ source, seenAt } = chosen);
       }
       // Unread is not clean: a failed listing keeps what was reported, so recovering does not re-report it all.
       if (!read.error) this.reportRejected(key, [...read.rejected, ...ks.table.rejected()]);
       change = ks.table.change();
       const name = nameOf(key);
-      const result = ks.shape !== shape ? await this.proxy.apply(name, listenerSpecOf(m.spec), ks.table.endpoints()) : change.set.length || change.removed.length ? await this.proxy.update(name, change) : NOTHING;
+      const result = ks.shape !== shape ? await this.proxy.apply(name, listenerSpecOf(m.spec), ks.table.endpoints(), signal) : change.set.length || change.removed.length ? await this.proxy.update(name, change, signal) : NOTHING;
       if (result.reloaded) status.event(key, 'Normal', 'Reloaded', result.reasons.map((r) => `${r.cause} ${r.listener}`).join('; '));
     } catch (err) {
       view.untake();
       if (err === read.error) throw err;
       ks.shape = undefined;
+      if (signal?.aborted) throw err; // shutting down: not the proxy's failure, and no status to write
       status.setCondition(key, 'ProxyConfigured', 'False', err instanceof ListenerConflictError ? 'ListenAddressInUse' : 'ProxyError', describeError(err));
       this.fail(key, err);
     }
@@ -151,7 +153,7 @@ export class SubscriptionController {
   }
 
   /** The watch cache while the registry is connected (after its first delivery), else a listing. */
-  private async read(key: ObjectKey, m: SubscriptionManifest, view: RegistryView): Promise<Read> {
+  private async read(key: ObjectKey, m: SubscriptionManifest, view: RegistryView, signal?: AbortSignal): Promise<Read> {
     const { status } = this.ctx;
     const path = m.spec.service;
     try {
@@ -159,17 +161,18 @@ export class SubscriptionController {
       // read to time out; the retry (backoff) then asks the registry, which wins once it answers.
       if (!this.applied.has(key) && this.registry.state() !== 'connected' && m.spec.failStatic && this.lastKnown.get(key, path))
         throw new RegistryError(`registry ${this.registry.state()}: serving the last known backends until it answers`, { transient: true });
-      if (this.registry.state() === 'connected' && (await view.ready(FIRST_DELIVERY_MS)) && this.registry.state() === 'connected') {
+      if (this.registry.state() === 'connected' && (await within(view.ready(FIRST_DELIVERY_MS), { signal })) && this.registry.state() === 'connected') {
         const v = view.take()!;
         status.setCondition(key, 'Synced', 'True', 'Listed', `${v.current.size} instances under ${path}`);
         return { view: v, rejected: v.rejected };
       }
-      const listing = await this.registry.list(path);
+      const listing = await this.registry.list(path, signal);
       // The table now follows this read, not the deltas taken so far: the next take looks at everything.
       view.untake();
       status.setCondition(key, 'Synced', 'True', 'Listed', `${listing.instances.length} instances under ${path}`);
       return { listing: listing.instances.map(toServer), rejected: listing.rejected };
     } catch (err) {
+      if (signal?.aborted) throw err; // shutting down: not the registry's failure
       status.setCondition(key, 'Synced', 'False', 'RegistryUnavailable', describeError(err));
       return { rejected: [], error: err };
     }
@@ -250,7 +253,7 @@ export class SubscriptionController {
     return v;
   }
 
-  private async remove(key: ObjectKey): Promise<void> {
+  private async remove(key: ObjectKey, signal?: AbortSignal): Promise<void> {
     this.watches.get(key)?.close();
     this.watches.delete(key);
     this.state.delete(key);
@@ -259,7 +262,7 @@ export class SubscriptionController {
     this.maintOverrides.delete(key);
     this.reported.delete(key);
     this.claims.release(key);
-    await this.proxy.remove(nameOf(key));
+    await this.proxy.remove(nameOf(key), signal);
     if (this.ctx.status.get(key)) this.ctx.status.event(key, 'Normal', 'Removed', 'listener removed (manifest deleted)');
     this.ctx.status.delete(key);
   }

@@ -5,7 +5,7 @@
  * backoff. Bounded concurrency comes from p-queue.
  */
 import PQueue from 'p-queue';
-import { TerminalError } from '../errors.ts';
+import { AbortedError, TerminalError } from '../errors.ts';
 import { Backoff } from './backoff.ts';
 
 export interface ReconcileResult {
@@ -13,7 +13,7 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
 }
 
-/** Reconcile `key` from fresh desired and observed state. Throw to retry with backoff. */
+/** Reconcile `key` from fresh desired and observed state. Throw to retry with backoff; `signal` aborts at shutdown. */
 export type Reconciler<K extends string> = (key: K, signal: AbortSignal) => Promise<ReconcileResult | void>;
 
 export type Outcome = 'success' | 'requeue' | 'error' | 'terminal';
@@ -88,7 +88,7 @@ export class WorkQueue<K extends string> {
     this.delayed.clear();
     this.queue.clear();
     this.dirty.clear();
-    this.abort.abort();
+    this.abort.abort(new AbortedError('work queue shutting down'));
     await this.queue.onIdle();
   }
 

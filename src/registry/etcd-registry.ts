@@ -11,6 +11,7 @@ import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, ListingChange, Registry, RegistryState } from './registry.ts';
 import { DEFAULT_PATH_LIMITS, readPrefix, type PathLimits } from './etcd-range.ts';
 import { EtcdWatch, type EtcdWatchHost } from './etcd-watch.ts';
+import { within } from '../within.ts';
 
 export interface EtcdRegistryOptions {
   /** "127.0.0.1:2379" entries. */
@@ -69,24 +70,24 @@ export class EtcdRegistry implements Registry {
     };
   }
 
-  async register(path: string, instance: Instance): Promise<string> {
+  async register(path: string, instance: Instance, signal?: AbortSignal): Promise<string> {
     const key = this.key(path, instance.name);
     const json = encodeInstance(instance);
     if (this.regs.get(key) === json && this.lease) return key.slice(this.opts.prefix.length);
     this.regs.set(key, json);
-    await this.op(`registering ${key}`, () => this.currentLease().put(key).value(json).exec());
+    await this.op(`registering ${key}`, () => this.currentLease().put(key).value(json).exec(), signal);
     return key.slice(this.opts.prefix.length);
   }
 
-  async deregister(path: string, instanceName: string): Promise<void> {
+  async deregister(path: string, instanceName: string, signal?: AbortSignal): Promise<void> {
     const key = this.key(path, instanceName);
     this.regs.delete(key);
-    await this.op(`deleting ${key}`, () => this.client.delete().key(key).exec());
+    await this.op(`deleting ${key}`, () => this.client.delete().key(key).exec(), signal);
   }
 
-  async list(path: string): Promise<Listing> {
+  async list(path: string, signal?: AbortSignal): Promise<Listing> {
     const prefix = `${this.opts.prefix}${path}/`;
-    const read = await this.op(`listing ${prefix}`, () => this.watchHost.read(prefix));
+    const read = await this.op(`listing ${prefix}`, () => this.watchHost.read(prefix), signal);
     const parsed = read.kvs.map((kv) => {
       const key = kv.key.toString().slice(this.opts.prefix.length);
       return parseInstance(key, kv.value);
@@ -116,10 +117,8 @@ export class EtcdRegistry implements Registry {
     this.closed = true;
     clearTimeout(this.regrantTimer);
     // Detach every watcher before closing: the library would re-establish a stream for one still attached.
-    let timer: NodeJS.Timeout | undefined;
     const cancels = Promise.allSettled([...this.watchers].map((w) => w.cancel()));
-    await Promise.race([cancels, new Promise((r) => (timer = setTimeout(r, this.opts.opTimeoutMs)))]);
-    clearTimeout(timer);
+    await within(cancels, { ms: this.opts.opTimeoutMs, onTimeout: () => [] });
     this.watchers.clear();
     this.lease?.release();
     this.lease?.removeAllListeners();
@@ -163,27 +162,21 @@ export class EtcdRegistry implements Registry {
     }
   }
 
-  private async op<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new RegistryError(`${what}: timed out after ${this.opts.opTimeoutMs} ms`, { transient: true })),
-        this.opts.opTimeoutMs,
-      );
-    });
+  private async op<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const timedOut = (): never => {
+      throw new RegistryError(`${what}: timed out after ${this.opts.opTimeoutMs} ms`, { transient: true });
+    };
     try {
-      const v = await Promise.race([fn(), timeout]);
+      const v = await within(fn(), { ms: this.opts.opTimeoutMs, onTimeout: timedOut, signal });
       this.setState('connected');
       return v;
     } catch (err) {
-      if (err instanceof RegistryError) throw err;
+      if (err instanceof RegistryError || signal?.aborted) throw err;
       const permanent =
         err instanceof EtcdPermissionDeniedError || err instanceof EtcdAuthenticationFailedError || err instanceof GRPCInvalidArgumentError;
       // Only a host that does not answer is a disconnection; a path's own failure is that path's.
       if (!permanent && (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError || isBrokenCircuitError(err))) this.setState('disconnected');
       throw new RegistryError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { transient: !permanent, cause: err });
-    } finally {
-      clearTimeout(timer);
     }
   }
 

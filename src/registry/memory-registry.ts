@@ -8,6 +8,7 @@ import { encodeInstance, parseInstance, toListing } from './instance.ts';
 import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, ListingChange, Rejected, Registry, RegistryState } from './registry.ts';
 import { WatchCache } from './watch-cache.ts';
+import { throwIfAborted } from '../within.ts';
 
 interface MemoryWatch {
   readonly onChange: (change: ListingChange) => void;
@@ -45,7 +46,8 @@ export class MemoryRegistry implements Registry {
     store.clients.add(this);
   }
 
-  async register(path: string, instance: Instance): Promise<string> {
+  async register(path: string, instance: Instance, signal?: AbortSignal): Promise<string> {
+    throwIfAborted(signal);
     this.assertOpen();
     const children = this.data.get(path) ?? new Map<string, string>();
     this.data.set(path, children);
@@ -57,12 +59,14 @@ export class MemoryRegistry implements Registry {
     return `${path}/${instance.name}`;
   }
 
-  async deregister(path: string, instanceName: string): Promise<void> {
+  async deregister(path: string, instanceName: string, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
     this.assertOpen();
     if (this.data.get(path)?.delete(instanceName)) this.store.changed(path);
   }
 
-  async list(path: string): Promise<Listing> {
+  async list(path: string, signal?: AbortSignal): Promise<Listing> {
+    throwIfAborted(signal);
     this.assertOpen();
     const children = [...(this.data.get(path) ?? new Map<string, string>())].sort(([a], [b]) => a.localeCompare(b));
     return toListing(children.map(([k, v]) => parseInstance(`${path}/${k}`, v)));

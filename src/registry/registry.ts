@@ -51,6 +51,10 @@ export interface ListingChange {
 
 export type RegistryState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'closed';
 
+/**
+ * `signal` on an operation: stop waiting when it aborts (rejecting with its reason). What was already
+ * sent may still take effect; the registry's own bookkeeping stays consistent either way.
+ */
 export interface Registry {
   /** "memory" | "zookeeper" | "etcd" */
   readonly kind: string;
@@ -60,11 +64,11 @@ export interface Registry {
    * registration alive and restores it after session expiry / lease loss until `deregister`.
    * Throws RegistryError (transient when the registry is unreachable).
    */
-  register(path: string, instance: Instance): Promise<string>;
+  register(path: string, instance: Instance, signal?: AbortSignal): Promise<string>;
   /** Remove this agent's registration of `instanceName` under `path`; no-op when absent. */
-  deregister(path: string, instanceName: string): Promise<void>;
+  deregister(path: string, instanceName: string, signal?: AbortSignal): Promise<void>;
   /** Read the instances under `path` (missing path = empty listing). Throws RegistryError. */
-  list(path: string): Promise<Listing>;
+  list(path: string, signal?: AbortSignal): Promise<Listing>;
   /**
    * Call `onChange` with what changed under `path` (first with a `reset` holding the whole listing
    * once read, again with `reset` after reconnect/session expiry/compaction). Deliveries are

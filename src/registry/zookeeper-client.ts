@@ -6,6 +6,7 @@
 import zookeeper from 'node-zookeeper-client';
 import type { ACL, Client, Event, Stat } from 'node-zookeeper-client';
 import { RegistryError } from '../errors.ts';
+import { within } from '../within.ts';
 
 const { Exception, State } = zookeeper;
 
@@ -152,7 +153,7 @@ export class ZkClient {
     // expires that session by itself.
     if (this.raw.getState() === State.SYNC_CONNECTED) {
       this.raw.close();
-      await withTimeout(closed, this.opts.opTimeoutMs);
+      await within(closed, { ms: this.opts.opTimeoutMs, onTimeout: () => undefined });
     }
     this.forceDisconnect();
     for (const cb of this.listeners) cb('closed');
@@ -172,13 +173,9 @@ export class ZkClient {
 
   /** Run one callback-style op with a deadline; codes in `absentOk` resolve undefined. */
   private call<T>(what: string, op: (cb: (err: Error | zookeeper.Exception | null, v: T) => void) => void, absentOk: number[] = []): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new ZkOpError(`${what}: timed out after ${this.opts.opTimeoutMs} ms`, { transient: true }));
-      }, this.opts.opTimeoutMs);
+    const answer = new Promise<T>((resolve, reject) => {
       try {
         op((err, v) => {
-          clearTimeout(timer);
           if (!err) return resolve(v);
           if (err instanceof Exception) {
             const code = err.getCode();
@@ -188,22 +185,19 @@ export class ZkClient {
           reject(new ZkOpError(`${what}: ${err.message}`, { transient: false, cause: err }));
         });
       } catch (err) {
-        clearTimeout(timer);
         reject(new ZkOpError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { transient: false, cause: err }));
       }
     });
+    const timedOut = (): never => {
+      throw new ZkOpError(`${what}: timed out after ${this.opts.opTimeoutMs} ms`, { transient: true });
+    };
+    return within(answer, { ms: this.opts.opTimeoutMs, onTimeout: timedOut });
   }
 }
 
 /** "connection lost" from CONNECTION_LOSS[-4]. */
 function describeZk(e: zookeeper.Exception): string {
   return e.getName().toLowerCase().replace(/_/g, ' ').replace('connection loss', 'connection lost');
-}
-
-async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
 }
 
 /** ACL for our own nodes when authenticated: creator has all rights, the world may read. */

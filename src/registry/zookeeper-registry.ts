@@ -9,6 +9,7 @@ import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, ListingChange, Registry, RegistryState, Rejected } from './registry.ts';
 import { ZookeeperWatch, type ZkWatchHost } from './zookeeper-watch.ts';
 import { CreateMode, ZkClient, ZkException, ZkOpError, creatorAllWorldRead, type ZkClientOptions } from './zookeeper-client.ts';
+import { within } from '../within.ts';
 
 export interface ZookeeperRegistryOptions extends ZkClientOptions {
   /** Prefix of every path, e.g. "/smartstack" ("" for none). */
@@ -45,31 +46,35 @@ export class ZookeeperRegistry implements Registry {
     this.client = this.newSession();
   }
 
-  async register(path: string, instance: Instance): Promise<string> {
+  async register(path: string, instance: Instance, signal?: AbortSignal): Promise<string> {
     const key = `${path}\0${instance.name}`;
     const json = encodeInstance(instance);
     const reg = this.regs.get(key) ?? { path, instance, json, znode: undefined };
     Object.assign(reg, { instance, json });
     this.regs.set(key, reg);
     try {
-      return await this.locked(key, () => this.ensure(reg));
+      return await within(this.locked(key, () => this.ensure(reg)), { signal });
     } catch (err) {
       if (!(err instanceof RegistryError && err.transient) && this.regs.get(key) === reg) this.regs.delete(key);
       throw err;
     }
   }
 
-  async deregister(path: string, instanceName: string): Promise<void> {
+  async deregister(path: string, instanceName: string, signal?: AbortSignal): Promise<void> {
     const key = `${path}\0${instanceName}`;
     const reg = this.regs.get(key);
     this.regs.delete(key);
-    await this.locked(key, async () => {
+    await within(this.locked(key, async () => {
       if (reg?.znode) await this.client.remove(reg.znode);
       await this.removeOwn(path, instanceName);
-    });
+    }), { signal });
   }
 
-  async list(path: string): Promise<Listing> {
+  list(path: string, signal?: AbortSignal): Promise<Listing> {
+    return within(this.read(path), { signal });
+  }
+
+  private async read(path: string): Promise<Listing> {
     for (const w of this.watches) if (w.path === path) {
       const fresh = await w.takeFresh();
       if (fresh) return fresh;

@@ -21,16 +21,16 @@ export class InstrumentedRegistry implements Registry {
     inner.onStateChange((s) => this.recordState(s));
   }
 
-  register(path: string, instance: Instance): Promise<string> {
-    return this.timed('register', () => this.inner.register(path, instance));
+  register(path: string, instance: Instance, signal?: AbortSignal): Promise<string> {
+    return this.timed('register', () => this.inner.register(path, instance, signal));
   }
 
-  deregister(path: string, instanceName: string): Promise<void> {
-    return this.timed('deregister', () => this.inner.deregister(path, instanceName));
+  deregister(path: string, instanceName: string, signal?: AbortSignal): Promise<void> {
+    return this.timed('deregister', () => this.inner.deregister(path, instanceName, signal));
   }
 
-  list(path: string): Promise<Listing> {
-    return this.timed('list', () => this.inner.list(path));
+  list(path: string, signal?: AbortSignal): Promise<Listing> {
+    return this.timed('list', () => this.inner.list(path, signal));
   }
 
   watch(path: string, onChange: (change: ListingChange) => void): () => void {

@@ -5,6 +5,8 @@ export interface TcpProxy {
   readonly port: number;
   /** Destroy every open connection and refuse (reset) new ones until `restore()`. */
   cut(): void;
+  /** Stop forwarding without closing anything: a silent partition (both ends keep waiting). */
+  freeze(): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -13,6 +15,7 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let isCut = false;
+  const pipes = new Set<[Socket, Socket]>();
   const track = (s: Socket): void => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -28,6 +31,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     track(upstream);
     client.pipe(upstream);
     upstream.pipe(client);
+    const pair: [Socket, Socket] = [client, upstream];
+    pipes.add(pair);
+    client.on('close', () => pipes.delete(pair));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -46,12 +52,21 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       isCut = true;
       destroyAll();
     },
+    freeze() {
+      server.close();
+      for (const [a, b] of pipes) {
+        a.unpipe(b);
+        b.unpipe(a);
+        a.pause();
+        b.pause();
+      }
+    },
     restore() {
       isCut = false;
     },
     async close() {
       destroyAll();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
