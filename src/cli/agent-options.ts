@@ -60,7 +60,7 @@ export const AgentOptions = z
     etcdUser: opt(text().optional(), { arg: 'user', env: 'ETCD_USER', help: 'etcd user (with --etcd-password)' }),
     etcdPassword: opt(text().optional(), { arg: 'password', env: 'ETCD_PASSWORD', help: 'etcd password' }),
     etcdPasswordFile: opt(text().optional(), { arg: 'path', help: 'read --etcd-password from this file' }),
-    resync: opt(positiveInt().optional(), { arg: 'ms', help: 'periodic full resync interval' }),
+    resync: opt(positiveInt().optional(), { arg: 'ms', help: 'periodic full resync interval (default 30000: 30 s)' }),
     stateFile: opt(text().optional(), { arg: 'path', env: 'DOCKSTACK_STATE_FILE', help: 'where each Subscription\'s last known backends are kept, served when starting cut off from the registry (default HAPROXY_DIR/last-known-backends.json)' }),
     stateTtl: opt(positiveInt().optional(), { arg: 'seconds', help: 'stored backends older than this are not used (default 86400: 24 h)' }),
     followExternalLinks: opt(flag().default(false), { help: 'follow manifest symlinks whose target is outside --manifests (default: ignored, reported)' }),
