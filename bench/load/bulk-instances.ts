@@ -14,7 +14,8 @@ export interface BulkInstances {
   /** A plain client's read of everything under the path (no watches), timed. */
   rawRead(): Promise<{ ms: number; entries: number }>;
   /** Remove `k` of the current instances and add `k` new ones, all in flight at once; "host:port"s. */
-  replace(k: number): Promise<{ added: string[]; removed: string[] }>;
+  /** Replace `k` instances; `writtenAt`: now() once the registry acknowledged the last write. */
+  replace(k: number): Promise<{ added: string[]; removed: string[]; writtenAt: number }>;
   close(): Promise<void>;
 }
 
@@ -76,7 +77,7 @@ export async function bulkZooKeeper(connectString: string, path: string, n: numb
         }),
         pooled(fresh, create),
       ]);
-      return { added: fresh.map(addr), removed: gone.map(addr) };
+      return { added: fresh.map(addr), removed: gone.map(addr), writtenAt: now() };
     },
     async close() {
       client.close(); // the ephemerals go with the session
@@ -114,7 +115,7 @@ export async function bulkEtcd(endpoint: string, prefix: string, path: string, n
         }),
         pooled(fresh, put),
       ]);
-      return { added: fresh.map(addr), removed: gone.map(addr) };
+      return { added: fresh.map(addr), removed: gone.map(addr), writtenAt: now() };
     },
     async close() {
       await client.delete().prefix(`${prefix}${path}/`).catch(() => undefined);

@@ -21,8 +21,9 @@ export interface InstancesRun {
   readonly synced: readonly number[];
   /** Subscription added → HAProxy serving the N servers (Ready), ms. */
   readonly ready: readonly number[];
-  /** 1 % replaced → HAProxy has exactly the new set, ms. */
+  /** 1 % replaced → HAProxy has exactly the new set, ms: from the first write, and from the registry's ack of the last one. */
   readonly change: readonly number[];
+  readonly changeFromAck: readonly number[];
   /** Agent-process CPU (user + system) per change, ms; includes the bulk client's 2 % of writes. */
   readonly cpu: readonly number[];
   readonly reloadsDuringChanges: number;
@@ -45,7 +46,7 @@ export async function instancesRun(env: BenchEnv, kind: RegistryKind, n: number,
   const source = new StaticSource();
   const agent = await env.agent(kind, 'runtime', source);
   const a = agent.running.agent;
-  const out = { rawRead: [] as number[], synced: [] as number[], ready: [] as number[], change: [] as number[], cpu: [] as number[] };
+  const out = { rawRead: [] as number[], synced: [] as number[], ready: [] as number[], change: [] as number[], changeFromAck: [] as number[], cpu: [] as number[] };
 
   let key: ObjectKey = 'subscription/big0';
   for (let s = 0; s < syncs; s++) {
@@ -72,8 +73,10 @@ export async function instancesRun(env: BenchEnv, kind: RegistryKind, n: number,
   for (let c = 0; c < changes; c++) {
     const cpu0 = process.cpuUsage();
     const t0 = now();
-    const { added, removed } = await instances.replace(Math.max(1, Math.round(n / 100)));
-    out.change.push((await untilStatus(a, () => hasExactly(backends(a, k), added, removed), TIMEOUT_MS, `change ${c}`)) - t0);
+    const { added, removed, writtenAt } = await instances.replace(Math.max(1, Math.round(n / 100)));
+    const done = await untilStatus(a, () => hasExactly(backends(a, k), added, removed), TIMEOUT_MS, `change ${c}`);
+    out.change.push(done - t0);
+    out.changeFromAck.push(Math.max(0, done - writtenAt));
     const cpu = process.cpuUsage(cpu0);
     out.cpu.push((cpu.user + cpu.system) / 1000);
     await env.settle(agent, 500);
@@ -88,7 +91,11 @@ function backends(a: Agent, key: ObjectKey): readonly string[] {
   return (a.status.get(key)?.details.backends as readonly string[] | undefined) ?? [];
 }
 
+let checked: readonly string[] | undefined;
+/** The status's backend list is a new array whenever it changed: an unchanged one is not looked at again. */
 function hasExactly(list: readonly string[], added: readonly string[], removed: readonly string[]): boolean {
+  if (list === checked) return false;
+  checked = list;
   const set = new Set(list);
   return added.every((x) => set.has(x)) && removed.every((x) => !set.has(x));
 }
