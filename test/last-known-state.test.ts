@@ -79,7 +79,7 @@ test('the file stays within its bound: the oldest sets are dropped', async () =>
   let now = 0;
   const s = new LastKnownState({ file, now: () => now });
   const servers = Array.from({ length: 500 }, (_, i) => ({ host: `10.1.${i >> 8}.${i & 255}`, port: 1000 + i }));
-  for (let k = 0; k < 200; k++) {
+  for (let k = 0; k < 300; k++) {
     now = k;
     s.set(`subscription/s${k}`, `/services/s${k}`, servers);
   }
@@ -88,6 +88,6 @@ test('the file stays within its bound: the oldest sets are dropped', async () =>
   assert.ok(size <= MAX_STATE_BYTES, `${size} bytes`);
   const back = new LastKnownState({ file, now: () => now });
   await back.load();
-  assert.ok(back.get('subscription/s199', '/services/s199'), 'the newest set is kept');
+  assert.ok(back.get('subscription/s299', '/services/s299'), 'the newest set is kept');
   assert.equal(back.get('subscription/s0', '/services/s0'), undefined, 'the oldest set was dropped');
 });
