@@ -46,7 +46,12 @@ export interface ObjectView {
   metadata: { name: string; generation?: number; labels?: Record<string, string>; source?: string; revision?: string };
   spec?: unknown;
   /** `failedRevision`: the commit whose manifest for this object does not validate (the one in force stays). */
-  status: ObjectStatus & { validationErrors: string[]; failedRevision?: string };
+  status: ObjectStatus & {
+    /** Consecutive failed reconciles: the work queue's count, the one retry counter. */
+    retries: number;
+    validationErrors: string[];
+    failedRevision?: string;
+  };
 }
 
 export class Agent {
@@ -145,7 +150,7 @@ export class Agent {
         ...(m?.metadata.labels && { labels: m.metadata.labels }),
       },
       ...(m && { spec: redactSecrets(m.spec) }),
-      status: { conditions: [], retries: 0, details: {}, ...status, validationErrors: errors, ...(failedRevision !== undefined && errors.length > 0 && { failedRevision }) },
+      status: { conditions: [], details: {}, ...status, retries: this.queue.retries(key), validationErrors: errors, ...(failedRevision !== undefined && errors.length > 0 && { failedRevision }) },
     };
   }
 

@@ -4,7 +4,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { HaproxyError } from '../src/errors.ts';
+import { HaproxyError, TerminalError } from '../src/errors.ts';
 import { HaproxyProxy } from '../src/haproxy/haproxy-proxy.ts';
 import type { Endpoint as BackendServer } from '../src/proxy/proxy.ts';
 import { parseShowProc, sendCommand } from '../src/haproxy/runtime-api.ts';
@@ -59,8 +59,8 @@ describe('HaproxyProxy failures', () => {
     await eventually(async () => assert.equal(await whoAnswers(good), 'picky-a'));
 
     const err = await proxy.apply('rejected-1', spec(bad), srv(a)).then(() => undefined, (e: unknown) => e);
-    assert.ok(err instanceof HaproxyError, String(err));
-    assert.match(err.output, /simulated: listener rejected here/);
+    assert.ok(err instanceof TerminalError && err.cause instanceof HaproxyError, `not retried: ${String(err)}`);
+    assert.match(err.cause.output, /simulated: listener rejected here/);
     assert.equal(await whoAnswers(good), 'picky-a', 'the previous config keeps serving');
     assert.ok(events.includes('listener-rejected'));
 

@@ -8,7 +8,7 @@
  */
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DockstackError, HaproxyError } from '../errors.ts';
+import { DockstackError, HaproxyError, TerminalError } from '../errors.ts';
 import { testBind } from '../net/test-bind.ts';
 import { ListenerConflictError, listenKey } from '../proxy/listener-conflict.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -106,7 +106,9 @@ export async function renderAndReload(ctx: ReloadContext, model: ListenerModel):
         ok.clear();
         for (const [k, v] of trial) ok.set(k, v);
       } catch (e) {
-        rejected.set(n, e instanceof DockstackError ? e : new HaproxyError(`rendering listener ${n}`, '', e));
+        // HAProxy refuses this listener's config on its own: the same spec will be refused again.
+        const refused = e instanceof HaproxyError ? new TerminalError(e.message, { cause: e, hint: 'change the Subscription spec' }) : undefined;
+        rejected.set(n, refused ?? (e instanceof DockstackError ? e : new HaproxyError(`rendering listener ${n}`, '', e)));
       }
     }
     chosen = ok;

@@ -91,7 +91,8 @@ export interface Proxy {
   /**
    * Converge listener `name` to `spec` routing to `endpoints`. Resolves once the data plane serves
    * that state; throws a DockstackError when it cannot (a ListenerConflictError for an address the
-   * listener cannot have), and the listener keeps its last good state.
+   * listener cannot have, a TerminalError for a spec the data plane refuses, which only a new spec
+   * changes), and the listener keeps its last good state.
    */
   apply(name: string, spec: ListenerSpec, endpoints: readonly Endpoint[], signal?: AbortSignal): Promise<ApplyResult>;
   /**

@@ -100,7 +100,7 @@ export class ServiceController {
         status.setCondition(key, 'Registered', 'False', reason, blocked ? this.addressProblem(key, blocked) : '');
       }
       if (!blocked) this.addressWarned.delete(key);
-      status.patch(key, { lastError: undefined, retries: 0 });
+      status.patch(key, { lastError: undefined });
       status.setCondition(key, 'Ready', want ? 'True' : 'False', want ? 'Registered' : 'NotRegistered');
       // Health flips are what enqueue a Service; one that never rose would show no reason until the
       // resync, so poll until every check has a first result to report.
@@ -108,7 +108,7 @@ export class ServiceController {
     } catch (err) {
       if (signal?.aborted) throw err; // shutting down: not the registry's failure
       const transient = err instanceof RegistryError && err.transient;
-      status.patch(key, { lastError: describeError(err), retries: (status.get(key)?.retries ?? 0) + 1 });
+      status.patch(key, { lastError: describeError(err) });
       status.setCondition(key, 'Ready', 'False', transient ? 'RegistryUnavailable' : 'RegistryError', describeError(err));
       throw err;
     }

@@ -1,6 +1,6 @@
 /**
  * Observed status of every object, Kubernetes-style: observedGeneration, conditions with
- * reason/message/lastTransitionTime, lastError, retries, controller-specific details, and a bounded
+ * reason/message/lastTransitionTime, lastError, controller-specific details, and a bounded
  * ring of recent events per object. Subscribers (status API `-w`) hear every change.
  */
 import type { ObjectKey } from '../object-key.ts';
@@ -19,7 +19,6 @@ export interface ObjectStatus {
   observedGeneration?: number;
   conditions: Condition[];
   lastError?: string;
-  retries: number;
   /** Controller-specific observed facts (registered key, checks, backends…). */
   details: Record<string, unknown>;
 }
@@ -132,7 +131,7 @@ export class StatusStore {
   private ensure(key: ObjectKey): ObjectStatus {
     let s = this.statuses.get(key);
     if (!s) {
-      s = { conditions: [], retries: 0, details: {} };
+      s = { conditions: [], details: {} };
       this.statuses.set(key, s);
       this.gone.delete(key);
     }

@@ -117,7 +117,7 @@ export class SubscriptionController {
         if (read.error && chosen.servers.length === 0) {
           // Unreachable is not empty: whatever the proxy serves (an adopted HAProxy's servers) stays.
           status.setCondition(key, 'Ready', 'False', 'RegistryUnavailable', 'no backends known yet; the proxy is left as it is');
-          status.patch(key, { lastError: describeError(read.error), retries: (status.get(key)?.retries ?? 0) + 1 });
+          status.patch(key, { lastError: describeError(read.error) });
           throw read.error;
         }
         await ks.table.replace(chosen.servers, maint, signal);
@@ -146,10 +146,10 @@ export class SubscriptionController {
     status.setCondition(key, 'Ready', ks.table.size > 0 ? 'True' : 'False', READY_REASON[source]);
     if (read.error) {
       // The proxy serves the fail-static set; retry the registry with backoff.
-      status.patch(key, { lastError: describeError(read.error), retries: (status.get(key)?.retries ?? 0) + 1 });
+      status.patch(key, { lastError: describeError(read.error) });
       throw read.error;
     }
-    status.patch(key, { lastError: undefined, retries: 0 });
+    status.patch(key, { lastError: undefined });
   }
 
   /** The watch cache while the registry is connected (after its first delivery), else a listing. */
@@ -239,7 +239,7 @@ export class SubscriptionController {
 
   private fail(key: ObjectKey, err: unknown): never {
     const s = this.ctx.status;
-    s.patch(key, { lastError: describeError(err), retries: (s.get(key)?.retries ?? 0) + 1 });
+    s.patch(key, { lastError: describeError(err) });
     s.setCondition(key, 'Ready', 'False', 'Error', describeError(err));
     throw err;
   }
