@@ -23,7 +23,7 @@ export const isLoopback = (addr: string): boolean => /^127\./.test(addr) || addr
 
 /** The registry's servers ("host:port") named by a registry URL; none for memory://. */
 export function registryEndpoints(url: string): { host: string; port: number }[] {
-  const m = /^(?:zk|etcd):\/\/([^/]*)/.exec(url);
+  const m = /^(?:zk|etcds?):\/\/([^/]*)/.exec(url);
   if (!m) return [];
   return m[1]!.split(',').map((hp) => {
     const i = hp.lastIndexOf(':');

@@ -13,6 +13,7 @@ import { issueMessage } from '../manifest/issue-format.ts';
 import { issueErrors, locator, syntaxErrors } from '../manifest/located-issues.ts';
 import { MAX_ALIAS_COUNT, MAX_MANIFEST_BYTES } from '../manifest/parse.ts';
 import { nodePosition } from '../manifest/yaml-locate.ts';
+import { etcdUrlFromEndpoints } from '../registry/create-registry.ts';
 import { fieldInfo, flagOf, optionMeta } from './agent-options.ts';
 
 type OptionsSchema = z.ZodObject<z.ZodRawShape>;
@@ -81,7 +82,7 @@ export function resolveAgentOptions<S extends OptionsSchema>(cmd: Command, schem
 
 function seedRegistryEnv(env: NodeJS.ProcessEnv): { url: string; from: string } | undefined {
   if (env.ZK_HOSTS) return { url: `zk://${env.ZK_HOSTS}`, from: 'ZK_HOSTS' };
-  if (env.ETCD_ENDPOINTS) return { url: `etcd://${env.ETCD_ENDPOINTS.replace(/https?:\/\//g, '')}`, from: 'ETCD_ENDPOINTS' };
+  if (env.ETCD_ENDPOINTS) return { url: etcdUrlFromEndpoints(env.ETCD_ENDPOINTS), from: 'ETCD_ENDPOINTS' };
   return undefined;
 }
 

@@ -40,7 +40,7 @@ const nameList = () =>
 export const AgentOptions = z
   .object({
     manifests: opt(text().default('manifests'), { arg: 'dir', env: 'DOCKSTACK_MANIFESTS', help: 'directory of Service/Subscription manifests to watch' }),
-    registry: opt(text().optional(), { arg: 'url', env: 'DOCKSTACK_REGISTRY', help: 'memory:// | zk://h1:2181,h2:2181/chroot | etcd://h1:2379 (also from ZK_HOSTS, ETCD_ENDPOINTS; default memory://)' }),
+    registry: opt(text().optional(), { arg: 'url', env: 'DOCKSTACK_REGISTRY', help: 'memory:// | zk://h1:2181,h2:2181/chroot | etcd://h1:2379 | etcds://h1:2379 (TLS) (also from ZK_HOSTS, ETCD_ENDPOINTS; default memory://)' }),
     host: opt(text().optional(), { arg: 'address|interface', env: 'DOCKSTACK_HOST', help: 'address Services register when their spec has none: an address, or an interface (eth0: its first IPv4); default: the local address of the route to the registry' }),
     statusAddr: opt(text().default(DEFAULT_STATUS_ADDR), { arg: 'addr', env: 'DOCKSTACK_STATUS_ADDR', help: 'status API listen address' }),
     statusToken: opt(text().optional(), { arg: 'token', env: 'DOCKSTACK_STATUS_TOKEN', help: 'allow the status API write operations (drain, maintenance) for requests bearing this token' }),
@@ -60,6 +60,9 @@ export const AgentOptions = z
     etcdUser: opt(text().optional(), { arg: 'user', env: 'ETCD_USER', help: 'etcd user (with --etcd-password)' }),
     etcdPassword: opt(text().optional(), { arg: 'password', env: 'ETCD_PASSWORD', help: 'etcd password' }),
     etcdPasswordFile: opt(text().optional(), { arg: 'path', help: 'read --etcd-password from this file' }),
+    etcdCaFile: opt(text().optional(), { arg: 'path', env: 'DOCKSTACK_ETCD_CA_FILE', help: 'etcds:// only: PEM CA certificate(s) to verify etcd with (default: the system\'s)' }),
+    etcdCertFile: opt(text().optional(), { arg: 'path', env: 'DOCKSTACK_ETCD_CERT_FILE', help: 'etcds:// only: PEM client certificate (with --etcd-key-file)' }),
+    etcdKeyFile: opt(text().optional(), { arg: 'path', env: 'DOCKSTACK_ETCD_KEY_FILE', help: 'etcds:// only: PEM private key of --etcd-cert-file' }),
     resync: opt(positiveInt().optional(), { arg: 'ms', help: 'periodic full resync interval (default 30000: 30 s)' }),
     stateFile: opt(text().optional(), { arg: 'path', env: 'DOCKSTACK_STATE_FILE', help: 'where each Subscription\'s last known backends are kept, served when starting cut off from the registry (default HAPROXY_DIR/last-known-backends.json)' }),
     stateTtl: opt(positiveInt().optional(), { arg: 'seconds', help: 'stored backends older than this are not used (default 86400: 24 h)' }),

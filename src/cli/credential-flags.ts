@@ -20,3 +20,13 @@ export function credential(flag: string, value: string | undefined, file: string
   if (secret === '' || /[\r\n]/.test(secret)) throw new UsageError(`${flag}-file: ${file} must hold the secret on one line`);
   return secret;
 }
+
+/** The bytes of the file a `--NAME-file` flag names (a certificate or key): errors name the flag and path, never the content. */
+export function credentialFile(flag: string, file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`${flag}: reading ${file}: ${(err as NodeJS.ErrnoException).code ?? 'failed'}`);
+  }
+}

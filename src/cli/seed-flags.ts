@@ -4,6 +4,7 @@
  * and env in, manifest documents out; every bad value is one UsageError naming it and the form.
  */
 import { UsageError } from '../errors.ts';
+import { etcdUrlFromEndpoints } from '../registry/create-registry.ts';
 import { CHECK_USER_RE, HTTP_PATH_RE, isValidHost, NAME_RE, parseHostPort, REGISTRY_PATH_RE } from '../manifest/schema.ts';
 import { serviceDoc, subscriptionDoc, type CheckInput, type ServiceInput, type SubscriptionInput } from '../providers/manifest-docs.ts';
 
@@ -35,7 +36,7 @@ export function seedRegistryUrl(flags: RegistryFlags, env: NodeJS.ProcessEnv): s
     const endpoints = raw.replace(/https?:\/\//g, '');
     if (!endpoints.split(',').every((h) => parseHostPort(h.replace(/\/$/, ''))))
       throw new UsageError(`ETCD_ENDPOINTS: expected host:port[,host:port...], got "${raw}"`, 'e.g. ETCD_ENDPOINTS=http://etcd1:2379');
-    return `etcd://${endpoints.replace(/\/(?=,|$)/g, '')}`;
+    return etcdUrlFromEndpoints(raw);
   }
   return undefined;
 }

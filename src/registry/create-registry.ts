@@ -1,6 +1,6 @@
 /**
  * Build a Registry from a URL: `memory://`, `zk://h1:2181,h2:2181/optional/chroot`,
- * `etcd://h1:2379,h2:2379`. Never waits for the server: operations fail transiently until it is up.
+ * `etcd://h1:2379,h2:2379`, `etcds://h1:2379` (etcd over TLS). Never waits for the server: operations fail transiently until it is up.
  */
 import { UsageError } from '../errors.ts';
 import { MemoryRegistry } from './memory-registry.ts';
@@ -23,12 +23,25 @@ export interface RegistryOptions {
   etcdAuth?: { username: string; password: string };
   /** Entries and bytes read per etcd path (default 100,000 and 16 MiB). */
   etcdPathLimits?: { maxEntries?: number; maxBytes?: number };
+  /** PEM bytes for etcds://: the CA to verify etcd with (default: the system's), a client certificate and its key. */
+  etcdTls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   onEvent?: (e: { type: string; message: string }) => void;
 }
 
 const HOSTS_RE = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}(?:,(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5})*$/;
 const CHROOT_RE = /^(?:\/[A-Za-z0-9._-]+)*$/;
-const FORMS = 'expected memory://, zk://host1:2181,host2:2181[/chroot] or etcd://host1:2379,host2:2379';
+const FORMS = 'expected memory://, zk://host1:2181,host2:2181[/chroot], etcd://host1:2379,host2:2379 or etcds://host1:2379 (TLS)';
+
+/**
+ * The registry URL for etcd endpoints written as ETCD_ENDPOINTS and etcdctl take them
+ * ("https://h1:2379,https://h2:2379"): https is etcds://, never quietly plain http.
+ */
+export function etcdUrlFromEndpoints(raw: string, what = 'ETCD_ENDPOINTS'): string {
+  const list = raw.split(',').map((e) => e.trim().replace(/\/$/, ''));
+  const tls = list.filter((e) => e.startsWith('https://')).length;
+  if (tls !== 0 && tls !== list.length) throw new UsageError(`${what}: mixes https:// and plain endpoints`, 'use https:// for every endpoint, or for none');
+  return `${tls ? 'etcds' : 'etcd'}://${list.map((e) => e.replace(/^https?:\/\//, '')).join(',')}`;
+}
 
 /**
  * Create the registry named by `opts.url`; a malformed URL rejects with UsageError. Only the client
@@ -64,7 +77,8 @@ export async function createRegistry(opts: RegistryOptions): Promise<Registry> {
       ...onEvent,
     });
   }
-  if (scheme === 'etcd') {
+  if (scheme === 'etcd' && opts.etcdTls) throw new UsageError('etcd TLS files are given but the registry URL is etcd:// (plain)', 'use etcds://host:2379 (or https:// endpoints in ETCD_ENDPOINTS)');
+  if (scheme === 'etcd' || scheme === 'etcds') {
     if (!HOSTS_RE.test(rest)) throw bad('expected host:port[,host:port...]');
     const prefix = (opts.etcdPrefix ?? '/dockstack').replace(/\/$/, '');
     const { EtcdRegistry } = await import('./etcd-registry.ts');
@@ -76,6 +90,7 @@ export async function createRegistry(opts: RegistryOptions): Promise<Registry> {
       opTimeoutMs,
       ...(opts.etcdAuth ? { auth: opts.etcdAuth } : {}),
       ...(opts.etcdPathLimits ? { pathLimits: opts.etcdPathLimits } : {}),
+      ...(scheme === 'etcds' && { tls: opts.etcdTls ?? {} }),
       ...onEvent,
     });
   }

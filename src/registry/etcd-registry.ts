@@ -21,6 +21,8 @@ export interface EtcdRegistryOptions {
   readonly opTimeoutMs: number;
   readonly connectTimeoutMs?: number;
   readonly auth?: { username: string; password: string };
+  /** Talk TLS (https): PEM bytes of the CA (default: the system's), a client certificate and its key. */
+  readonly tls?: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
   /** Entries and bytes read per path (default 100,000 and 16 MiB); the excess is listed as rejected. */
   readonly pathLimits?: Partial<PathLimits>;
   readonly onEvent?: (e: { type: string; message: string }) => void;
@@ -43,8 +45,10 @@ export class EtcdRegistry implements Registry {
 
   constructor(private readonly opts: EtcdRegistryOptions) {
     const common: IOptions = {
-      hosts: opts.hosts.map((h) => `http://${h}`),
+      hosts: opts.hosts.map((h) => `${opts.tls ? 'https' : 'http'}://${h}`),
       ...(opts.auth ? { auth: opts.auth } : {}),
+      // grpc-js uses the system's roots when no CA is given; etcd3's type wants one regardless.
+      ...(opts.tls && { credentials: { rootCertificate: opts.tls.ca as Buffer, ...(opts.tls.key && { privateKey: opts.tls.key }), ...(opts.tls.cert && { certChain: opts.tls.cert }) } }),
       dialTimeout: opts.connectTimeoutMs ?? opts.opTimeoutMs,
       // Streams (watch, lease keepalive) are long-lived: a deadline would end them every opTimeoutMs.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + opts.opTimeoutMs }),

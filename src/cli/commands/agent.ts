@@ -4,7 +4,7 @@ import type { ManifestSource } from '../../manifest/manifest-source.ts';
 import type { Logger } from '../../log.ts';
 import type { AgentOptions } from '../agent-options.ts';
 import type { ResolvedOptions } from '../agent-config.ts';
-import { credential } from '../credential-flags.ts';
+import { credential, credentialFile } from '../credential-flags.ts';
 
 /** What an agent runs with: every option but the Docker provider's (nerve and synapse have none). */
 export type RunOptions = Omit<AgentOptions, 'docker' | 'dockerSocket'>;
@@ -69,6 +69,8 @@ export async function runAgent(flags: RunOptions, extras: AgentExtras = {}): Pro
   const statusToken = credential('--status-token', flags.statusToken, flags.statusTokenFile);
   if (zkAuth !== undefined && !/^[^:\s]+:\S+$/.test(zkAuth)) throw new UsageError('--zk-auth: expected user:password (the value is not shown)');
   if ((flags.etcdUser === undefined) !== (etcdPassword === undefined)) throw new UsageError('--etcd-user and --etcd-password go together');
+  if ((flags.etcdCertFile === undefined) !== (flags.etcdKeyFile === undefined)) throw new UsageError('--etcd-cert-file and --etcd-key-file go together');
+  const etcdTls = { ca: credentialFile('--etcd-ca-file', flags.etcdCaFile), cert: credentialFile('--etcd-cert-file', flags.etcdCertFile), key: credentialFile('--etcd-key-file', flags.etcdKeyFile) };
   const running = await startAgent({
     manifestsDir: flags.manifests,
     registry: {
@@ -78,6 +80,7 @@ export async function runAgent(flags: RunOptions, extras: AgentExtras = {}): Pro
       ...(flags.leaseTtl && { leaseTtlSec: flags.leaseTtl }),
       ...(flags.etcdPrefix && { etcdPrefix: flags.etcdPrefix }),
       ...(flags.etcdUser && etcdPassword && { etcdAuth: { username: flags.etcdUser, password: etcdPassword } }),
+      ...((etcdTls.ca || etcdTls.cert) && { etcdTls: { ...(etcdTls.ca && { ca: etcdTls.ca }), ...(etcdTls.cert && etcdTls.key && { cert: etcdTls.cert, key: etcdTls.key }) } }),
     },
     ...(flags.host && { host: flags.host }),
     statusAddr: flags.statusAddr,
