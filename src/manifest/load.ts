@@ -16,14 +16,20 @@ export type { FileResult, LoadedManifest } from './file-result.ts';
 export async function readBounded(abs: string): Promise<Buffer> {
   const fh = await open(abs, 'r');
   try {
-    const buf = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
+    // Buffers sized by the file, not by the bound. Measured: a zero-filled 1 MiB buffer per file took
+    // an agent reading 100 small manifests to a 115 MiB RSS peak, and glibc kept much of it.
+    const chunks: Buffer[] = [];
     let n = 0;
-    for (let i = 0; i < 1024 && n < buf.length; i++) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+    let want = Math.min((await fh.stat()).size, MAX_MANIFEST_BYTES) + 1;
+    for (let i = 0; i < 1024 && n <= MAX_MANIFEST_BYTES; i++) {
+      const buf = Buffer.allocUnsafe(Math.min(want, MAX_MANIFEST_BYTES + 1 - n));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, n);
       if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
       n += bytesRead;
+      want = 64 * 1024; // the file grew since the stat
     }
-    return buf.subarray(0, n);
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
   } finally {
     await fh.close();
   }
