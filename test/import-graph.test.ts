@@ -15,7 +15,7 @@ import { BIN, dockstack } from './harness/cli.ts';
 
 const HOOK = fileURLToPath(new URL('./fixtures/record-imports.mjs', import.meta.url));
 /** Modules only the agent may load, each named by a fragment of its resolved URL. */
-const AGENT_ONLY = ['/node_modules/pino/', '/node_modules/prom-client/', '/node_modules/etcd3/', '/node_modules/node-zookeeper-client/', '/node_modules/chokidar/', '/node_modules/mysql2/', '/node_modules/ioredis/', '/haproxy/', '/registry/zookeeper', '/registry/etcd', '/providers/docker/'];
+const AGENT_ONLY = ['/node_modules/pino/', '/node_modules/prom-client/', '/server/prom.', '/node_modules/etcd3/', '/node_modules/node-zookeeper-client/', '/node_modules/chokidar/', '/node_modules/mysql2/', '/node_modules/ioredis/', '/haproxy/', '/registry/zookeeper', '/registry/etcd', '/providers/docker/'];
 
 let root: string;
 let n = 0;

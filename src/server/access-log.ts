@@ -7,7 +7,7 @@
  * one warning per second. Lines are never queued in the agent beyond that.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from './prom.ts';
 import type { Logger } from '../log.ts';
 
 /** One access-log line's fields (see ACCESS_LOG_FORMAT in src/haproxy/config-render.ts). */

@@ -4,7 +4,7 @@
  * (reconcile results, reloads, registry and check decorators, status events); state series
  * (queue depth, objects, backends per Subscription as HAProxy reports them) are read at scrape time.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from './prom.ts';
 import type { Agent } from '../agent.ts';
 import { kindLabelOf, type ObjectKey } from '../object-key.ts';
 import type { Proxy, ReloadReason } from '../proxy/proxy.ts';

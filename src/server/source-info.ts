@@ -5,7 +5,7 @@
  * directory once per pass (directory-source.ts), never per request.
  */
 import type { ServerResponse } from 'node:http';
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from './prom.ts';
 
 export function sourceInfo(dir: string, revision: () => string | undefined, registry: Registry): (pathname: string, res: ServerResponse) => Promise<boolean> {
   new Gauge({
