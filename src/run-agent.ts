@@ -138,8 +138,10 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   if (cfg.watchManifests !== false && !cfg.source) routes.push(sourceInfo(resolve(cfg.manifestsDir), () => source.revision?.(), metrics.registry));
   if (cfg.proxy === 'haproxy') routes.push(haproxyMetricsRoute(join(resolve(cfg.haproxyDir), 'promex.sock')));
   const server = new StatusServer(agent, { host, port: Number(portStr), metrics: () => metrics.render(), operations, routes, ...(cfg.statusToken && { token: cfg.statusToken }), ...(cfg.statusAllowedHosts && { allowedHosts: cfg.statusAllowedHosts }) });
-  const statusAddr = await server.start();
+  let statusAddr: string;
   try {
+    // Inside the try: a status address in use must not leave the HAProxy just started running.
+    statusAddr = await server.start();
     await agent.start();
   } catch (err) {
     accessLog?.close();

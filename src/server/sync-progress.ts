@@ -26,11 +26,16 @@ export function syncCounts(agent: Agent): SyncCounts {
   return { total: keys.length, synced, ready };
 }
 
-/** Log progress every `intervalMs` until synced (or `maxMs` passes); returns a cancel function. */
-export function reportInitialSync(agent: Agent, log: Logger, opts: { intervalMs?: number; maxMs?: number } = {}): () => void {
+/**
+ * Check every `checkMs` until synced (or `maxMs` passes), logging progress at most every
+ * `intervalMs`; returns a cancel function. Checked often so "complete" is logged when it happens
+ * (a check each second delayed it by up to a second, more than a small directory's whole sync).
+ */
+export function reportInitialSync(agent: Agent, log: Logger, opts: { intervalMs?: number; checkMs?: number; maxMs?: number } = {}): () => void {
   const started = Date.now();
   const maxMs = opts.maxMs ?? 120_000;
   let last = '';
+  let lastAt = started;
   const tick = (): boolean => {
     const c = syncCounts(agent);
     const done = c.synced === c.total && agent.queue.depth === 0;
@@ -43,13 +48,15 @@ export function reportInitialSync(agent: Agent, log: Logger, opts: { intervalMs?
       return true;
     }
     const line = `initial sync: ${c.ready}/${c.total} objects ready`;
-    if (line !== last) log.info({ ...c }, line);
-    last = line;
+    if (line !== last && Date.now() - lastAt >= (opts.intervalMs ?? 1000)) {
+      log.info({ ...c }, line);
+      [last, lastAt] = [line, Date.now()];
+    }
     return false;
   };
   const timer = setInterval(() => {
     if (tick()) clearInterval(timer);
-  }, opts.intervalMs ?? 1000);
+  }, opts.checkMs ?? 50);
   timer.unref();
   return () => clearInterval(timer);
 }
