@@ -1,17 +1,17 @@
 /**
- * `node bin/dockstack.js agent` as a separate process, as it runs in production: its memory is its
- * own (VmRSS from /proc), its readiness read from its status API.
+ * `dockstack agent` as a separate process, as it runs in production: its memory is its own (VmRSS
+ * from /proc, heap from bench/load/memory-probe.mjs over IPC), its readiness read from its status API.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../bin/dockstack.js', import.meta.url));
+const PROBE = fileURLToPath(new URL('./memory-probe.mjs', import.meta.url));
 
 export interface AgentProcess {
   readonly child: ChildProcess;
-  /** VmRSS and VmHWM (peak) in MiB. */
-  memory(): Promise<{ rssMiB: number; peakMiB: number }>;
+  /** VmRSS, VmHWM (peak) and V8 heap used, in MiB. */
+  memory(): Promise<AgentMemory>;
   /** Poll (every 200 ms, bounded) until every object the status API lists satisfies `ok`. */
   until(ok: (objects: readonly StatusObject[]) => boolean, timeoutMs: number): Promise<void>;
   /** SIGTERM (deregisters, stops HAProxy); SIGKILL after 15 s. */
@@ -23,11 +23,21 @@ export interface StatusObject {
   readonly status: { conditions: { type: string; status: string }[]; details: Record<string, unknown> };
 }
 
+export interface AgentMemory {
+  readonly rssMiB: number;
+  readonly peakMiB: number;
+  readonly heapUsedMiB: number;
+}
+
 export const allReady = (objects: readonly StatusObject[], n: number): boolean =>
   objects.length === n && objects.every((o) => o.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
 
-export function spawnAgent(args: readonly string[], statusAddr: string): AgentProcess {
-  const child = spawn(process.execPath, [BIN, 'agent', '--status-addr', statusAddr, '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Start `bin` (an installed bin/dockstack.js) as `dockstack agent … args`. */
+export function spawnAgent(bin: string, args: readonly string[], statusAddr: string): AgentProcess {
+  const child = spawn(process.execPath, [bin, 'agent', '--status-addr', statusAddr, '--log-level', 'warn', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: { ...process.env, NODE_OPTIONS: `--import ${PROBE}` },
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -38,7 +48,12 @@ export function spawnAgent(args: readonly string[], statusAddr: string): AgentPr
     async memory() {
       const text = await readFile(`/proc/${child.pid}/status`, 'utf8');
       const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-      return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+      const heap = await new Promise<NodeJS.MemoryUsage>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no memory answer from the agent within 5 s')), 5000);
+        child.once('message', (m) => (clearTimeout(timer), resolve(m as NodeJS.MemoryUsage)));
+        child.send('memory');
+      });
+      return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024, heapUsedMiB: heap.heapUsed / 1048576 };
     },
     async until(ok, timeoutMs) {
       const deadline = Date.now() + timeoutMs;

@@ -1,4 +1,4 @@
-/** A hand-written minimal HAProxy (`listen` + one `server`), the reference our generated config is compared with. */
+/** A hand-written minimal HAProxy (`listen` + one `server`), the reference our generated config is compared with, and variants of it. */
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -9,21 +9,30 @@ export interface PlainHaproxy {
 }
 
 export async function startPlainHaproxy(dir: string, mode: 'tcp' | 'http', port: number, backendPort: number): Promise<PlainHaproxy> {
-  const cfg = join(dir, `plain-${mode}.cfg`);
-  await writeFile(
-    cfg,
-    [
-      'defaults',
-      `  mode ${mode}`,
-      '  timeout connect 5s',
-      '  timeout client 1h',
-      '  timeout server 1h',
-      `listen plain`,
-      `  bind 127.0.0.1:${port}`,
-      `  server only 127.0.0.1:${backendPort}`,
-      '',
-    ].join('\n'),
-  );
+  return startHaproxyConfig(dir, `plain-${mode}`, minimalConfig(mode, port, backendPort), port);
+}
+
+/** The hand-written minimal config, with `extra` lines added to its `defaults` and `listen` sections. */
+export function minimalConfig(mode: 'tcp' | 'http', port: number, backendPort: number, extra: { defaults?: readonly string[]; listen?: readonly string[] } = {}): string {
+  return [
+    'defaults',
+    `  mode ${mode}`,
+    '  timeout connect 5s',
+    '  timeout client 1h',
+    '  timeout server 1h',
+    ...(extra.defaults ?? []).map((l) => `  ${l}`),
+    `listen plain`,
+    `  bind 127.0.0.1:${port}`,
+    ...(extra.listen ?? []).map((l) => `  ${l}`),
+    `  server only 127.0.0.1:${backendPort}`,
+    '',
+  ].join('\n');
+}
+
+/** `haproxy -db -f` on `text` (written to DIR/NAME.cfg), once it accepts connections on `port`. */
+export async function startHaproxyConfig(dir: string, name: string, text: string, port: number): Promise<PlainHaproxy> {
+  const cfg = join(dir, `${name}.cfg`);
+  await writeFile(cfg, text);
   const child = spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
@@ -37,7 +46,7 @@ export async function startPlainHaproxy(dir: string, mode: 'tcp' | 'http', port:
   while (!(await accepts(port))) {
     if (Date.now() > deadline || child.exitCode !== null) {
       await stop();
-      throw new Error(`hand-written haproxy did not listen on ${port}`);
+      throw new Error(`haproxy -f ${cfg} did not listen on ${port}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
