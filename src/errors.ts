@@ -5,7 +5,7 @@
 export const ERROR_CODES = [
   'E_MANIFEST', 'E_REGISTRY', 'E_REGISTRY_UNAVAILABLE', 'E_HAPROXY', 'E_HAPROXY_STATE', 'E_PROXY', 'E_PROXY_INPUT', 'E_TERMINAL',
   'E_USAGE', 'E_BAD_REQUEST', 'E_NOT_FOUND', 'E_NO_AGENT', 'E_STATUS_API', 'E_STATUS_LISTEN', 'E_STATE_DIR', 'E_OUTSIDE_MANIFESTS',
-  'E_CONFIG', 'E_DIFF_FAILED', 'E_WAIT_FAILED', 'E_CHECK_FAILED', 'E_DOCKER', 'E_LISTEN_CONFLICT', 'E_ABORTED',
+  'E_CONFIG', 'E_DIFF_FAILED', 'E_WAIT_FAILED', 'E_CHECK_FAILED', 'E_DOCKER', 'E_LISTEN_CONFLICT', 'E_ABORTED', 'E_INSTANCE_CONFLICT',
 ] as const;
 /** Every code an error may carry: scripts and the status API match on these, never on message text. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -57,9 +57,25 @@ export class ManifestError extends DockstackError {
 /** A registry operation failed. `transient` errors (connection loss, timeouts) are retried with backoff. */
 export class RegistryError extends DockstackError {
   readonly transient: boolean;
-  constructor(message: string, opts: { transient: boolean; cause?: unknown; hint?: string }) {
-    super(opts.transient ? 'E_REGISTRY_UNAVAILABLE' : 'E_REGISTRY', message, opts);
+  constructor(message: string, opts: { transient: boolean; cause?: unknown; hint?: string; code?: ErrorCode }) {
+    super(opts.code ?? (opts.transient ? 'E_REGISTRY_UNAVAILABLE' : 'E_REGISTRY'), message, opts);
     this.transient = opts.transient;
+  }
+}
+
+/**
+ * Another agent's live registration holds our instance id for another host (two hosts configured
+ * with one id). It is never overwritten or deleted; ours is not written until it is gone.
+ */
+export class InstanceConflictError extends RegistryError {
+  readonly holder: string;
+  constructor(key: string, instanceId: string, holder: string) {
+    super(`registering ${key}: instance id ${instanceId} is held by another agent's live registration for ${holder}`, {
+      transient: false,
+      code: 'E_INSTANCE_CONFLICT',
+      hint: 'give each host its own instance id (leave spec.instanceId unset for a per-host default)',
+    });
+    this.holder = holder;
   }
 }
 

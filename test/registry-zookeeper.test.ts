@@ -4,7 +4,7 @@ import zookeeper from 'node-zookeeper-client';
 import { createRegistry } from '../src/registry/create-registry.ts';
 import { CreateMode, ZkClient, ZkOpError, ZkException } from '../src/registry/zookeeper-client.ts';
 import type { Registry } from '../src/registry/registry.ts';
-import { RegistryError, UsageError } from '../src/errors.ts';
+import { InstanceConflictError, RegistryError, UsageError } from '../src/errors.ts';
 import { eventually } from './harness/eventually.ts';
 import { startZooKeeper, type ZooKeeperServer } from './harness/zookeeper.ts';
 import { startTcpProxy } from './harness/tcp-proxy.ts';
@@ -78,16 +78,65 @@ describe('ZooKeeper registry on a real server', () => {
     assert.equal(key, `/nerve/web/${children[0]}`);
   });
 
-  it("removes a crashed predecessor's stale nodes but not its own", async () => {
+  it("removes a crashed predecessor's stale nodes, never another instance's or another host's", async () => {
+    const node = (port: number, name = 'app-1', host = '10.0.0.1'): Buffer => Buffer.from(JSON.stringify({ host, port, name }));
     await other.mkdirp('/stale/svc');
-    await other.create('/stale/svc/app-1_0000000001', Buffer.from('{"host":"10.0.0.1","port":1,"name":"app-1"}'), CreateMode.PERSISTENT);
-    await other.create('/stale/svc/app-1_0000000002', Buffer.from('{"host":"10.0.0.1","port":2,"name":"app-1"}'), CreateMode.EPHEMERAL);
-    await other.create('/stale/svc/app-10_0000000003', Buffer.from('{"host":"10.0.0.1","port":3,"name":"app-10"}'), CreateMode.EPHEMERAL);
+    await other.create('/stale/svc/app-1_0000000101', node(1), CreateMode.PERSISTENT);
+    await other.create('/stale/svc/app-1_0000000102', node(2), CreateMode.EPHEMERAL);
+    const keep = [
+      await other.create('/stale/svc/app-10_0000000103', node(3, 'app-10'), CreateMode.EPHEMERAL),
+      // Another Service whose id has ours as a prefix (`web` vs `web_2`): its live node is not ours.
+      await other.create('/stale/svc/app-1_2_0000000104', node(4, 'app-1_2'), CreateMode.EPHEMERAL),
+      // Our name pattern, but data naming another instance, or no instance at all.
+      await other.create('/stale/svc/app-1_0000000105', node(5, 'someone-else'), CreateMode.EPHEMERAL),
+      await other.create('/stale/svc/app-1_0000000106', Buffer.from('junk'), CreateMode.PERSISTENT),
+      // Not a sequential suffix of ours.
+      await other.create('/stale/svc/app-1_x', node(6), CreateMode.PERSISTENT),
+    ];
     const r = await reg(`zk://${zk.connectString}`);
     const key = await r.register('/stale/svc', { host: '10.0.0.1', port: 9, name: 'app-1' });
     await r.register('/stale/svc', { host: '10.0.0.1', port: 9, name: 'app-1' });
     const children = (await other.getChildren('/stale/svc'))?.sort();
-    assert.deepEqual(children, [key.slice('/stale/svc/'.length), 'app-10_0000000003'].sort());
+    assert.deepEqual(children, [key, ...keep].map((k) => k.slice('/stale/svc/'.length)).sort());
+  });
+
+  it("an agent registering `web` never deletes the live node of another agent's `web_2`, through resyncs and session expiry", async () => {
+    const proxy = await startTcpProxy(zk.port);
+    try {
+      const web = await reg(`zk://127.0.0.1:${proxy.port}`, { sessionTimeoutMs: 1500 });
+      const web2 = await reg(`zk://${zk.connectString}`);
+      const theirs = await web2.register('/prefix/svc', { host: '10.0.0.2', port: 80, name: 'web_2' });
+      await eventually(() => web.register('/prefix/svc', { host: '10.0.0.1', port: 80, name: 'web' }), { timeoutMs: 15_000 });
+      for (let i = 0; i < 3; i++) await web.register('/prefix/svc', { host: '10.0.0.1', port: 80, name: 'web' });
+      // A new session searches the path for its predecessor's nodes: the case that deleted web_2's.
+      proxy.cut();
+      await eventually(async () => assert.deepEqual((await other.getChildren('/prefix/svc'))?.length, 1), { timeoutMs: 20_000 });
+      proxy.restore();
+      await eventually(async () => assert.deepEqual((await web.list('/prefix/svc')).instances.map((i) => i.name), ['web', 'web_2']), { timeoutMs: 20_000 });
+      assert.ok(await other.exists(theirs), `web_2's node ${theirs} is still there`);
+      await web.deregister('/prefix/svc', 'web');
+      assert.deepEqual((await other.getChildren('/prefix/svc'))?.map((c) => `/prefix/svc/${c}`), [theirs]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("another host's live node with our id is a conflict: reported, never deleted, ours not written", async () => {
+    const first = await reg(`zk://${zk.connectString}`);
+    const second = await reg(`zk://${zk.connectString}`);
+    const held = await first.register('/conflict/svc', { host: '10.0.0.1', port: 80, name: 'shared' });
+    await assert.rejects(second.register('/conflict/svc', { host: '10.0.0.2', port: 80, name: 'shared' }), (e: unknown) => {
+      assert.ok(e instanceof InstanceConflictError, String(e));
+      assert.equal(e.transient, false);
+      assert.match(e.message, /instance id shared is held by another agent's live registration for 10\.0\.0\.1/);
+      return true;
+    });
+    await second.deregister('/conflict/svc', 'shared');
+    assert.deepEqual((await other.getChildren('/conflict/svc'))?.map((c) => `/conflict/svc/${c}`), [held]);
+    // Once the holder is gone, the id is free.
+    await first.deregister('/conflict/svc', 'shared');
+    const mine = await second.register('/conflict/svc', { host: '10.0.0.2', port: 80, name: 'shared' });
+    assert.deepEqual((await other.getChildren('/conflict/svc'))?.map((c) => `/conflict/svc/${c}`), [mine]);
   });
 
   it('operations fail transiently while the server is unreachable, without waiting for it at construction', async () => {
@@ -131,7 +180,7 @@ describe('ZooKeeper registry on a real server', () => {
       const before = calls;
       await other.mkdirp('/exp/other');
       await other.create('/exp/other/x', Buffer.from('{"host":"10.0.0.2","port":81}'), CreateMode.EPHEMERAL);
-      await eventually(() => assert.ok(calls > before));
+      await eventually(() => assert.ok(calls > before, 'the watch fires on the new session'));
     } finally {
       await proxy.close();
     }
@@ -149,7 +198,7 @@ describe('ZooKeeper registry on a real server', () => {
     assert.equal((await eventually(() => other.getChildren('/restart/svc'), { timeoutMs: 10_000 }))?.length, 1);
     const before = calls;
     await eventually(() => other.mkdirp('/restart/watched/child'), { timeoutMs: 10_000 });
-    await eventually(() => assert.ok(calls > before));
+    await eventually(() => assert.ok(calls > before, 'the watch fires after the restart'));
   });
 
   // ZooKeeper checks DELETE on the parent, which must stay open for other agents to register, so

@@ -3,8 +3,8 @@
  * EPHEMERAL_SEQUENTIAL znode `<path>/<instanceId>_<seq>` holding Nerve's JSON. Registrations and
  * watches are desired state: restored on a new session after expiry, re-armed after reconnect.
  */
-import { RegistryError } from '../errors.ts';
-import { encodeInstance, parseInstance, toListing } from './instance.ts';
+import { InstanceConflictError, RegistryError } from '../errors.ts';
+import { encodeInstance, isRejected, parseInstance, toListing } from './instance.ts';
 import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, ListingChange, Registry, RegistryState, Rejected } from './registry.ts';
 import { ZookeeperWatch, type ZkWatchHost } from './zookeeper-watch.ts';
@@ -26,6 +26,14 @@ interface Registration {
   written?: string;
   version?: number;
 }
+
+interface ZNode {
+  readonly znode: string;
+  readonly version: number;
+}
+
+/** The ephemeralOwner of a persistent node. */
+const NO_OWNER = Buffer.alloc(8);
 
 export class ZookeeperRegistry implements Registry {
   readonly kind = 'zookeeper';
@@ -66,7 +74,7 @@ export class ZookeeperRegistry implements Registry {
     this.regs.delete(key);
     await within(this.locked(key, async () => {
       if (reg?.znode) await this.client.remove(reg.znode);
-      await this.removeOwn(path, instanceName);
+      await this.removeOwn(this.full(path), instanceName);
     }), { signal });
   }
 
@@ -159,13 +167,14 @@ export class ZookeeperRegistry implements Registry {
     if (reg.znode && (await this.refresh(reg, data))) return this.relative(reg.znode);
     reg.znode = undefined;
     const full = this.full(reg.path);
-    const sid = this.client.sessionId();
-    const { own, stale } = await this.existing(full, reg.instance.name, sid);
-    if (own) {
+    const { own, stale, conflicts } = await this.existing(full, reg.instance);
+    if (own[0]) {
       // A node of our own session (from a create whose reply we missed) is adopted, never duplicated.
-      reg.znode = own.znode;
-      await this.refresh(reg, data, own.version);
+      reg.znode = own[0].znode;
+      await this.refresh(reg, data, own[0].version);
+      stale.push(...own.slice(1).map((n) => n.znode));
     } else {
+      if (conflicts[0]) throw new InstanceConflictError(conflicts[0].znode, reg.instance.name, conflicts[0].host);
       await this.client.mkdirp(full);
       const acls = this.opts.auth ? creatorAllWorldRead() : undefined;
       reg.znode = await this.client.create(`${full}/${reg.instance.name}_`, data, CreateMode.EPHEMERAL_SEQUENTIAL, acls);
@@ -174,7 +183,7 @@ export class ZookeeperRegistry implements Registry {
     }
     // Make before break: a crashed predecessor's nodes go only once ours exists, so the instance is
     // never without an entry (for a moment it has two, at the same host:port, which listings merge).
-    for (const znode of stale) if (znode !== reg.znode) await this.removeStale(znode);
+    for (const znode of stale) await this.removeStale(znode);
     return this.relative(reg.znode);
   }
 
@@ -197,19 +206,28 @@ export class ZookeeperRegistry implements Registry {
     }
   }
 
-  /** One listing of `<name>_*` children of `full`: the first owned by session `sid`, and all others. */
-  private async existing(full: string, name: string, sid: Buffer): Promise<{ own?: { znode: string; version: number }; stale: string[] }> {
-    const children = (await this.client.getChildren(full))?.filter((c) => c.startsWith(`${name}_`)).sort() ?? [];
-    let own: { znode: string; version: number } | undefined;
-    const stale: string[] = [];
-    for (const child of children) {
+  /**
+   * The nodes of instance `inst` under `full`: named `<name>_<10 digits>` (Nerve's sequential
+   * suffix, so `web` never matches `web_2_…`) and holding data that names it; nothing else is ever
+   * ours to touch. `own`: this session's. `stale`: a persistent node, or another session's at our
+   * host (a crashed predecessor). `conflicts`: another live session's for another host, that is,
+   * another agent using our id: never deleted.
+   */
+  private async existing(full: string, inst: Pick<Instance, 'name'> & { host?: string }): Promise<{ own: ZNode[]; stale: string[]; conflicts: { znode: string; host: string }[] }> {
+    const sid = this.client.sessionId();
+    const seq = new RegExp(`^${inst.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d{10}$`);
+    const found = { own: [] as ZNode[], stale: [] as string[], conflicts: [] as { znode: string; host: string }[] };
+    for (const child of (await this.client.getChildren(full))?.filter((c) => seq.test(c)).sort() ?? []) {
       const znode = `${full}/${child}`;
-      const stat = await this.client.exists(znode);
-      if (!stat) continue;
-      if (!own && stat.ephemeralOwner.equals(sid)) own = { znode, version: stat.version };
-      else stale.push(znode);
+      const d = await this.client.getData(znode);
+      const parsed = d && parseInstance(znode, d.data);
+      if (!d || !parsed || isRejected(parsed) || parsed.name !== inst.name) continue;
+      const owner = d.stat.ephemeralOwner;
+      if (owner.equals(sid)) found.own.push({ znode, version: d.stat.version });
+      else if (owner.equals(NO_OWNER) || parsed.host === inst.host) found.stale.push(znode);
+      else found.conflicts.push({ znode, host: parsed.host });
     }
-    return own ? { own, stale } : { stale };
+    return found;
   }
 
   private async removeStale(znode: string): Promise<void> {
@@ -220,13 +238,9 @@ export class ZookeeperRegistry implements Registry {
     });
   }
 
-  /** Delete the `<name>_*` children of `path` that this session owns (duplicates from missed replies). */
-  private async removeOwn(path: string, name: string): Promise<void> {
-    const full = this.full(path);
-    const sid = this.client.sessionId();
-    const { own, stale } = await this.existing(full, name, sid);
-    if (own) await this.client.remove(own.znode);
-    for (const znode of stale) if ((await this.client.exists(znode))?.ephemeralOwner.equals(sid)) await this.client.remove(znode);
+  /** Delete this session's nodes of instance `name` under `full` (duplicates from missed replies included). */
+  private async removeOwn(full: string, name: string): Promise<void> {
+    for (const n of (await this.existing(full, { name })).own) await this.client.remove(n.znode);
   }
 
   private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
