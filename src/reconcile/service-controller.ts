@@ -4,7 +4,7 @@
  * Health runners live per key and are rebuilt when the spec's generation or the address changes; their
  * transitions only enqueue the key.
  */
-import { describeError, RegistryError } from '../errors.ts';
+import { describeError, InstanceConflictError, RegistryError } from '../errors.ts';
 import type { CheckStatus } from '../health/check-loop.ts';
 import { isLoopback, type HostAddress } from '../host-address.ts';
 import type { HealthCheckSpec, ServiceManifest } from '../manifest/schema.ts';
@@ -40,6 +40,8 @@ export class ServiceController {
   private readonly draining = new Set<ObjectKey>();
   /** Keys already warned about an address that cannot be registered (warn once, not every resync). */
   private readonly addressWarned = new Set<ObjectKey>();
+  /** Keys already warned about an instance id another agent holds, with the holder (warn once per holder). */
+  private readonly conflictWarned = new Map<ObjectKey, string>();
   private readonly address: HostAddress;
 
   constructor(
@@ -100,6 +102,7 @@ export class ServiceController {
         status.setCondition(key, 'Registered', 'False', reason, blocked ? this.addressProblem(key, blocked) : '');
       }
       if (!blocked) this.addressWarned.delete(key);
+      this.conflictWarned.delete(key);
       status.patch(key, { lastError: undefined });
       status.setCondition(key, 'Ready', want ? 'True' : 'False', want ? 'Registered' : 'NotRegistered');
       // Health flips are what enqueue a Service; one that never rose would show no reason until the
@@ -107,6 +110,7 @@ export class ServiceController {
       if (!runner.healthy && checks.some((c) => c.lastResult === 'none')) return { requeueAfterMs: Math.min(1000, ...m.spec.checks.map((c) => c.intervalMs)) };
     } catch (err) {
       if (signal?.aborted) throw err; // shutting down: not the registry's failure
+      if (err instanceof InstanceConflictError) return this.conflicted(key, err);
       const transient = err instanceof RegistryError && err.transient;
       status.patch(key, { lastError: describeError(err) });
       status.setCondition(key, 'Ready', 'False', transient ? 'RegistryUnavailable' : 'RegistryError', describeError(err));
@@ -122,6 +126,23 @@ export class ServiceController {
     if (!this.addressWarned.has(key)) this.ctx.status.event(key, 'Warning', reason, msg);
     this.addressWarned.add(key);
     return msg;
+  }
+
+  /**
+   * Another agent's live registration holds our instance id for another host: ours is not written
+   * and theirs is left alone (each would otherwise remove the other as its stale predecessor).
+   * Polled, because nothing here hears the holder leave.
+   */
+  private conflicted(key: ObjectKey, err: InstanceConflictError): ReconcileResult {
+    const { status } = this.ctx;
+    const msg = `${err.message}; ${err.hint ?? ''}`;
+    if (this.registered.delete(key)) status.event(key, 'Warning', 'Deregistered', 'deregistered (InstanceConflict)');
+    if (this.conflictWarned.get(key) !== err.holder) status.event(key, 'Warning', 'InstanceConflict', msg);
+    this.conflictWarned.set(key, err.holder);
+    status.patch(key, { details: { registryKey: null }, lastError: describeError(err) });
+    status.setCondition(key, 'Registered', 'False', 'InstanceConflict', msg);
+    status.setCondition(key, 'Ready', 'False', 'InstanceConflict', msg);
+    return { requeueAfterMs: CONFLICT_RETRY_MS };
   }
 
   /** Deregister everything (graceful shutdown: deregister first, then exit). */
@@ -160,8 +181,11 @@ export class ServiceController {
     this.ctx.status.delete(key);
     this.draining.delete(key);
     this.addressWarned.delete(key);
+    this.conflictWarned.delete(key);
   }
 }
+
+const CONFLICT_RETRY_MS = 10_000;
 
 /** Why a Service is unhealthy: each failing check's last error ("http 127.0.0.1:80: GET /: timed out…"). */
 function failingMessage(checks: readonly CheckStatus[]): string {

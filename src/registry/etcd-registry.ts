@@ -1,12 +1,14 @@
 /**
  * etcd v3 registry: each registration is the key `<prefix><path>/<instanceId>` holding Nerve's JSON,
  * attached to one lease per agent that etcd3 keeps alive. On lease loss a new lease is granted
- * (bounded backoff) and every registration is put again.
+ * (bounded backoff) and every registration is put again. Every register() reads the key back: one
+ * another client deleted, overwrote or detached from our lease is written again, unless another
+ * agent's live lease holds it for another host (a conflict: reported, never overwritten).
  */
 import { circuitBreaker, ConsecutiveBreaker, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
 import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCUnavailableError, type IOptions, type Lease } from 'etcd3';
-import { RegistryError } from '../errors.ts';
-import { encodeInstance, parseInstance, toListing } from './instance.ts';
+import { InstanceConflictError, RegistryError } from '../errors.ts';
+import { encodeInstance, isRejected, parseInstance, toListing } from './instance.ts';
 import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, ListingChange, Registry, RegistryState } from './registry.ts';
 import { DEFAULT_PATH_LIMITS, readPrefix, type PathLimits } from './etcd-range.ts';
@@ -28,6 +30,16 @@ export interface EtcdRegistryOptions {
   readonly onEvent?: (e: { type: string; message: string }) => void;
 }
 
+interface Registration {
+  readonly instance: Instance;
+  readonly json: string;
+  /** Written at least once: a missing or changed value is then someone else's doing. */
+  written?: boolean;
+}
+
+/** The lease of a key put without one. */
+const NO_LEASE = '0';
+
 export class EtcdRegistry implements Registry {
   readonly kind = 'etcd';
   private readonly client: Etcd3;
@@ -37,7 +49,7 @@ export class EtcdRegistry implements Registry {
   private lease: Lease | undefined;
   private regrantDelayMs = 250;
   private regrantTimer: NodeJS.Timeout | undefined;
-  private readonly regs = new Map<string, string>();
+  private readonly regs = new Map<string, Registration>();
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
   private readonly conn = new RegistryStateCell('connecting', (s) => this.log('state', `etcd ${s}`));
   private closed = false;
@@ -76,17 +88,29 @@ export class EtcdRegistry implements Registry {
 
   async register(path: string, instance: Instance, signal?: AbortSignal): Promise<string> {
     const key = this.key(path, instance.name);
-    const json = encodeInstance(instance);
-    if (this.regs.get(key) === json && this.lease) return key.slice(this.opts.prefix.length);
-    this.regs.set(key, json);
-    await this.op(`registering ${key}`, () => this.currentLease().put(key).value(json).exec(), signal);
+    const prev = this.regs.get(key);
+    const reg: Registration = prev?.json === encodeInstance(instance) ? prev : { instance, json: encodeInstance(instance) };
+    this.regs.set(key, reg);
+    try {
+      await this.op(`registering ${key}`, () => this.ensure(key, reg, this.currentLease()), signal);
+    } catch (err) {
+      if (err instanceof InstanceConflictError && this.regs.get(key) === reg) this.regs.delete(key);
+      throw err;
+    }
     return key.slice(this.opts.prefix.length);
   }
 
+  /** Delete our key: only when our lease holds it, or no lease does; another agent's live one stays. */
   async deregister(path: string, instanceName: string, signal?: AbortSignal): Promise<void> {
     const key = this.key(path, instanceName);
     this.regs.delete(key);
-    await this.op(`deleting ${key}`, () => this.client.delete().key(key).exec(), signal);
+    await this.op(`deleting ${key}`, async () => {
+      const kv = (await this.client.get(key).exec()).kvs[0];
+      if (!kv) return;
+      const ours = this.lease && !this.lease.revoked() ? await this.lease.grant().catch(() => undefined) : undefined;
+      if (kv.lease !== NO_LEASE && kv.lease !== ours) return;
+      await this.client.if(key, 'Mod', '==', kv.mod_revision).then(this.client.delete().key(key)).commit();
+    }, signal);
   }
 
   async list(path: string, signal?: AbortSignal): Promise<Listing> {
@@ -157,13 +181,37 @@ export class EtcdRegistry implements Registry {
     const lease = this.currentLease();
     try {
       await lease.grant();
-      await Promise.all([...this.regs].map(([key, json]) => lease.put(key).value(json).exec()));
+      await Promise.all([...this.regs].map(([key, reg]) => this.ensure(key, reg, lease).catch((err: unknown) => {
+        if (!(err instanceof InstanceConflictError)) throw err;
+        this.log('instance-conflict', err.message);
+        if (this.regs.get(key) === reg) this.regs.delete(key);
+      })));
       this.setState('connected');
       this.log('restored', `re-registered ${this.regs.size} instance(s) on a new etcd lease`);
     } catch (err) {
       this.log('restore-failed', `re-registering on a new etcd lease: ${err instanceof Error ? err.message : String(err)}`);
       if (this.lease === lease) lease.emit('lost', err);
     }
+  }
+
+  /**
+   * Make `key` hold `reg` on `lease`: read it, and write it (only if unchanged since that read)
+   * when it is missing, differs, or is on another lease, unless that is another agent's live
+   * registration of our id for another host.
+   */
+  private async ensure(key: string, reg: Registration, lease: Lease): Promise<void> {
+    const id = await lease.grant();
+    const kv = (await this.client.get(key).exec()).kvs[0];
+    if (kv?.lease === id && kv.value.toString() === reg.json) return;
+    if (kv && kv.lease !== NO_LEASE && kv.lease !== id) {
+      const held = parseInstance(key, kv.value);
+      if (!isRejected(held) && held.name === reg.instance.name && held.host !== reg.instance.host) throw new InstanceConflictError(key, reg.instance.name, held.host);
+    }
+    if (reg.written) this.log('healed', `${key} was ${kv ? 'changed or moved off our lease' : 'deleted'} by another client; writing it again`);
+    const put = this.client.put(key).value(reg.json).lease(id);
+    const done = await this.client.if(key, 'Mod', '==', kv?.mod_revision ?? '0').then(put).commit();
+    if (!done.succeeded) throw new RegistryError(`${key} changed while it was being written`, { transient: true });
+    reg.written = true;
   }
 
   private async op<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
