@@ -4,12 +4,16 @@
  */
 import type { Kind } from './manifest/schema.ts';
 
-export type ObjectKey = `service/${string}` | `subscription/${string}`;
+export type ServiceKey = `service/${string}`;
+export type SubscriptionKey = `subscription/${string}`;
+export type ObjectKey = ServiceKey | SubscriptionKey;
+/** The key type of objects of kind `K`. */
+export type KeyOf<K extends Kind> = K extends 'Service' ? ServiceKey : SubscriptionKey;
 
 const PREFIX = { Service: 'service/', Subscription: 'subscription/' } as const satisfies Record<Kind, string>;
 
 /** keyOf('Service', 'mysql') → "service/mysql". */
-export const keyOf = (kind: Kind, name: string): ObjectKey => `${PREFIX[kind]}${name}`;
+export const keyOf = <K extends Kind>(kind: K, name: string): KeyOf<K> => `${PREFIX[kind]}${name}` as KeyOf<K>;
 
 /** "service/mysql" → { kind: 'Service', name: 'mysql' }; undefined for anything that is not a key. */
 export function parseKey(key: string): { kind: Kind; name: string } | undefined {

@@ -205,7 +205,7 @@ describe('the watch stream and clients that do not read', () => {
     // 1,500 changes of a ~20 KB object: 30 MB for each client that never reads.
     const blob = 'x'.repeat(20_000);
     for (let i = 0; i < 1500; i++) {
-      running.agent.status.patch('service/churn', { details: { blob, i } });
+      running.agent.status.patch('service/churn', { details: { path: blob, port: i } });
       if (i % 100 === 0) {
         peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
         await new Promise((r) => setImmediate(r));

@@ -25,7 +25,7 @@ function row(v: ObjectView, wide: boolean, live?: LiveBackends): string[] {
   const kindCols =
     v.kind === 'Service'
       ? [String(spec.path ?? '-'), d.host && d.port ? `${String(d.host)}:${String(d.port)}` : '-']
-      : [String(spec.service ?? '-'), String(d.listen ?? '-'), String((d.backends as string[] | undefined)?.length ?? '-')];
+      : [String(spec.service ?? '-'), String(d.listen ?? '-'), String(d.backends?.length ?? '-')];
   const cols = [...base, ...kindCols, String(v.metadata.generation ?? '-'), String(v.status.observedGeneration ?? '-'), age(ready?.lastTransitionTime)];
   if (wide && v.kind === 'Subscription') {
     const servers = live?.[v.metadata.name];

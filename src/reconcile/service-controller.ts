@@ -10,7 +10,7 @@ import { isLoopback, type HostAddress } from '../host-address.ts';
 import type { HealthCheckSpec, ServiceManifest } from '../manifest/schema.ts';
 import type { Instance, Registry } from '../registry/registry.ts';
 import type { ControllerContext } from './controller-context.ts';
-import { nameOf, type ObjectKey } from '../object-key.ts';
+import { nameOf, type ObjectKey, type ServiceKey } from '../object-key.ts';
 import type { ReconcileResult } from './work-queue.ts';
 
 /** The health of one Service instance under its checks (rise/fall applied). */
@@ -59,13 +59,13 @@ export class ServiceController {
   }
 
   /** Deregister `key` and keep it out of the registry until undrain (the process keeps serving). */
-  drain(key: ObjectKey, on: boolean): void {
+  drain(key: ServiceKey, on: boolean): void {
     if (on) this.draining.add(key);
     else this.draining.delete(key);
     this.ctx.enqueue(key);
   }
 
-  async reconcile(key: ObjectKey, signal?: AbortSignal): Promise<ReconcileResult | void> {
+  async reconcile(key: ServiceKey, signal?: AbortSignal): Promise<ReconcileResult | void> {
     const desired = this.ctx.desired.get(key);
     if (!desired || desired.manifest.kind !== 'Service') return this.remove(key, signal);
     const m = desired.manifest;
@@ -119,7 +119,7 @@ export class ServiceController {
   }
 
   /** Why `key` is not registered with the agent's address, with the fix; a Warning event the first time. */
-  private addressProblem(key: ObjectKey, reason: 'LoopbackAddress' | 'NoAddress'): string {
+  private addressProblem(key: ServiceKey, reason: 'LoopbackAddress' | 'NoAddress'): string {
     const msg = reason === 'LoopbackAddress'
       ? `not registering loopback address ${this.address.describe()} in a registry other hosts read; start the agent with --host ADDRESS or --host INTERFACE (e.g. --host eth0), or set spec.host`
       : `no address to register: ${this.address.describe()}; give --host an interface with an IPv4 address, or an address`;
@@ -155,7 +155,7 @@ export class ServiceController {
     this.registered.clear();
   }
 
-  private async ensureRunner(key: ObjectKey, generation: number, m: ServiceManifest, host: string): Promise<HealthRunner> {
+  private async ensureRunner(key: ServiceKey, generation: number, m: ServiceManifest, host: string): Promise<HealthRunner> {
     const existing = this.runners.get(key);
     if (existing && existing.generation === generation && existing.host === host) return existing.runner;
     await existing?.runner.stop();
@@ -168,7 +168,7 @@ export class ServiceController {
     return runner;
   }
 
-  private async remove(key: ObjectKey, signal?: AbortSignal): Promise<void> {
+  private async remove(key: ServiceKey, signal?: AbortSignal): Promise<void> {
     const r = this.runners.get(key);
     this.runners.delete(key);
     await r?.runner.stop();

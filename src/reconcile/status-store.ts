@@ -4,6 +4,7 @@
  * ring of recent events per object. Subscribers (status API `-w`) hear every change.
  */
 import type { ObjectKey } from '../object-key.ts';
+import type { AnyDetails, DetailsOf } from './object-details.ts';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -15,12 +16,12 @@ export interface Condition {
   readonly lastTransitionTime: string;
 }
 
-export interface ObjectStatus {
+export interface ObjectStatus<D = AnyDetails> {
   observedGeneration?: number;
   conditions: Condition[];
   lastError?: string;
-  /** Controller-specific observed facts (registered key, checks, backends…). */
-  details: Record<string, unknown>;
+  /** Observed facts of the object's kind (registered key, checks, backends…): object-details.ts. */
+  details: D;
 }
 
 export interface StatusEvent {
@@ -45,8 +46,8 @@ export class StatusStore {
 
   constructor(private readonly now: () => Date = () => new Date()) {}
 
-  get(key: ObjectKey): Readonly<ObjectStatus> | undefined {
-    return this.statuses.get(key);
+  get<K extends ObjectKey>(key: K): Readonly<ObjectStatus<DetailsOf<K>>> | undefined {
+    return this.statuses.get(key) as ObjectStatus<DetailsOf<K>> | undefined;
   }
 
   keys(): ObjectKey[] {
@@ -74,7 +75,7 @@ export class StatusStore {
   }
 
   /** Merge fields into the status (details are replaced key by key). */
-  patch(key: ObjectKey, patch: Partial<Omit<ObjectStatus, 'conditions' | 'details'>> & { details?: Record<string, unknown> }): void {
+  patch<K extends ObjectKey>(key: K, patch: Partial<Omit<ObjectStatus, 'conditions' | 'details'>> & { details?: DetailsOf<K> }): void {
     const s = this.ensure(key);
     const { details, ...rest } = patch;
     Object.assign(s, rest);

@@ -13,17 +13,17 @@ import { ListenerConflictError } from '../proxy/listener-conflict.ts';
 import type { ApplyResult, Proxy } from '../proxy/proxy.ts';
 import type { Instance, Registry, Rejected } from '../registry/registry.ts';
 import type { ControllerContext } from './controller-context.ts';
-import { nameOf, type ObjectKey } from '../object-key.ts';
+import { nameOf, type ObjectKey, type SubscriptionKey } from '../object-key.ts';
 import { EndpointTable, type SourceServer, type TableChange } from './endpoint-table.ts';
 import { LastKnownState } from './last-known-state.ts';
 import { ListenClaims } from './listen-claims.ts';
 import { listenerSpecOf } from './listener-spec.ts';
+import type { BackendSource } from './object-details.ts';
 import { RegistryView, type ViewChange } from './registry-view.ts';
 import { within } from '../within.ts';
 import { newRejections } from './rejected-report.ts';
 
-/** Where the applied servers came from; "state-file": the last known set a previous agent saved. */
-type Source = 'registry' | 'fail-static' | 'state-file' | 'defaults' | 'none';
+type Source = BackendSource;
 const READY_REASON: Record<Source, string> = { registry: 'Routing', 'fail-static': 'FailStatic', 'state-file': 'FailStatic', defaults: 'DefaultServers', none: 'NoBackends' };
 const NOTHING: ApplyResult = { reloaded: false, reasons: [], runtimeOps: 0 };
 /** A first reconcile waits this long for the watch's first read instead of reading the path a second time. */
@@ -80,7 +80,7 @@ export class SubscriptionController {
    * proxy as an update): a 1 % change of 10,000 instances costs 1 % of the work. A new spec,
    * maintenance set or source, a reset delivery, or a failed apply looks at everything.
    */
-  async reconcile(key: ObjectKey, signal?: AbortSignal): Promise<void> {
+  async reconcile(key: SubscriptionKey, signal?: AbortSignal): Promise<void> {
     const desired = this.ctx.desired.get(key);
     if (!desired || desired.manifest.kind !== 'Subscription') return this.remove(key, signal);
     const m = desired.manifest;
@@ -153,7 +153,7 @@ export class SubscriptionController {
   }
 
   /** The watch cache while the registry is connected (after its first delivery), else a listing. */
-  private async read(key: ObjectKey, m: SubscriptionManifest, view: RegistryView, signal?: AbortSignal): Promise<Read> {
+  private async read(key: SubscriptionKey, m: SubscriptionManifest, view: RegistryView, signal?: AbortSignal): Promise<Read> {
     const { status } = this.ctx;
     const path = m.spec.service;
     try {
@@ -179,7 +179,7 @@ export class SubscriptionController {
   }
 
   /** Hold `backend` ("host:port") of `key` in maintenance (on), or drop that override (off); enqueues the key. */
-  setMaintenance(key: ObjectKey, backend: string, on: boolean): void {
+  setMaintenance(key: SubscriptionKey, backend: string, on: boolean): void {
     const set = this.maintOverrides.get(key) ?? new Set<string>();
     if (on) set.add(backend);
     else set.delete(backend);
@@ -194,7 +194,7 @@ export class SubscriptionController {
     await this.lastKnown.flush();
   }
 
-  private choose(key: ObjectKey, m: SubscriptionManifest, ks: Applied, fromRegistry: readonly SourceServer[] | undefined): { servers: readonly SourceServer[]; source: Source; seenAt?: number } {
+  private choose(key: SubscriptionKey, m: SubscriptionManifest, ks: Applied, fromRegistry: readonly SourceServer[] | undefined): { servers: readonly SourceServer[]; source: Source; seenAt?: number } {
     if (fromRegistry && fromRegistry.length > 0) {
       ks.registrySet = new Map(fromRegistry.map((s) => [addressOf(s), s]));
       this.lastKnown.set(key, m.spec.service, ks.registrySet, true);
@@ -209,7 +209,7 @@ export class SubscriptionController {
   }
 
   /** The later of two Subscriptions on one address: invalid until the earlier lets go of it (which enqueues this one). */
-  private duplicateListen(key: ObjectKey, listen: string, holder: ObjectKey): never {
+  private duplicateListen(key: SubscriptionKey, listen: string, holder: ObjectKey): never {
     const at = (k: ObjectKey) => this.ctx.desired.get(k);
     const here = at(key);
     const there = at(holder);
@@ -221,7 +221,7 @@ export class SubscriptionController {
     throw new TerminalError(err.message, { cause: err });
   }
 
-  private reportRejected(key: ObjectKey, rejected: readonly Rejected[]): void {
+  private reportRejected(key: SubscriptionKey, rejected: readonly Rejected[]): void {
     const before = this.reported.get(key) ?? new Set<string>();
     const { groups, ids } = newRejections(before, rejected);
     for (const g of groups) this.ctx.status.event(key, 'Warning', 'RejectedInstance', g.message);
@@ -230,21 +230,21 @@ export class SubscriptionController {
   }
 
   /** One event per backend that joined or left; past EVENTS_PER_CHANGE at once, one saying how many. */
-  private recordMembership(key: ObjectKey, c: TableChange): void {
+  private recordMembership(key: SubscriptionKey, c: TableChange): void {
     for (const [reason, list] of [['BackendAdded', c.added], ['BackendRemoved', c.gone]] as const) {
       if (list.length <= EVENTS_PER_CHANGE) for (const a of list) this.ctx.status.event(key, 'Normal', reason, a);
       else this.ctx.status.event(key, 'Normal', reason, `${list.length} backends: ${list.slice(0, 3).join(', ')} and ${list.length - 3} more`);
     }
   }
 
-  private fail(key: ObjectKey, err: unknown): never {
+  private fail(key: SubscriptionKey, err: unknown): never {
     const s = this.ctx.status;
     s.patch(key, { lastError: describeError(err) });
     s.setCondition(key, 'Ready', 'False', 'Error', describeError(err));
     throw err;
   }
 
-  private ensureWatch(key: ObjectKey, path: string): RegistryView {
+  private ensureWatch(key: SubscriptionKey, path: string): RegistryView {
     const w = this.watches.get(key);
     if (w?.path === path) return w;
     w?.close();
@@ -253,7 +253,7 @@ export class SubscriptionController {
     return v;
   }
 
-  private async remove(key: ObjectKey, signal?: AbortSignal): Promise<void> {
+  private async remove(key: SubscriptionKey, signal?: AbortSignal): Promise<void> {
     this.watches.get(key)?.close();
     this.watches.delete(key);
     this.state.delete(key);

@@ -60,7 +60,7 @@ export class Operations {
     const hp = parseHostPort(backend);
     if (!hp) throw new DockstackError('E_USAGE', `setting maintenance on ${key}: backend "${backend}" is not host:port`);
     const address = addressOf(hp);
-    const current = (this.agent.status.get(key)?.details.backends as string[] | undefined) ?? [];
+    const current = this.agent.status.get(key)?.details.backends ?? [];
     if (on && !current.includes(address))
       throw new DockstackError('E_NOT_FOUND', `setting maintenance on ${key}: ${address} is not one of its backends (${current.join(', ') || 'none'})`);
     this.agent.subscriptions.setMaintenance(key, address, on);

@@ -53,7 +53,7 @@ export function drainCommand(): Command {
       let lastShown = -1;
       for (;;) {
         const view = await api.get<ObjectView>(path);
-        const drain = view?.status.details.drain as { done?: boolean } | null | undefined;
+        const drain = view?.status.details.drain;
         if (!drain) throw new DockstackError('E_NOT_FOUND', `${key}: the drain was ended or the service removed while waiting`);
         if (drain.done) return void process.stdout.write(`${key} drained\n`);
         const left = Math.max(0, Math.ceil((Date.parse(r.until!) - Date.now()) / 1000));
