@@ -16,6 +16,8 @@ export interface BulkInstances {
   /** Remove `k` of the current instances and add `k` new ones, all in flight at once; "host:port"s. */
   /** Replace `k` instances; `writtenAt`: now() once the registry acknowledged the last write. */
   replace(k: number): Promise<{ added: string[]; removed: string[]; writtenAt: number }>;
+  /** Add `k` instances (k > 0) or remove -k of them (k < 0). */
+  resize(k: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,14 @@ export async function bulkZooKeeper(connectString: string, path: string, n: numb
       ]);
       return { added: fresh.map(addr), removed: gone.map(addr), writtenAt: now() };
     },
+    async resize(k) {
+      if (k > 0) await pooled(range(nextIndex, k), create), (nextIndex += k);
+      else
+        await pooled([...live.keys()].slice(0, -k), async (i) => {
+          await cb<void>((d) => client.remove(live.get(i)!, -1, (e) => d(e)));
+          live.delete(i);
+        });
+    },
     async close() {
       client.close(); // the ephemerals go with the session
     },
@@ -116,6 +126,14 @@ export async function bulkEtcd(endpoint: string, prefix: string, path: string, n
         pooled(fresh, put),
       ]);
       return { added: fresh.map(addr), removed: gone.map(addr), writtenAt: now() };
+    },
+    async resize(k) {
+      if (k > 0) await pooled(range(nextIndex, k), put), (nextIndex += k);
+      else
+        await pooled([...live].slice(0, -k), async (i) => {
+          await client.delete().key(key(i));
+          live.delete(i);
+        });
     },
     async close() {
       await client.delete().prefix(`${prefix}${path}/`).catch(() => undefined);

@@ -4,12 +4,14 @@
  * run; then 1 % of the instances are replaced, timed until HAProxy has the new set, with reloads
  * and the agent process's CPU counted.
  */
+import { join } from 'node:path';
 import type { Agent } from '../../src/agent.ts';
+import { parseShowProc, sendCommand } from '../../src/haproxy/runtime-api.ts';
 import type { ObjectKey } from '../../src/object-key.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { StaticSource, subscription } from '../../test/harness/static-source.ts';
 import { applied, untilStatus } from '../agent-wait.ts';
-import type { BenchEnv, RegistryKind } from '../bench-env.ts';
+import type { BenchEnv, RegistryKind, Updates } from '../bench-env.ts';
 import { bulkEtcd, bulkZooKeeper, type BulkInstances } from '../load/bulk-instances.ts';
 import { now } from '../stats.ts';
 
@@ -40,11 +42,11 @@ async function bulk(env: BenchEnv, kind: RegistryKind, path: string, n: number):
   return b;
 }
 
-export async function instancesRun(env: BenchEnv, kind: RegistryKind, n: number, syncs: number, changes: number): Promise<InstancesRun> {
-  const path = `/bench/scale/i-${kind}-${Date.now()}`;
+export async function instancesRun(env: BenchEnv, kind: RegistryKind, n: number, syncs: number, changes: number, updates: Updates = 'runtime'): Promise<InstancesRun> {
+  const path = `/bench/scale/i-${kind}-${updates}-${Date.now()}`;
   const instances = await bulk(env, kind, path, n);
   const source = new StaticSource();
-  const agent = await env.agent(kind, 'runtime', source);
+  const agent = await env.agent(kind, updates, source);
   const a = agent.running.agent;
   const out = { rawRead: [] as number[], synced: [] as number[], ready: [] as number[], change: [] as number[], changeFromAck: [] as number[], cpu: [] as number[] };
 
@@ -98,4 +100,41 @@ function hasExactly(list: readonly string[], added: readonly string[], removed: 
   checked = list;
   const set = new Set(list);
   return added.every((x) => set.has(x)) && removed.every((x) => !set.has(x));
+}
+
+export interface GrowthRun {
+  /** Per step: the instance count reached and registry write start → status shows it, ms. */
+  readonly steps: readonly { readonly count: number; readonly ms: number }[];
+  readonly reloads: number;
+  readonly samePid: boolean;
+}
+
+/** One Subscription whose path grows 1 → max through `steps` and back, written by a plain client. */
+export async function growthRun(env: BenchEnv, kind: RegistryKind, steps: readonly number[]): Promise<GrowthRun> {
+  const path = `/bench/scale/g-${kind}-${Date.now()}`;
+  const instances = await bulk(env, kind, path, 1);
+  const source = new StaticSource();
+  const agent = await env.agent(kind, 'runtime', source);
+  const a = agent.running.agent;
+  const k = 'subscription/grow' as const;
+  source.set('grow.yaml', subscription('grow', `service: ${path}\nlisten: { port: ${await freePort()} }\ncheck: { type: none }`));
+  await untilStatus(a, () => applied(a, k, 1) && backends(a, k).length === 1, TIMEOUT_MS, 'first instance');
+  await env.settle(agent, 1000);
+  const pid = await workerPid(agent.dir);
+  const reloads0 = agent.reloads();
+  const out: { count: number; ms: number }[] = [];
+  let count = 1;
+  for (const target of [...steps.slice(1), ...[...steps].reverse().slice(1)]) {
+    const t0 = now();
+    await instances.resize(target - count);
+    count = target;
+    out.push({ count, ms: (await untilStatus(a, () => backends(a, k).length === count, TIMEOUT_MS, `${count} instances`)) - t0 });
+  }
+  const result = { steps: out, reloads: agent.reloads() - reloads0, samePid: (await workerPid(agent.dir)) === pid };
+  await agent.stop();
+  return result;
+}
+
+async function workerPid(dir: string): Promise<number | undefined> {
+  return parseShowProc(await sendCommand(join(dir, 'haproxy', 'master.sock'), 'show proc')).find((x) => x.type === 'worker')?.pid;
 }

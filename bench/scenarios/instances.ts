@@ -1,0 +1,64 @@
+/**
+ * Issue 13's data-plane figures through a real registry: one path holding N instances (written by
+ * a plain bulk client) — a Subscription's initial sync against a plain client's read of the same
+ * data in the same run, then 1 % of the instances replaced, timed until HAProxy has the new set,
+ * next to the same changes in `updates: reload` mode (the reload-per-change baseline); and one
+ * Subscription grown 1 → N instances and back through the registry, with reloads and the HAProxy
+ * worker pid watched.
+ */
+import { REGISTRIES, type BenchEnv } from '../bench-env.ts';
+import { LATENCY_COLUMNS, latencyCells } from '../report.ts';
+import type { Scenario, ScenarioResult, Size } from '../scenario.ts';
+import { ms, summarize } from '../stats.ts';
+import { growthRun, instancesRun } from './scale-instances.ts';
+
+const SIZES = {
+  smoke: { instances: 200, syncs: 1, changes: 2, baseline: 1, steps: [1, 10, 100, 200] },
+  full: { instances: 10_000, syncs: 2, changes: 5, baseline: 3, steps: [1, 100, 1000, 10_000] },
+} as const;
+
+async function run(env: BenchEnv, size: Size): Promise<ScenarioResult> {
+  const sz = SIZES[size];
+  const n = sz.instances;
+  const rows: string[][] = [];
+  const growRows: string[][] = [];
+  const notes: string[] = [];
+  for (const kind of REGISTRIES) {
+    const r = await instancesRun(env, kind, n, sz.syncs, sz.changes);
+    const base = await instancesRun(env, kind, n, 1, sz.baseline, 'reload');
+    const raw = summarize(r.rawRead);
+    const ratio = (xs: readonly number[]) => `${(summarize(xs).p50 / raw.p50).toFixed(2)}×`;
+    const row = (what: string, xs: readonly number[], extra: string) => [kind, what, ...latencyCells(summarize(xs)), extra];
+    const k = Math.round(n / 100);
+    rows.push(row('plain client reads them all (the floor)', r.rawRead, '1.00×'));
+    rows.push(row('Subscription added → listed', r.synced, ratio(r.synced)));
+    rows.push(row(`Subscription added → HAProxy serving ${n}`, r.ready, ratio(r.ready)));
+    rows.push(row(`1 % replaced (${k} out, ${k} in), first write → applied`, r.change, `${r.reloadsDuringChanges} reloads`));
+    rows.push(row('… last write acknowledged → applied', r.changeFromAck, ''));
+    rows.push(row('… CPU of the process per change (agent + bulk client), ms', r.cpu, ''));
+    rows.push(row('baseline (reload every change): first write → applied', base.change, `${base.reloadsDuringChanges} reloads`));
+    rows.push(row('baseline: last write acknowledged → applied', base.changeFromAck, ''));
+    rows.push(row('baseline: CPU per change, ms', base.cpu, ''));
+    const ready = summarize(r.ready).p50 / raw.p50;
+    const change = summarize(r.changeFromAck);
+    const cpu = summarize(r.cpu);
+    notes.push(
+      `${kind}: Subscription added → serving ${n} ${ready.toFixed(2)}× the plain read at p50 (goal ≤ 1.5× ${ready <= 1.5 ? 'met' : 'MISSED'}); 1 % change acknowledged → applied p99 ${ms(change.p99)} ms (goal ≤ 100 ms ${change.p99 <= 100 ? 'met' : 'MISSED'}), baseline p99 ${ms(summarize(base.changeFromAck).p99)} ms; CPU per change p50 ${ms(cpu.p50)} ms (goal ≤ 20 ms ${cpu.p50 <= 20 ? 'met' : 'MISSED'}); ${r.reloadsDuringChanges} reloads.`,
+    );
+    const g = await growthRun(env, kind, sz.steps);
+    for (const s of g.steps) growRows.push([kind, `→ ${s.count}`, ms(s.ms)]);
+    notes.push(`${kind}: growth 1 → ${sz.steps.at(-1)} → 1 through the registry: ${g.reloads} reloads (goal 0 ${g.reloads === 0 ? 'met' : 'MISSED'}), HAProxy worker pid ${g.samePid ? 'unchanged' : 'CHANGED'}.`);
+  }
+  notes.push(
+    'Instances: nothing listens at the registered addresses and HAProxy never connects (check none). Times end at the first status change whose backend list holds the new set, which the agent writes once HAProxy took the runtime commands. CPU is process.cpuUsage() of the bench process: the agent and the bulk client (its 2 % of writes) together; HAProxy is a process of its own.',
+  );
+  return {
+    tables: [
+      { title: `${n} instances under one path`, columns: ['registry', 'measure', ...LATENCY_COLUMNS, 'vs plain read (p50) / reloads'], rows },
+      { title: `one Subscription grown 1 → ${sz.steps.at(-1)} instances and back (registry writes start → status shows the count)`, columns: ['registry', 'step', 'ms'], rows: growRows },
+    ],
+    notes,
+  };
+}
+
+export const instances: Scenario = { name: 'instances', title: 'Data plane at 10,000 instances (registry → HAProxy)', run };
