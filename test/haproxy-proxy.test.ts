@@ -102,24 +102,44 @@ describe('HaproxyProxy (runtime updates)', () => {
     held.close();
   });
 
-  test('a refused runtime command (state changed behind its back) is seen per command and converged by a forced reload', async () => {
+  test('a refused runtime command (state changed behind its back) is seen per command and converged from show servers state, without a reload', async () => {
     const port = await freePort();
     const fake = (n: number, w = 1): BackendServer[] => Array.from({ length: n }, (_, i) => ({ host: `10.77.0.${i + 1}`, port: 9000, weight: i === n - 1 ? w : 1 }));
+    await proxy.apply('div', spec(port), fake(8));
     await proxy.apply('div', spec(port), fake(10));
     const admin = join(dir, 'admin.sock');
-    // Someone else deletes dynamic server s10; the agent's next edit of it is refused ("No such server").
+    // Someone else deletes dynamic server s10 and repoints s3; the agent's next edit of s10 is refused ("No such server").
     assert.match(await sendCommand(admin, 'set server div/s10 state maint'), /^\s*$/);
     assert.match(await sendCommand(admin, 'del server div/s10'), /Server deleted/);
+    assert.match(await sendCommand(admin, 'set server div/s3 addr 10.99.0.1 port 1'), /changed/);
     const before = proxy.reloadCount;
     const r = await proxy.apply('div', spec(port), fake(10, 5));
-    assert.equal(r.reloaded, true);
-    assert.ok(r.reasons.some((x) => x.cause === 'runtime-diverged' && x.listener === 'div'), JSON.stringify(r.reasons));
-    assert.equal(proxy.reloadCount, before + 1);
+    assert.equal(r.reloaded, false);
+    assert.equal(proxy.reloadCount, before, 'no reload');
     const st = await proxy.status('div');
-    assert.deepEqual(st.map((x) => x.address).sort(), fake(10).map((e) => `${e.host}:9000`).sort(), 'HAProxy has exactly the wanted set again');
+    assert.deepEqual(st.filter((x) => x.state !== 'draining').map((x) => x.address).sort(), fake(10).map((e) => `${e.host}:9000`).sort(), 'HAProxy routes to exactly the wanted set again');
+    assert.ok(!st.some((x) => x.address === '10.99.0.1:1' && x.state !== 'draining'), 'the repointed server takes no new traffic');
     assert.equal(st.find((x) => x.address === '10.77.0.10:9000')?.weight, 5);
     const again = await proxy.apply('div', spec(port), fake(10, 5));
     assert.deepEqual([again.reloaded, again.runtimeOps], [false, 0], 'converged: nothing left to do');
+  });
+
+  test('when the real state cannot be converged through the runtime API either, a forced reload does it', async () => {
+    const port = await freePort();
+    const fake = (n: number, w = 1): BackendServer[] => Array.from({ length: n }, (_, i) => ({ host: `10.78.0.${i + 1}`, port: 9000, weight: i === n - 1 ? w : 1 }));
+    await proxy.apply('div2', spec(port), fake(10));
+    const admin = join(dir, 'admin.sock');
+    // Someone else deletes s10, a config slot (10 servers at once: 16 config slots): only a reload brings it back.
+    await sendCommand(admin, 'set server div2/s10 state maint');
+    assert.match(await sendCommand(admin, 'del server div2/s10'), /Server deleted/);
+    const before = proxy.reloadCount;
+    const r = await proxy.apply('div2', spec(port), fake(10, 5));
+    assert.equal(r.reloaded, true);
+    assert.ok(r.reasons.some((x) => x.cause === 'runtime-diverged' && x.listener === 'div2'), JSON.stringify(r.reasons));
+    assert.equal(proxy.reloadCount, before + 1);
+    const st = await proxy.status('div2');
+    assert.deepEqual(st.map((x) => x.address).sort(), fake(10).map((e) => `${e.host}:9000`).sort(), 'HAProxy has exactly the wanted set again');
+    assert.equal(st.find((x) => x.address === '10.78.0.10:9000')?.weight, 5);
   });
 
   test('a spec change (port) reloads and moves the listener', async () => {

@@ -18,6 +18,7 @@ import { commit, newListenerState, runningRenders, setSlot, shapeOf, trimSlots, 
 import { ReloadManager, type ReloadOutcome, type RunResult } from './reload-manager.ts';
 import { renderAndReload } from './render-and-reload.ts';
 import { liveFields, runAdminBatch, serverStats } from './runtime-api.ts';
+import { repairFromState } from './runtime-repair.ts';
 import { keyOf, planChanges, type WantServer } from './slot-plan.ts';
 import { StatsGuard } from './stats-guard.ts';
 import { Supervisor } from './supervisor.ts';
@@ -239,8 +240,18 @@ export class HaproxyProxy implements Proxy {
     trimSlots(st);
     if (st.draining.size) this.drains.watch();
     if (why === undefined) return { ops: p.ops.length };
-    // A partly applied batch: a forced reload renders the wanted state into a fresh worker.
+    // A partly applied batch: converge from what HAProxy really holds; failing that, a forced
+    // reload renders the wanted state into a fresh worker.
     this.event('runtime-error', `updating ${name} through the runtime API: ${why}`);
+    try {
+      const ops = await repairFromState(this.proc.adminSocket, name, st, this.opts.drainTimeoutMs ?? 30_000);
+      trimSlots(st);
+      if (st.draining.size) this.drains.watch();
+      this.event('runtime-repaired', `converged ${name} from HAProxy's own state with ${ops} commands`);
+      return { ops: p.ops.length + ops };
+    } catch (err) {
+      this.event('runtime-error', `${(err as Error).message}; reloading`);
+    }
     st.diverged = true;
     const reason: ReloadReason = { cause: 'runtime-diverged', listener: name };
     return { reason, done: this.reloads.request(reason) };
