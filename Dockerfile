@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # DockStack: the agent (and the seed's nerve/synapse commands) with HAProxy, in one small image.
-# BASE must provide node (20.x), npm (build stage only) and haproxy (2.6+). No registry is needed:
+# BASE must provide node (20.x) and haproxy (2.6+); no stage needs npm, and docker/base-rootfs.sh's
+# base carries none (no npm, npx or corepack in the image). No registry is needed:
 #   docker/base-rootfs.sh base.tar && docker import base.tar dockstack-base:local
 #   docker build --build-arg BASE=dockstack-base:local -t dockstack .
 # The base is shell-less, so every RUN is exec-form.
@@ -10,19 +11,19 @@ FROM ${BASE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 # node_modules comes from the build context (npm ci ran there; no registry at build time). The
-# sources are compiled here with its TypeScript, then it is pruned to production dependencies: the
-# image runs dist/ with no tsx, no TypeScript and no sources.
+# sources are compiled here with its TypeScript, then it is pruned to production dependencies (by
+# package-lock.json's dev marks, no npm needed): the image runs dist/ with no tsx, no TypeScript and no sources.
 COPY node_modules ./node_modules
 COPY src ./src
-COPY scripts/copy-assets.mjs ./scripts/copy-assets.mjs
+COPY scripts/copy-assets.mjs scripts/prune-dev.mjs ./scripts/
 RUN ["/usr/bin/node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"]
 RUN ["/usr/bin/node", "scripts/copy-assets.mjs"]
-RUN ["/usr/bin/node", "/usr/lib/node_modules/npm/bin/npm-cli.js", "prune", "--omit=dev", "--offline", "--no-audit", "--no-fund", "--ignore-scripts"]
+RUN ["/usr/bin/node", "scripts/prune-dev.mjs"]
 COPY bin ./bin
 COPY schemas ./schemas
 COPY docker/healthcheck.js ./docker/healthcheck.js
 # `dockstack` on PATH; the base has no /usr/bin/env, so the shebang names node itself.
-RUN ["/usr/bin/node", "-e", "const fs = require('node:fs'); for (const d of ['/out/var/lib/dockstack/haproxy', '/out/etc/dockstack/manifests', '/out/usr/local/bin']) fs.mkdirSync(d, { recursive: true }); fs.symlinkSync('/app/bin/dockstack.js', '/out/usr/local/bin/dockstack'); const bin = '/app/bin/dockstack.js'; fs.writeFileSync(bin, fs.readFileSync(bin, 'utf8').replace(/^#!.*/, '#!/usr/bin/node')); fs.rmSync('/app/src', { recursive: true })"]
+RUN ["/usr/bin/node", "-e", "const fs = require('node:fs'); for (const d of ['/out/var/lib/dockstack/haproxy', '/out/etc/dockstack/manifests', '/out/usr/local/bin']) fs.mkdirSync(d, { recursive: true }); fs.symlinkSync('/app/bin/dockstack.js', '/out/usr/local/bin/dockstack'); const bin = '/app/bin/dockstack.js'; fs.writeFileSync(bin, fs.readFileSync(bin, 'utf8').replace(/^#!.*/, '#!/usr/bin/node')); fs.rmSync('/app/src', { recursive: true }); fs.rmSync('/app/scripts', { recursive: true })"]
 
 FROM ${BASE}
 ARG VERSION=0.1.0

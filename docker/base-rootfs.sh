@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Assemble the runtime base image's root filesystem from this machine's own Node.js and HAProxy
-# (with exactly the shared libraries they load) into a reproducible tarball for `docker import`:
-# no registry needed. Same host packages in, same bytes out (sorted, mtime 0, numeric root owner).
+# (with exactly the shared libraries they load, and nothing else: no npm, npx or corepack) into a
+# reproducible tarball for `docker import`: no registry needed. Same host packages in, same bytes out (sorted, mtime 0, numeric root owner).
 # Usage: docker/base-rootfs.sh OUT.tar   then   docker import OUT.tar dockstack-base:local
 set -euo pipefail
 out=${1:?usage: base-rootfs.sh OUT.tar}
 node=$(command -v node)
 haproxy=${HAPROXY_BIN:-/usr/sbin/haproxy}
-npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")   # .../node_modules/npm
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
@@ -20,8 +19,6 @@ for bin in "$node" "$haproxy"; do
   # ldd prints "lib => /path (addr)" and the loader as "/lib64/ld-linux… (addr)"
   for lib in $(ldd "$bin" | awk '/=> \//{print $3} /^\s*\/.*\(0x/{print $1}'); do copy "$lib"; done
 done
-mkdir -p "$root/usr/lib/node_modules"
-cp -a "$npm_dir" "$root/usr/lib/node_modules/npm"   # only the build stage uses it (npm prune)
 mkdir -p "$root"/{tmp,etc}
 chmod 1777 "$root/tmp"
 printf 'root:x:0:0:root:/root:/usr/sbin/nologin\ndockstack:x:10001:10001:dockstack:/var/lib/dockstack:/usr/sbin/nologin\n' >"$root/etc/passwd"

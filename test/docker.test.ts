@@ -49,12 +49,17 @@ after(async () => {
 const state = async (name: string, field: string) => (await engine.docker(['inspect', '-f', `{{${field}}}`, name])).stdout.trim();
 
 describe('the image', () => {
+  const run = (args: string[]) => engine.docker(['run', '--rm', '--entrypoint', args[0] ?? '', IMAGE, ...args.slice(1)]);
   test('runs the compiled build: dockstack on PATH, no sources, no tsx, no TypeScript', async () => {
-    const run = (args: string[]) => engine.docker(['run', '--rm', '--entrypoint', args[0] ?? '', IMAGE, ...args.slice(1)]);
     const version = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')).version as string;
     assert.equal((await run(['dockstack', '--version'])).stdout.trim(), version);
     const present = (await run(['/usr/bin/node', '-p', "['/app/src', '/app/dist/cli/main.js', '/app/node_modules/tsx', '/app/node_modules/typescript'].map((p) => require('node:fs').existsSync(p)).join(' ')"])).stdout.trim();
     assert.equal(present, 'false true false false');
+  });
+
+  test('carries no npm, npx or corepack: not on PATH, not in node_modules of the base', async () => {
+    const found = (await run(['/usr/bin/node', '-p', "const fs = require('node:fs'); const dirs = [...process.env.PATH.split(':'), '/usr/lib/node_modules', '/usr/local/lib/node_modules', '/app/node_modules']; dirs.flatMap((d) => ['npm', 'npx', 'corepack'].map((n) => `${d}/${n}`)).filter((p) => fs.existsSync(p)).join(' ') || 'none'"])).stdout.trim();
+    assert.equal(found, 'none');
   });
 
   test('the seed scenario: nerve --mysql --zk and synapse --mysql containers, a query through synapse', async (t) => {
