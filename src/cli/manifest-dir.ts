@@ -5,8 +5,7 @@
  * Writes are atomic: a dot-prefixed temp file in the same directory (the watcher ignores it),
  * fsync, rename.
  */
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, realpath, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import YAML from 'yaml';
@@ -17,6 +16,7 @@ import { parseManifestBytes } from '../manifest/parse.ts';
 import { validateFiles } from '../manifest/validate-files.ts';
 import { isWithin, walkManifests } from '../manifest/walk.ts';
 import type { Manifest } from '../manifest/schema.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
 import { fileStemOf, type ObjectKey } from '../object-key.ts';
 
 /** One parsed file with its raw document texts (index-aligned with yaml's documents). */
@@ -165,15 +165,7 @@ export async function executePlan(plan: Plan, root: string): Promise<void> {
     const secret = parseManifestBytes(Buffer.from(content), abs).manifests.some((m) => hasInlineSecret(m.manifest));
     const existing = await lstat(abs).catch(() => undefined);
     const mode = secret ? 0o600 : existing?.isFile() ? existing.mode & 0o644 : 0o644;
-    const tmp = join(dirname(abs), `.dockstack-${randomBytes(6).toString('hex')}.tmp`);
-    const fh = await open(tmp, 'wx', mode);
-    try {
-      await fh.writeFile(content);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, abs);
+    await writeFileAtomic(abs, content, { mode });
   }
 }
 

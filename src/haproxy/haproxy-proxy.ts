@@ -22,7 +22,7 @@ import { repairFromState } from './runtime-repair.ts';
 import { keyOf, planChanges, type WantServer } from './slot-plan.ts';
 import { StatsGuard } from './stats-guard.ts';
 import { Supervisor } from './supervisor.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
 import { renderConfig, type GlobalRender } from './config-render.ts';
 import { throwIfAborted, within } from '../within.ts';
 

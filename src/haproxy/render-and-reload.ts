@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DockstackError, HaproxyError, TerminalError } from '../errors.ts';
 import { testBind } from '../net/test-bind.ts';
 import { ListenerConflictError, listenKey } from '../proxy/listener-conflict.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
 import { renderConfig, type GlobalRender, type ListenerRender } from './config-render.ts';
 import type { HaproxyProcess } from './haproxy-process.ts';
 import { runningRenders, type ListenerModel, type ReloadVerdict } from './listener-model.ts';

@@ -15,6 +15,7 @@ import type { ManifestSource } from './manifest-source.ts';
 import { SnapshotScanner, type PassResult } from './snapshot-scanner.ts';
 import { sourceRevision } from './source-revision.ts';
 import { MAX_WALK_DEPTH } from './walk.ts';
+import { within } from '../within.ts';
 
 /**
  * `debounceMs`: quiet time before a pass (default 75); `maxWaitMs`: bound on debounce and on settling
@@ -173,12 +174,7 @@ export class DirectorySource implements ManifestSource {
       this.#tree = { watcher, rootId: res.rootId };
       // Until chokidar is ready, new files count as "initial" and are not reported: wait (bounded),
       // then re-scan once to catch anything that changed while it was starting.
-      let timeout: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((r) => watcher.once('ready', () => r())),
-        new Promise((r) => (timeout = setTimeout(r, this.#maxWaitMs * 5))),
-      ]);
-      clearTimeout(timeout);
+      await within(new Promise<void>((r) => watcher.once('ready', () => r())), { ms: this.#maxWaitMs * 5, onTimeout: () => undefined });
       this.#schedule();
     }
     const parent = dirname(resolve(this.#dir));

@@ -7,7 +7,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describeError } from '../errors.ts';
-import { writeFileAtomic } from '../haproxy/atomic-write.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
 import type { Endpoint as BackendServer } from '../proxy/proxy.ts';
 import { isValidHost } from '../manifest/schema.ts';
 import { isKeyOf, type ObjectKey } from '../object-key.ts';

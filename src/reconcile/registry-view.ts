@@ -6,6 +6,7 @@
  */
 import { addressOf } from '../net/address.ts';
 import type { Instance, ListingChange, Registry, Rejected } from '../registry/registry.ts';
+import { within } from '../within.ts';
 
 export interface ViewChange {
   readonly current: ReadonlyMap<string, Instance>;
@@ -36,12 +37,10 @@ export class RegistryView {
     });
   }
 
-  /** Wait (at most `ms`) for the first delivery; resolves whether there was one. */
-  async ready(ms: number): Promise<boolean> {
+  /** Wait (at most `ms`) for the first delivery; resolves whether there was one. Rejects when `signal` aborts. */
+  async ready(ms: number, signal?: AbortSignal): Promise<boolean> {
     if (this.last) return true;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.first, new Promise((r) => (timer = setTimeout(r, ms)))]);
-    clearTimeout(timer);
+    await within(this.first, { ms, onTimeout: () => undefined, signal });
     return this.last !== undefined;
   }
 

@@ -20,7 +20,6 @@ import { ListenClaims } from './listen-claims.ts';
 import { listenerSpecOf } from './listener-spec.ts';
 import type { BackendSource } from './object-details.ts';
 import { RegistryView, type ViewChange } from './registry-view.ts';
-import { within } from '../within.ts';
 import { newRejections } from './rejected-report.ts';
 
 type Source = BackendSource;
@@ -161,7 +160,7 @@ export class SubscriptionController {
       // read to time out; the retry (backoff) then asks the registry, which wins once it answers.
       if (!this.applied.has(key) && this.registry.state() !== 'connected' && m.spec.failStatic && this.lastKnown.get(key, path))
         throw new RegistryError(`registry ${this.registry.state()}: serving the last known backends until it answers`, { transient: true });
-      if (this.registry.state() === 'connected' && (await within(view.ready(FIRST_DELIVERY_MS), { signal })) && this.registry.state() === 'connected') {
+      if (this.registry.state() === 'connected' && (await view.ready(FIRST_DELIVERY_MS, signal)) && this.registry.state() === 'connected') {
         const v = view.take()!;
         status.setCondition(key, 'Synced', 'True', 'Listed', `${v.current.size} instances under ${path}`);
         return { view: v, rejected: v.rejected };

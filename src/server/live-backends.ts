@@ -6,6 +6,7 @@
 import type { Agent } from '../agent.ts';
 import type { EndpointStatus, Proxy } from '../proxy/proxy.ts';
 import { isKeyOf, nameOf } from '../object-key.ts';
+import { within } from '../within.ts';
 
 /** The words an operator reads (HAProxy's), by endpoint state; an unchecked endpoint takes traffic. */
 export const STATE_WORD: Record<EndpointStatus['state'], 'UP' | 'DOWN' | 'MAINT' | 'DRAIN'> = { up: 'UP', unchecked: 'UP', down: 'DOWN', maintenance: 'MAINT', draining: 'DRAIN' };
@@ -22,7 +23,7 @@ export interface ReadLimits {
 
 /** The live servers of Subscription `name`, or undefined when HAProxy did not answer within `ms`. */
 export async function liveServers(proxy: Proxy, name: string, ms = 2000): Promise<LiveServer[] | undefined> {
-  const rows = await within(proxy.status(name), ms);
+  const rows = await settledWithin(proxy.status(name), ms);
   return rows?.map((r) => ({ ...r, word: STATE_WORD[r.state] }));
 }
 
@@ -41,14 +42,6 @@ export async function liveServersOfAll(agent: Agent, proxy: Proxy, limits: ReadL
 }
 
 /** `p`'s value, or undefined when it fails or takes longer than `ms`. */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([p.catch(() => undefined), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return within(p.catch(() => undefined), { ms, onTimeout: () => undefined });
 }
