@@ -186,6 +186,54 @@ describe('ZooKeeper registry on a real server', () => {
     }
   });
 
+  it('a silent partition (no RST) is noticed within the session timeout and the next server resumes the same session', async () => {
+    const proxies = [await startTcpProxy(zk.port), await startTcpProxy(zk.port)];
+    try {
+      const r = await reg(`zk://${proxies.map((p) => `127.0.0.1:${p.port}`).join(',')}`);
+      const key = await eventually(() => r.register('/silent/move', { host: '10.0.0.1', port: 80, name: 'm-1' }), { timeoutMs: 15_000 });
+      const states: string[] = [];
+      r.onStateChange((s) => states.push(s));
+      const used = proxies.filter((p) => p.connections() > 0);
+      assert.equal(used.length, 1, 'one connection, to one of the two servers');
+      const t0 = Date.now();
+      used[0]!.blackhole();
+      await eventually(() => assert.notEqual(r.state(), 'connected'), { timeoutMs: 8000, intervalMs: 10, message: 'the cut-off client notices' });
+      const noticed = Date.now() - t0;
+      await eventually(() => assert.equal(r.state(), 'connected'), { timeoutMs: 10_000, message: 'reconnected through the other server' });
+      assert.ok(noticed < 4000, `noticed ${noticed} ms after the cut, session timeout 4000 ms`);
+      assert.deepEqual(states, ['disconnected', 'connected'], 'the session survived: no expiry');
+      assert.equal(proxies.find((p) => p !== used[0])!.connections(), 1);
+      assert.deepEqual(await other.getChildren('/silent/move'), [key.slice('/silent/move/'.length)], 'the same node, never re-created');
+    } finally {
+      await Promise.all(proxies.map((p) => p.close()));
+    }
+  });
+
+  it('cut off silently past its session timeout: reported disconnected within it; healed: re-registered exactly once', async () => {
+    const proxy = await startTcpProxy(zk.port);
+    try {
+      const r = await reg(`zk://127.0.0.1:${proxy.port}`, { sessionTimeoutMs: 2000 });
+      const key1 = await eventually(() => r.register('/silent/expire', { host: '10.0.0.1', port: 80, name: 'x-1' }), { timeoutMs: 15_000 });
+      const t0 = Date.now();
+      proxy.blackhole();
+      await eventually(() => assert.notEqual(r.state(), 'connected'), { timeoutMs: 8000, intervalMs: 10, message: 'the cut-off client notices' });
+      const noticed = Date.now() - t0;
+      assert.ok(noticed < 2000, `noticed ${noticed} ms after the cut, session timeout 2000 ms`);
+      await eventually(async () => assert.equal(await other.exists(key1), undefined), { timeoutMs: 20_000, message: 'the server expired the session' });
+      proxy.restore();
+      const key2 = await eventually(async () => {
+        const ch = (await other.getChildren('/silent/expire')) ?? [];
+        assert.equal(ch.length, 1, ch.join());
+        assert.notEqual(`/silent/expire/${ch[0]}`, key1);
+        return `/silent/expire/${ch[0]}`;
+      }, { timeoutMs: 20_000, message: 're-registered on a new session' });
+      await eventually(() => assert.equal(r.state(), 'connected'));
+      assert.deepEqual(await other.getChildren('/silent/expire'), [key2.slice('/silent/expire/'.length)], 'exactly once');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('keeps the registration exactly once and watches firing across a server restart', async () => {
     const r = await reg(`zk://${zk.connectString}`, { sessionTimeoutMs: 10_000 });
     await r.register('/restart/svc', { host: '10.0.0.1', port: 80, name: 'r-1' });

@@ -73,7 +73,7 @@ test('stopping the work queue aborts reconciles waiting on a registry that stopp
   await eventually(() => assert.equal(agent!.status.condition('subscription/sub', 'Synced')?.status, 'True'), { timeoutMs: 20_000 });
 
   // A new Subscription waits for its watch's first delivery, then lists; a new Service registers.
-  link.freeze();
+  link.blackhole();
   source.set('web.yaml', service('web', 'path: /services/web\nport: 8080'));
   source.set('late.yaml', subscription('late', `service: /services/y\nlisten: { port: ${await freePort()} }`));
   await eventually(() => {

@@ -7,6 +7,7 @@ import zookeeper from 'node-zookeeper-client';
 import type { ACL, Client, Event, Stat } from 'node-zookeeper-client';
 import { RegistryError } from '../errors.ts';
 import { within } from '../within.ts';
+import { ZkLiveness } from './zookeeper-liveness.ts';
 
 const { Exception, State } = zookeeper;
 
@@ -30,6 +31,8 @@ export interface ZkClientOptions {
   readonly connectTimeoutMs?: number;
   /** "user:pass" for digest auth. */
   readonly auth?: string;
+  /** Hears why an unanswering connection was dropped (see zookeeper-liveness.ts). */
+  readonly onDrop?: (why: string) => void;
 }
 
 type Watcher = (event: Event) => void;
@@ -39,16 +42,15 @@ const TRANSIENT = new Set([Exception.CONNECTION_LOSS, Exception.SESSION_EXPIRED,
 export class ZkClient {
   private readonly raw: Client;
   private readonly listeners = new Set<(e: ZkSessionEvent) => void>();
-  private watchdog: NodeJS.Timeout | undefined;
-  private closing = false;
+  private readonly liveness: ZkLiveness;
 
   constructor(private readonly opts: ZkClientOptions) {
     this.raw = zookeeper.createClient(opts.servers, { sessionTimeout: opts.sessionTimeoutMs, spinDelay: 1000, retries: 0 });
     if (opts.auth) this.raw.addAuthInfo('digest', Buffer.from(opts.auth));
+    this.liveness = new ZkLiveness(this.raw, opts.connectTimeoutMs ?? 2000, (why) => opts.onDrop?.(why));
     this.raw.on('state', (s) => {
       const e: ZkSessionEvent | undefined =
         s === State.SYNC_CONNECTED ? 'connected' : s === State.DISCONNECTED ? 'disconnected' : s === State.EXPIRED ? 'expired' : undefined;
-      if (e === 'disconnected') this.armWatchdog();
       if (e) for (const cb of this.listeners) cb(e);
     });
   }
@@ -56,23 +58,7 @@ export class ZkClient {
   /** Start connecting in the background (never waits for the server). */
   connect(): void {
     this.raw.connect();
-    this.armWatchdog();
-  }
-
-  /**
-   * The library waits forever for a ConnectResponse once TCP is up, and ZooKeeper 3.8 leaves
-   * connections made just after its start unanswered: drop an attempt that takes too long.
-   */
-  private armWatchdog(): void {
-    clearTimeout(this.watchdog);
-    if (this.closing) return;
-    this.watchdog = setTimeout(() => {
-      const s = this.raw.getState();
-      if (this.closing || s === State.SYNC_CONNECTED || s === State.EXPIRED) return;
-      this.connectionManager()?.socket?.destroy();
-      this.armWatchdog();
-    }, this.opts.connectTimeoutMs ?? 2000);
-    this.watchdog.unref();
+    this.liveness.start();
   }
 
   private connectionManager(): { socket?: { destroy(): void }; connect(): void } | undefined {
@@ -141,8 +127,7 @@ export class ZkClient {
 
   /** End the session (its ephemerals go with it) and release the socket, bounded by opTimeoutMs. */
   async close(): Promise<void> {
-    this.closing = true;
-    clearTimeout(this.watchdog);
+    this.liveness.stop();
     const closed = new Promise<void>((resolve) => {
       const check = (s: zookeeper.State): void => {
         if (s === State.DISCONNECTED) resolve();

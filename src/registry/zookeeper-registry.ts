@@ -127,7 +127,7 @@ export class ZookeeperRegistry implements Registry {
   }
 
   private newSession(): ZkClient {
-    const client = new ZkClient(this.opts);
+    const client = new ZkClient({ ...this.opts, onDrop: (why) => this.log('connection-dropped', `zookeeper: ${why}`) });
     client.onEvent((e) => {
       if (client !== this.client || this.closed) return;
       if (e === 'connected') void this.onConnected(client);

@@ -5,37 +5,53 @@ export interface TcpProxy {
   readonly port: number;
   /** Destroy every open connection and refuse (reset) new ones until `restore()`. */
   cut(): void;
-  /** Stop forwarding without closing anything: a silent partition (both ends keep waiting). */
-  freeze(): void;
+  /**
+   * A silent partition, as iptables DROP makes one: open connections stay open but nothing passes
+   * either way, and new ones are accepted and never answered, until `restore()` (connections
+   * silenced meanwhile stay silent: their peers have given up on them by then).
+   */
+  blackhole(): void;
   restore(): void;
+  /** Client connections open now (silenced ones included). */
+  connections(): number;
   close(): Promise<void>;
 }
 
 /** Start a proxy on an ephemeral 127.0.0.1 port forwarding to 127.0.0.1:`targetPort`. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
-  let isCut = false;
-  const pipes = new Set<[Socket, Socket]>();
+  const clients = new Map<Socket, Socket | undefined>();
+  const silenced = new WeakSet<Socket>();
+  let mode: 'open' | 'cut' | 'silent' = 'open';
   const track = (s: Socket): void => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => s.destroy());
   };
+  const silence = (client: Socket, upstream: Socket | undefined): void => {
+    silenced.add(client);
+    client.unpipe();
+    upstream?.unpipe();
+    // Read and discard, so neither side sees back-pressure or an end (not even the other's close).
+    client.on('data', () => {});
+    upstream?.on('data', () => {});
+  };
   const server = createServer((client) => {
     track(client);
-    if (isCut) {
+    if (mode === 'cut') {
       client.resetAndDestroy();
       return;
     }
+    clients.set(client, undefined);
+    client.on('close', () => clients.delete(client));
+    if (mode === 'silent') return silence(client, undefined);
     const upstream = connect(targetPort, '127.0.0.1');
     track(upstream);
+    clients.set(client, upstream);
     client.pipe(upstream);
     upstream.pipe(client);
-    const pair: [Socket, Socket] = [client, upstream];
-    pipes.add(pair);
-    client.on('close', () => pipes.delete(pair));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    client.on('close', () => !silenced.has(client) && upstream.destroy());
+    upstream.on('close', () => !silenced.has(client) && client.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -49,24 +65,20 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   return {
     port: addr.port,
     cut() {
-      isCut = true;
+      mode = 'cut';
       destroyAll();
     },
-    freeze() {
-      server.close();
-      for (const [a, b] of pipes) {
-        a.unpipe(b);
-        b.unpipe(a);
-        a.pause();
-        b.pause();
-      }
+    blackhole() {
+      mode = 'silent';
+      for (const [client, upstream] of clients) silence(client, upstream);
     },
     restore() {
-      isCut = false;
+      mode = 'open';
     },
+    connections: () => clients.size,
     async close() {
       destroyAll();
-      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
