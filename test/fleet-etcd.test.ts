@@ -1,8 +1,9 @@
 /**
  * The seed's MySQL scenario across hosts once with etcd: a 3-member etcd cluster on host1..host3,
  * MariaDB on host4 and host5 registered by their own agents, a consumer on host6 (HAProxy
- * mysql-check as haproxy_check). Then the etcd leader's host is partitioned away (silent DROP):
- * no registration lost, no backend removed. A client on host6 queries every ~50 ms throughout.
+ * mysql-check as haproxy_check). A producer's host is cut from every member (silent DROP) past its
+ * lease; then the etcd leader's host is partitioned away: no registration lost, no backend removed.
+ * A client on host6 queries every ~50 ms throughout.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -16,10 +17,6 @@ import { mysqlService, mysqlSubscription, queryFrom } from './harness/fleet-mysq
 import { probe, type TrafficProbe } from './harness/traffic-probe.ts';
 
 const LEASE_S = 4;
-// TODO(registry): false once the etcd client notices a silent partition (keepalive/watch deadline,
-// issue 14). Until then an agent on the cut-off leader's host can lose its lease before it moves to
-// the majority, and one poll in two CI runs saw a backend missing for a moment (0 failed queries).
-const NOTICE_PENDING = true;
 const LISTEN = 13306;
 const DB_PORT = 20000;
 
@@ -67,10 +64,40 @@ describe('fleet: MySQL across hosts over a 3-member etcd cluster', { timeout: 18
     traffic = probe(() => queryFrom(hosts[5]!, LISTEN), { intervalMs: 50 });
   });
 
+  test('host4 cut from every etcd member by a silent DROP past its lease: noticed within the TTL, out of rotation, 0 failed queries; healed: registered again within seconds', async (t) => {
+    const producer = agents[0]!;
+    const failedBefore = traffic.counts().failed;
+    assert.equal(await producer.registryState(), 'connected');
+    const t0 = Date.now();
+    await hosts[3]!.cut(hosts.slice(0, 3));
+    let noticed: number | undefined;
+    let out: number | undefined;
+    try {
+      await eventually(async () => {
+        if (noticed === undefined && (await producer.registryState()) !== 'connected') noticed = Date.now() - t0;
+        if (out === undefined && (await backends()).join() === both[1]) out = Date.now() - t0;
+        assert.ok(noticed !== undefined, `the cut-off agent still says connected after ${Date.now() - t0} ms`);
+        assert.ok(out !== undefined, 'host4 still routed');
+      }, { timeoutMs: LEASE_S * 1000 * 4, intervalMs: 50, message: 'host4 notices the cut and its lease expires' });
+    } finally {
+      await hosts[3]!.heal();
+    }
+    const healed = Date.now();
+    await eventually(async () => assert.deepEqual(await backends(), both), { timeoutMs: 30_000, message: `host4 registered again (${producer.log().slice(-1500)})` });
+    const back = Date.now() - healed;
+    const failed = traffic.counts().failed - failedBefore;
+    t.diagnostic(`cut: host4 reported the registry disconnected after ${noticed} ms (lease TTL ${LEASE_S} s); out of rotation after ${out} ms; healed: routed again ${back} ms later; failed queries: ${failed}`);
+    assert.ok(noticed! < LEASE_S * 1000, `noticed after ${noticed} ms`);
+    assert.ok(back < 10_000, `registered again ${back} ms after the heal`);
+    assert.equal(failed, 0, JSON.stringify(traffic.counts().errors.slice(-3)));
+  });
+
   test('the etcd leader\'s host partitioned away: no registration lost, no backend removed, 0 failed queries', async (t) => {
     const leader = await etcd.leader();
     assert.ok(leader !== undefined);
     const lh = hosts[leader]!;
+    const drops = (): number[] => agents.map((a) => (a.log().match(/"registryEvent":"connection-dropped"/g) ?? []).length);
+    const dropsBefore = drops();
     await lh.cut(hosts.filter((h) => h !== lh));
     const t0 = Date.now();
     let missing = 0;
@@ -88,8 +115,9 @@ describe('fleet: MySQL across hosts over a 3-member etcd cluster', { timeout: 18
       await lh.heal();
     }
     const result = await traffic.stop();
-    t.diagnostic(`leader was member ${leader + 1} (host${leader + 1}); polls with a backend missing: ${missing}; queries over the file: ${result.ok} ok, ${result.failed} failed`);
-    if (!NOTICE_PENDING) assert.equal(missing, 0, 'no backend removed');
+    const moved = drops().map((n, i) => (n > dropsBefore[i]! ? agents[i]!.host.name : undefined)).filter(Boolean);
+    t.diagnostic(`leader was member ${leader + 1} (host${leader + 1}); agents that dropped a silent stream and moved: ${moved.join(', ') || 'none'}; polls with a backend missing: ${missing}; queries over the file: ${result.ok} ok, ${result.failed} failed`);
+    assert.equal(missing, 0, 'no backend removed');
     assert.deepEqual(await backends(), both);
     assert.equal(result.failed, 0, result.errors.join('\n'));
   });

@@ -81,7 +81,7 @@ describe('fleet: ZooKeeper ensemble across hosts, the leader\'s host partitioned
     }
     await eventually(allWork, { timeoutMs: 30_000, message: 'every agent works after the heal' });
     const result = await client.stop();
-    const moved = drops().map((n, i) => n > dropsBefore[i]! ? agents[i]!.host.name : undefined).filter(Boolean);
+    const moved = drops().map((n, i) => (n > dropsBefore[i]! ? agents[i]!.host.name : undefined)).filter(Boolean);
     t.diagnostic(`leader was node ${leader + 1} (host${leader + 1}), now node ${newLeader + 1}; agents that dropped a silent connection and moved: ${moved.join(', ') || 'none'}; polls with a backend missing: ${removed}; connections: ${result.ok} ok, ${result.failed} failed`);
     assert.equal(removed, 0, 'no backend removed');
     await eventually(async () => assert.deepEqual(await backends(), both), { timeoutMs: 30_000, message: 'every registration back after the heal' });

@@ -64,6 +64,72 @@ describe('etcd registry on a real server', () => {
     }
   });
 
+  it('a lease keepalive unanswered through a silent partition (no RST) moves to another member before the lease expires', async () => {
+    const proxies = [await startTcpProxy(etcd.port), await startTcpProxy(etcd.port)];
+    try {
+      const drops: string[] = [];
+      const r = await createRegistry({ url: `etcd://${proxies.map((p) => `127.0.0.1:${p.port}`).join(',')}`, leaseTtlSec: 3, opTimeoutMs: 2000, onEvent: (e) => e.type === 'connection-dropped' && drops.push(e.message) });
+      open.push(r);
+      await eventually(() => r.register('/silent/svc', { host: '10.0.0.1', port: 80, name: 's-1' }), { timeoutMs: 15_000 });
+      const lease = (await raw.get('/dockstack/silent/svc/s-1').exec()).kvs[0]?.lease;
+      // Keepalives go every second (TTL/3) on one stream, the only traffic once the put is done.
+      await eventually(() => assert.equal(r.state(), 'connected'));
+      const carrier = await eventually(async () => {
+        const before = proxies.map((p) => p.bytes());
+        await new Promise((res) => setTimeout(res, 1500));
+        const busy = proxies.filter((p, i) => p.bytes() > before[i]!);
+        assert.equal(busy.length, 1, 'one proxy carries the keepalives');
+        return busy[0]!;
+      }, { timeoutMs: 15_000 });
+      const states: string[] = [];
+      r.onStateChange((s) => states.push(s));
+      let lost = false;
+      const watching = setInterval(() => void raw.get('/dockstack/silent/svc/s-1').string().then((v) => (lost ||= v === null)), 100);
+      const t0 = Date.now();
+      carrier.blackhole();
+      try {
+        await eventually(() => assert.notEqual(r.state(), 'connected'), { timeoutMs: 8000, intervalMs: 10, message: 'the cut-off client notices' });
+        const noticed = Date.now() - t0;
+        await eventually(() => assert.equal(r.state(), 'connected'), { timeoutMs: 10_000, message: 'keepalives through the other member' });
+        // Past the TTL twice over: a lease kept alive only through the silent member would be gone.
+        await new Promise((res) => setTimeout(res, 6000));
+        assert.ok(noticed < 3000, `noticed ${noticed} ms after the cut, lease TTL 3 s`);
+        assert.equal(lost, false, 'the key never expired');
+        assert.equal((await raw.get('/dockstack/silent/svc/s-1').exec()).kvs[0]?.lease, lease, 'the same lease');
+        assert.ok(!states.includes('expired'), states.join());
+        assert.match(drops.join('\n'), /LeaseKeepAlive .*no answer within 1000 ms/);
+      } finally {
+        clearInterval(watching);
+      }
+    } finally {
+      await Promise.all(proxies.map((p) => p.close()));
+    }
+  });
+
+  it('cut off silently past the lease TTL: reported disconnected within it; healed: registered again within seconds', async () => {
+    const proxy = await startTcpProxy(etcd.port);
+    try {
+      const r = await createRegistry({ url: `etcd://127.0.0.1:${proxy.port}`, leaseTtlSec: 2, opTimeoutMs: 2000 });
+      open.push(r);
+      await r.register('/silent/expire', { host: '10.0.0.1', port: 80, name: 'x-1' });
+      await eventually(() => assert.equal(r.state(), 'connected'));
+      const t0 = Date.now();
+      proxy.blackhole();
+      await eventually(() => assert.notEqual(r.state(), 'connected'), { timeoutMs: 8000, intervalMs: 10, message: 'the cut-off client notices' });
+      const noticed = Date.now() - t0;
+      assert.ok(noticed < 2000, `noticed ${noticed} ms after the cut, lease TTL 2 s`);
+      await eventually(async () => assert.equal(await raw.get('/dockstack/silent/expire/x-1').string(), null), { timeoutMs: 20_000, message: 'etcd expired the lease' });
+      proxy.restore();
+      const healed = Date.now();
+      await eventually(async () => assert.ok(await raw.get('/dockstack/silent/expire/x-1').string()), { timeoutMs: 30_000, message: 'registered again' });
+      const back = Date.now() - healed;
+      assert.ok(back < 10_000, `registered again ${back} ms after the heal`);
+      await eventually(() => assert.equal(r.state(), 'connected'));
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('stays registered and keeps watching across an etcd restart', async () => {
     const r = await createRegistry({ url: `etcd://${etcd.endpoint}`, leaseTtlSec: 10 });
     open.push(r);

@@ -13,6 +13,7 @@ import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, ListingChange, Registry, RegistryState } from './registry.ts';
 import { DEFAULT_PATH_LIMITS, readPrefix, type PathLimits } from './etcd-range.ts';
 import { EtcdWatch, type EtcdWatchHost } from './etcd-watch.ts';
+import { hostBreaker, livenessChannelOptions } from './etcd-liveness.ts';
 import { within } from '../within.ts';
 
 export interface EtcdRegistryOptions {
@@ -67,7 +68,14 @@ export class EtcdRegistry implements Registry {
     };
     // The library's default grows to 30 s: watches would resume that late after an outage, and its
     // un-cancellable reconnect timer kept a closed client's process alive that long.
-    this.client = new Etcd3({ ...common, faultHandling: { watchBackoff: watchBackoff(100, 2000) } });
+    this.client = new Etcd3({
+      ...common,
+      faultHandling: { watchBackoff: watchBackoff(100, 2000), host: () => hostBreaker() },
+      grpcOptions: livenessChannelOptions(Math.round((opts.leaseTtlSec * 1000) / 3), (why) => {
+        this.log('connection-dropped', `etcd: ${why}: trying another member`);
+        this.setState('disconnected');
+      }),
+    });
     // The default breaker opens a host after 3 failures of any kind: one path too large to receive
     // failed every other path's listing for 5 s. Here only an unreachable host retries or opens it.
     const hostDown = handleWhen((e) => e instanceof GRPCUnavailableError);

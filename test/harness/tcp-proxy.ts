@@ -14,6 +14,8 @@ export interface TcpProxy {
   restore(): void;
   /** Client connections open now (silenced ones included). */
   connections(): number;
+  /** Bytes forwarded so far, both ways. */
+  bytes(): number;
   close(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const clients = new Map<Socket, Socket | undefined>();
   const silenced = new WeakSet<Socket>();
   let mode: 'open' | 'cut' | 'silent' = 'open';
+  let forwarded = 0;
   const track = (s: Socket): void => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -50,6 +53,11 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     clients.set(client, upstream);
     client.pipe(upstream);
     upstream.pipe(client);
+    const count = (d: Buffer): void => {
+      if (!silenced.has(client)) forwarded += d.length;
+    };
+    client.on('data', count);
+    upstream.on('data', count);
     client.on('close', () => !silenced.has(client) && upstream.destroy());
     upstream.on('close', () => !silenced.has(client) && client.destroy());
   });
@@ -76,6 +84,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       mode = 'open';
     },
     connections: () => clients.size,
+    bytes: () => forwarded,
     async close() {
       destroyAll();
       await new Promise<void>((resolve) => server.close(() => resolve()));
