@@ -26,7 +26,12 @@ export async function manifestRun(env: BenchEnv, registry: RegistryKind | 'memor
   const pairs = Math.floor(n / 2);
   const base = `/bench/scale/m-${registry}-${proxy}-${Date.now()}`;
   const ports: number[] = [];
-  for (let i = 0; i < pairs; i++) ports.push(proxy === 'haproxy' ? await freePort() : 20_000 + i);
+  // freePort() only says a port is free now, so 500 calls can repeat one: two listeners on one address are refused (DuplicateListen).
+  const seen = new Set<number>();
+  while (ports.length < pairs) {
+    const p = proxy === 'haproxy' ? await freePort() : 20_000 + ports.length;
+    if (!seen.has(p)) seen.add(p), ports.push(p);
+  }
   const subText = (i: number, maint: boolean) =>
     subscription(`c${i}`, `service: ${base}/s${i}\nlisten: { port: ${ports[i]} }\ncheck: { type: none }${maint ? `\nmaintenance: ["127.0.0.1:${30_000 + i}"]` : ''}`);
   const source = new StaticSource();
