@@ -22,6 +22,7 @@ import { startMariaDB, type MariaDBServer } from './harness/mariadb.ts';
 import { freePort } from './harness/ports.ts';
 import { killProcess } from './harness/process.ts';
 import { startZooKeeper, type ZooKeeperServer } from './harness/zookeeper.ts';
+import { instanceIdFor } from '../src/reconcile/instance-id.ts';
 
 const IMAGE = 'dockstack:test';
 const PROBE = 'dockstack-probe:test';
@@ -133,7 +134,7 @@ describe('dockstack agent --docker', () => {
   test('started → registered (source docker://name); HEALTHCHECK unhealthy → deregistered; removed → deregistered', async () => {
     const port = await freePort();
     await runProbe('api-a', port);
-    await eventually(async () => assert.deepEqual(await znodes(), ['api-a-127.0.0.1']), { timeoutMs: 20_000, intervalMs: 100 });
+    await eventually(async () => assert.deepEqual(await znodes(), [instanceIdFor('127.0.0.1', 'api-a')]), { timeoutMs: 20_000, intervalMs: 100 });
     const view = (await services()).find((s) => s.metadata.name === 'api-a');
     assert.match(view?.metadata.source ?? '', /^docker:\/\/api-a:1:1$/);
 
@@ -141,7 +142,7 @@ describe('dockstack agent --docker', () => {
     await eventually(async () => assert.deepEqual(await znodes(), []), { timeoutMs: 10_000, intervalMs: 100 });
     assert.equal(await state('api-a', '.State.Health.Status'), 'unhealthy');
     await engine.docker(['exec', 'api-a', '/usr/bin/node', '-e', "require('node:fs').rmSync('/tmp/unhealthy')"]);
-    await eventually(async () => assert.deepEqual(await znodes(), ['api-a-127.0.0.1']), { timeoutMs: 10_000, intervalMs: 100 });
+    await eventually(async () => assert.deepEqual(await znodes(), [instanceIdFor('127.0.0.1', 'api-a')]), { timeoutMs: 10_000, intervalMs: 100 });
 
     await engine.docker(['rm', '-f', 'api-a']);
     await eventually(async () => assert.deepEqual(await znodes(), []), { timeoutMs: 10_000, intervalMs: 100 });
@@ -151,7 +152,7 @@ describe('dockstack agent --docker', () => {
   test('agent killed, containers changed while it was down, restarted → no orphans, no duplicates', async () => {
     const [pb, pc] = await Promise.all([freePort(), freePort()]);
     await runProbe('api-b', pb);
-    await eventually(async () => assert.deepEqual(await znodes(), ['api-b-127.0.0.1']), { timeoutMs: 20_000, intervalMs: 100 }).catch(async (err: unknown) => {
+    await eventually(async () => assert.deepEqual(await znodes(), [instanceIdFor('127.0.0.1', 'api-b')]), { timeoutMs: 20_000, intervalMs: 100 }).catch(async (err: unknown) => {
       process.stderr.write(`${JSON.stringify(await services(), null, 1)}\n`);
       throw err;
     });
@@ -160,9 +161,9 @@ describe('dockstack agent --docker', () => {
     await runProbe('api-c', pc);
     await engine.docker(['rm', '-f', 'api-b']);
     startAgentProcess();
-    await eventually(async () => assert.deepEqual(await znodes(), ['api-c-127.0.0.1']), { timeoutMs: 20_000, intervalMs: 100 });
+    await eventually(async () => assert.deepEqual(await znodes(), [instanceIdFor('127.0.0.1', 'api-c')]), { timeoutMs: 20_000, intervalMs: 100 });
     // Converged is not enough: the old session's nodes must not come back, nor a second api-c.
     await eventually(async () => assert.deepEqual((await services()).map((s) => s.metadata.name), ['api-c']));
-    assert.deepEqual(await znodes(), ['api-c-127.0.0.1']);
+    assert.deepEqual(await znodes(), [instanceIdFor('127.0.0.1', 'api-c')]);
   });
 });

@@ -1,3 +1,4 @@
+import { instanceIdFor } from '../src/reconcile/instance-id.ts';
 import { e2eSuite } from './e2e-suite.ts';
 import { startEtcd } from './harness/etcd.ts';
 import { rawEtcd } from './harness/raw-registry.ts';
@@ -8,7 +9,7 @@ e2eSuite('etcd', async () => {
     endpoint: etcd.endpoint,
     url: (ep) => `etcd://${ep}`,
     raw: async () => rawEtcd(etcd.endpoint),
-    entryName: /^mysql-127\.0\.0\.1$/,
+    entryName: new RegExp(`^${instanceIdFor('127.0.0.1', 'mysql').replace(/\./g, '\\.')}$`),
     stop: () => etcd.stop(),
   };
 });

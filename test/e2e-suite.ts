@@ -20,6 +20,7 @@ import { freePort } from './harness/ports.ts';
 import type { RawRegistry } from './harness/raw-registry.ts';
 import { service, subscription } from './harness/static-source.ts';
 import { startTcpProxy, type TcpProxy } from './harness/tcp-proxy.ts';
+import { instanceIdFor } from '../src/reconcile/instance-id.ts';
 
 export interface RegistryUnderTest {
   /** host:port of the real server. */
@@ -106,7 +107,7 @@ export function e2eSuite(name: string, start: () => Promise<RegistryUnderTest>):
       assert.equal(entries.size, 1, [...entries.keys()].join());
       const [entry, data] = [...entries][0]!;
       assert.match(entry, reg.entryName);
-      assert.equal(data, JSON.stringify({ host: '127.0.0.1', port: db.port, name: 'mysql-127.0.0.1' }));
+      assert.equal(data, JSON.stringify({ host: '127.0.0.1', port: db.port, name: instanceIdFor('127.0.0.1', 'mysql') }));
     });
 
     test('instances written by others are routed and unrouted without a reload', async () => {

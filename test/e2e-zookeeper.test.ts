@@ -1,3 +1,4 @@
+import { instanceIdFor } from '../src/reconcile/instance-id.ts';
 import { e2eSuite } from './e2e-suite.ts';
 import { rawZooKeeper } from './harness/raw-registry.ts';
 import { startZooKeeper } from './harness/zookeeper.ts';
@@ -8,7 +9,7 @@ e2eSuite('ZooKeeper', async () => {
     endpoint: `127.0.0.1:${zk.port}`,
     url: (ep) => `zk://${ep}`,
     raw: () => rawZooKeeper(zk.connectString),
-    entryName: /^mysql-127\.0\.0\.1_\d{10}$/,
+    entryName: new RegExp(`^${instanceIdFor('127.0.0.1', 'mysql').replace(/\./g, '\\.')}_\\d{10}$`),
     stop: () => zk.stop(),
   };
 });

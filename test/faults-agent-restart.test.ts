@@ -20,6 +20,7 @@ import { killProcess } from './harness/process.ts';
 import { service, subscription } from './harness/static-source.ts';
 import { probeTraffic } from './harness/traffic-probe.ts';
 import { startZooKeeper, type ZooKeeperServer } from './harness/zookeeper.ts';
+import { instanceIdFor } from '../src/reconcile/instance-id.ts';
 
 const PATH = '/services/ar';
 const SESSION_MS = 4000;
@@ -79,7 +80,7 @@ describe('agent SIGKILL and restart', () => {
 
   test('SIGKILL: HAProxy keeps serving, the next agent adopts it and registers exactly once', async (t) => {
     const first = runAgent();
-    await eventually(async () => assert.deepEqual(await names(), ['ar-a-127.0.0.1', 'ar-b-127.0.0.1']), { timeoutMs: 30_000, message: `first agent registered (log: ${(first as unknown as { log: string }).log})` });
+    await eventually(async () => assert.deepEqual(await names(), [instanceIdFor('127.0.0.1', 'ar-a'), instanceIdFor('127.0.0.1', 'ar-b')]), { timeoutMs: 30_000, message: `first agent registered (log: ${(first as unknown as { log: string }).log})` });
     await eventually(routes, { timeoutMs: 20_000 });
     const master = await pidFile();
     const before = [...(await raw.read(PATH)).keys()];
@@ -111,7 +112,7 @@ describe('agent SIGKILL and restart', () => {
     assert.ok(replacedAt !== undefined && replacedAt < SESSION_MS, `the predecessor's entries were not replaced before its session expired (seen ${[...seen].join(', ')})`);
     t.diagnostic(`polls that saw an instance twice (make before break): ${doubled}`);
     t.diagnostic(`registrations replaced ${replacedAt} ms after the SIGKILL (before: ${before.join(', ')}; now: ${[...(await raw.read(PATH)).keys()].join(', ')})`);
-    assert.deepEqual(await names(), ['ar-a-127.0.0.1', 'ar-b-127.0.0.1']);
+    assert.deepEqual(await names(), [instanceIdFor('127.0.0.1', 'ar-a'), instanceIdFor('127.0.0.1', 'ar-b')]);
     await routes();
     const traffic = await probe.stop();
     t.diagnostic(`connections during kill and restart: ${traffic.ok} ok, ${traffic.failed} failed`);

@@ -20,6 +20,7 @@ import { rawEtcd, type RawRegistry } from './harness/raw-registry.ts';
 import { service, subscription } from './harness/static-source.ts';
 import { startTcpProxy, type TcpProxy } from './harness/tcp-proxy.ts';
 import { probeTraffic } from './harness/traffic-probe.ts';
+import { instanceIdFor } from '../src/reconcile/instance-id.ts';
 
 const PATH = '/services/etcdf';
 const LEASE_S = 3;
@@ -52,7 +53,7 @@ describe('single etcd node', () => {
   let port: number;
   let a: TestBackend, b: TestBackend, c: TestBackend;
   const own = async () => [...(await raw.read(PATH)).keys()].filter((k) => k.startsWith('ef-')).sort();
-  const registered = async () => assert.deepEqual(await own(), ['ef-a-127.0.0.1', 'ef-b-127.0.0.1']);
+  const registered = async () => assert.deepEqual(await own(), [instanceIdFor('127.0.0.1', 'ef-a'), instanceIdFor('127.0.0.1', 'ef-b')]);
   const routes = async (want: string[]) => assert.deepEqual([...(await answering(port, 2 * want.length + 2))].sort(), want);
 
   before(async () => {
@@ -201,7 +202,7 @@ describe('3-member etcd cluster', () => {
       t.diagnostic(`new instance routed ${Date.now() - t0} ms after the kill`);
       // Longer than the lease TTL: it must have been kept alive through the surviving members.
       await eventually(async () => assert.ok(Date.now() - t0 > (LEASE_S + 1) * 1000), { timeoutMs: (LEASE_S + 3) * 1000, intervalMs: 250 });
-      assert.deepEqual(await own(), ['ef-a-127.0.0.1', 'ef-b-127.0.0.1']);
+      assert.deepEqual(await own(), [instanceIdFor('127.0.0.1', 'ef-a'), instanceIdFor('127.0.0.1', 'ef-b')]);
       await raw.remove(key);
       await eventually(() => routes(['a', 'b']), { timeoutMs: 20_000 });
       const traffic = await probe.stop();

@@ -18,6 +18,7 @@ import { service, subscription } from './harness/static-source.ts';
 import { startTcpProxy, type TcpProxy } from './harness/tcp-proxy.ts';
 import { probeTraffic } from './harness/traffic-probe.ts';
 import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from './harness/zookeeper-ensemble.ts';
+import { instanceIdFor } from '../src/reconcile/instance-id.ts';
 
 const PATH = '/services/ens';
 const SESSION_MS = 4000;
@@ -36,7 +37,7 @@ describe('ZooKeeper ensemble faults', () => {
     const names = [...(await raw.read(PATH)).keys()].filter((k) => k.startsWith('ens-')).map((k) => k.replace(/_\d{10}$/, ''));
     return names.sort();
   };
-  const registered = async () => assert.deepEqual(await ownEntries(), ['ens-a-127.0.0.1', 'ens-b-127.0.0.1']);
+  const registered = async () => assert.deepEqual(await ownEntries(), [instanceIdFor('127.0.0.1', 'ens-a'), instanceIdFor('127.0.0.1', 'ens-b')]);
   const routes = async (want: string[]) => assert.deepEqual([...(await answering(port, 2 * want.length + 2))].sort(), want);
   const connected = () => assert.equal(agent.registry.state(), 'connected');
   const note = (t: TestContext, what: string, ms: number) => t.diagnostic(`${what}: ${ms} ms`);

@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { BIN } from './harness/cli.ts';
 import { eventually } from './harness/eventually.ts';
 import { service } from './harness/static-source.ts';
+import { instanceIdFor } from '../src/reconcile/instance-id.ts';
 
 type Line = Record<string, unknown>;
 let dir: string;
@@ -61,7 +62,7 @@ test('object events carry object, generation, reason and eventType', async () =>
   assert.equal(reg.generation, 1);
   assert.equal(reg.eventType, 'Normal');
   assert.equal(reg.level, 'info');
-  assert.match(String(reg.msg), /^registered \/services\/web\/web-127\.0\.0\.1$/);
+  assert.equal(String(reg.msg), `registered /services/web/${instanceIdFor('127.0.0.1', 'web')}`);
   const reconciled = find((l) => l.msg === 'reconciled' && l.object === 'service/web');
   assert.equal(reconciled.level, 'debug');
   assert.equal(reconciled.outcome, 'success');

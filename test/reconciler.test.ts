@@ -11,6 +11,7 @@ import type { HealthRunner } from '../src/reconcile/service-controller.ts';
 import { MemoryRegistry } from '../src/registry/memory-registry.ts';
 import { eventually } from './harness/eventually.ts';
 import { service, StaticSource, subscription } from './harness/static-source.ts';
+import { instanceIdFor } from '../src/reconcile/instance-id.ts';
 
 class ScriptedHealth implements HealthRunner {
   static all = new Map<string, ScriptedHealth>();
@@ -61,7 +62,7 @@ test('a healthy Service is registered; unhealthy or removed, it is deregistered'
   assert.deepEqual((await registry.list('/services/db')).instances, []);
 
   ScriptedHealth.all.get('127.0.0.1:3306')!.set(true);
-  await eventually(async () => assert.deepEqual((await registry.list('/services/db')).instances, [{ host: '127.0.0.1', port: 3306, name: 'db-127.0.0.1' }]));
+  await eventually(async () => assert.deepEqual((await registry.list('/services/db')).instances, [{ host: '127.0.0.1', port: 3306, name: instanceIdFor('127.0.0.1', 'db') }]));
   await eventually(() => assert.equal(agent.status.condition('service/db', 'Ready')?.status, 'True'));
   assert.equal(agent.viewOf('service/db')?.status.observedGeneration, 1);
 

@@ -127,7 +127,7 @@ export const ServiceSpec = z.strictObject({
   port: port().describe('Port the instance serves on, and the default port of its health checks.'),
   weight: intIn(0, 256).optional().describe("Relative share of traffic consumers' HAProxies give this instance (0–256)."),
   labels: labels().optional().describe('Labels stored with the registration, for consumers.'),
-  instanceId: name().optional().describe('Name of the registration; default derived from the host and the Service name.'),
+  instanceId: name().optional().describe('Name of the registration; default <name>-<host name>-<agent address>, distinct per host.'),
   checks: z.array(HealthCheckSpec).max(16).default([]).describe('Health checks (tcp, http, mysql, redis), all of which must pass, with rise/fall, before the instance registers.'),
   /** Declarative maintenance: deregister while keeping the process up. */
   maintenance: z.boolean().default(false).describe('Deregister while keeping the process up.'),

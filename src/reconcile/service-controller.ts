@@ -10,6 +10,7 @@ import { isLoopback, type HostAddress } from '../host-address.ts';
 import type { HealthCheckSpec, ServiceManifest } from '../manifest/schema.ts';
 import type { Instance, Registry } from '../registry/registry.ts';
 import type { ControllerContext } from './controller-context.ts';
+import { instanceIdFor } from './instance-id.ts';
 import { nameOf, type ObjectKey, type ServiceKey } from '../object-key.ts';
 import type { ReconcileResult } from './work-queue.ts';
 
@@ -73,7 +74,7 @@ export class ServiceController {
     const host = m.spec.host ?? agentHost ?? '127.0.0.1';
     // A loopback address in a registry other hosts read makes each of them connect to itself.
     const blocked = m.spec.host ? undefined : agentHost === undefined ? 'NoAddress' : this.address.remoteRegistry && isLoopback(agentHost) ? 'LoopbackAddress' : undefined;
-    const instanceId = m.spec.instanceId ?? instanceIdFor(host, m.metadata.name);
+    const instanceId = m.spec.instanceId ?? instanceIdFor(agentHost ?? host, m.metadata.name);
     const runner = await this.ensureRunner(key, desired.generation, m, host);
     const { status } = this.ctx;
     const checks = runner.statuses();
@@ -190,10 +191,4 @@ const CONFLICT_RETRY_MS = 10_000;
 /** Why a Service is unhealthy: each failing check's last error ("http 127.0.0.1:80: GET /: timed out…"). */
 function failingMessage(checks: readonly CheckStatus[]): string {
   return checks.filter((c) => !c.healthy && c.lastError !== undefined).map((c) => `${c.type} ${c.target}: ${c.lastError}`).join('; ');
-}
-
-/** A stable instance id from host and Service name: restarts of the same agent reuse it. */
-export function instanceIdFor(host: string, name: string): string {
-  const raw = `${name}-${host}`.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
-  return raw.slice(0, 63).replace(/[^a-z0-9]+$/, '');
 }
