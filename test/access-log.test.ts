@@ -84,7 +84,7 @@ test('spec.accessLog: false silences a Subscription; switching it on logs after 
   const before = of('db').length;
   await answering(ports.quiet, 2);
   await answering(ports.db, 1); // a marker: once its line is in, the quiet connections' would be too
-  await eventually(() => assert.ok(of('db').length > before));
+  await eventually(() => assert.ok(of('db').length > before, "of('db').length > before"));
   assert.equal(of('quiet').length, 0);
   source.set('s-quiet.yaml', subscription('quiet', `service: /services/db\nlisten: { port: ${ports.quiet} }\ncheck: { type: none }\naccessLog: true`));
   await eventually(async () => {

@@ -113,7 +113,7 @@ export function e2eSuite(name: string, start: () => Promise<RegistryUnderTest>):
     test('instances written by others are routed and unrouted without a reload', async () => {
       backends.push(await startTcpBackend('b1'), await startTcpBackend('b2'));
       const [b1, b2] = backends as [TestBackend, TestBackend];
-      await eventually(() => assert.ok(agent.agent.status.condition('subscription/web', 'ProxyConfigured')?.status === 'True'));
+      await eventually(() => assert.ok(agent.agent.status.condition('subscription/web', 'ProxyConfigured')?.status === 'True', "agent.agent.status.condition('subscription/web', 'ProxyConfigured')?.status === 'T..."));
       const reloads = haproxy().reloadCount;
       const pid = haproxy().masterPid;
       const k1 = await raw.write('/services/web', 'b1', JSON.stringify({ host: '127.0.0.1', port: b1.port, name: 'b1' }));

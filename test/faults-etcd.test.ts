@@ -201,7 +201,7 @@ describe('3-member etcd cluster', () => {
       await eventually(() => routes(['a', 'b', 'c']), { timeoutMs: 20_000 });
       t.diagnostic(`new instance routed ${Date.now() - t0} ms after the kill`);
       // Longer than the lease TTL: it must have been kept alive through the surviving members.
-      await eventually(async () => assert.ok(Date.now() - t0 > (LEASE_S + 1) * 1000), { timeoutMs: (LEASE_S + 3) * 1000, intervalMs: 250 });
+      await eventually(async () => assert.ok(Date.now() - t0 > (LEASE_S + 1) * 1000, 'Date.now() - t0 > (LEASE_S + 1) * 1000'), { timeoutMs: (LEASE_S + 3) * 1000, intervalMs: 250 });
       assert.deepEqual(await own(), [instanceIdFor('127.0.0.1', 'ef-a'), instanceIdFor('127.0.0.1', 'ef-b')]);
       await raw.remove(key);
       await eventually(() => routes(['a', 'b']), { timeoutMs: 20_000 });

@@ -69,11 +69,11 @@ describe('HAProxy faults', () => {
       const probe = probeTraffic(port, { intervalMs: 20 });
       const t0 = Date.now();
       process.kill(pid, 'SIGKILL');
-      await eventually(() => assert.ok(haproxy().masterPid !== undefined && haproxy().masterPid !== master), { timeoutMs: 15_000 });
+      await eventually(() => assert.ok(haproxy().masterPid !== undefined && haproxy().masterPid !== master, 'haproxy().masterPid !== undefined && haproxy().masterPid !== master'), { timeoutMs: 15_000 });
       await eventually(routes, { timeoutMs: 15_000 });
       t.diagnostic(`routing again ${Date.now() - t0} ms after the ${victim} was killed`);
       // The probe's own connections get through too (it may not have tried since routing returned).
-      await eventually(() => assert.ok(probe.counts().ok > 0), { timeoutMs: 5_000 });
+      await eventually(() => assert.ok(probe.counts().ok > 0, 'probe.counts().ok > 0'), { timeoutMs: 5_000 });
       const traffic = await probe.stop();
       t.diagnostic(`connections: ${traffic.ok} ok, ${traffic.failed} failed`);
     });
@@ -94,7 +94,7 @@ describe('HAProxy faults', () => {
     await assert.rejects(whoAnswers(p));
     const t0 = Date.now();
     await rm(flag());
-    await eventually(async () => assert.ok(['a', 'b'].includes(await whoAnswers(p))), { timeoutMs: 30_000 });
+    await eventually(async () => assert.ok(['a', 'b'].includes(await whoAnswers(p)), "['a', 'b'].includes(await whoAnswers(p))"), { timeoutMs: 30_000 });
     await eventually(() => assert.equal(proxyCondition('hf-rejected')?.status, 'True'), { timeoutMs: 10_000 });
     t.diagnostic(`listener served ${Date.now() - t0} ms after the binary accepted configs again`);
   });
@@ -112,7 +112,7 @@ describe('HAProxy faults', () => {
       await assert.rejects(whoAnswers(p));
       const t0 = Date.now();
       await rm(filler);
-      await eventually(async () => assert.ok(['a', 'b'].includes(await whoAnswers(p))), { timeoutMs: 30_000 });
+      await eventually(async () => assert.ok(['a', 'b'].includes(await whoAnswers(p)), "['a', 'b'].includes(await whoAnswers(p))"), { timeoutMs: 30_000 });
       await eventually(() => assert.equal(proxyCondition('hf-full')?.status, 'True'), { timeoutMs: 10_000 });
       t.diagnostic(`listener served ${Date.now() - t0} ms after space was freed`);
     } finally {

@@ -70,7 +70,7 @@ describe('manifest directory faults', () => {
       await fh.sync();
       // The half is quiet for longer than maxWaitMs, so it is read and reported (located), not applied.
       const before = w.snapshots();
-      await eventually(() => assert.ok(w.snapshots() > before), { timeoutMs: 5000 });
+      await eventually(() => assert.ok(w.snapshots() > before, 'w.snapshots() > before'), { timeoutMs: 5000 });
       await eventually(() => assert.match(String(w.ports.at(-1)?.['service/p!'] ?? ''), /p\.yaml:\d+:\d+/), { timeoutMs: 5000 });
       assert.equal(w.store.get('service/p')?.manifest.kind, 'Service');
       assert.equal((w.store.get('service/p')?.manifest as ServiceManifest).spec.port, 1000, 'the last good version stays in force');

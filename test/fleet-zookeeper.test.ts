@@ -101,7 +101,7 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
       // Several resyncs later (each a logged reconcile at debug level), still one warning.
       const reconciles = () => (lo.log().match(/"object":"service\/lo"[^\n]*"msg":"reconciled"/g) ?? []).length;
       const seen = reconciles();
-      await eventually(() => assert.ok(reconciles() >= seen + 3), { timeoutMs: 20_000, message: 'three more resyncs of service/lo' });
+      await eventually(() => assert.ok(reconciles() >= seen + 3, 'reconciles() >= seen + 3'), { timeoutMs: 20_000, message: 'three more resyncs of service/lo' });
       assert.equal((lo.log().match(/"msg":"not registering loopback/g) ?? []).length, 1, 'logged once, not every resync');
     } finally {
       await lo.stop();

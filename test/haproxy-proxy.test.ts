@@ -92,7 +92,7 @@ describe('HaproxyProxy (runtime updates)', () => {
     assert.equal(await worker(), pid, 'the same worker serves');
     const servers = await sendCommand(join(dir, 'admin.sock'), 'show servers state grow');
     assert.match(servers, / s12 127\.0\.0\.1 /, 'dynamic server s12 exists');
-    await eventually(async () => assert.ok((await answering(port, 30)).has('g11')), { message: 'the twelfth server answers' });
+    await eventually(async () => assert.ok((await answering(port, 30)).has('g11'), "(await answering(port, 30)).has('g11')"), { message: 'the twelfth server answers' });
     assert.equal(await held.echo('still-here'), 'still-here');
     // Shrink: the dynamic servers drain, then are deleted (nobody is connected to them).
     await proxy.apply('grow', spec(port), srv(...many.slice(0, 8)));

@@ -87,7 +87,7 @@ describe('per-path limits, with a real agent and HAProxy', () => {
     source.set('many.yaml', subscription('many', `service: /services/many\nlisten: { port: ${await freePort()} }\ncheck: { type: none }`));
     const details = (k: ObjectKey) => running.agent.status.get(k)?.details ?? {};
     const rejected = (k: ObjectKey) => (details(k).rejected as { key: string; reason: string }[] | undefined) ?? [];
-    await eventually(() => assert.ok(((details('subscription/huge').backends as string[] | undefined) ?? []).length > 0), { timeoutMs: 30_000 });
+    await eventually(() => assert.ok(((details('subscription/huge').backends as string[] | undefined) ?? []).length > 0, "((details('subscription/huge').backends as string[] | undefined) ?? []).length > 0"), { timeoutMs: 30_000 });
     const admitted = (details('subscription/huge').backends as string[]).length;
     // Each entry is its key (~25 bytes) and ~60 KB of value: 34 of them fit in 2 MiB.
     assert.equal(admitted, Math.floor(MAX_BYTES / (hugeEntry(0).length + '/dockstack/services/huge/h00'.length)));
@@ -99,11 +99,11 @@ describe('per-path limits, with a real agent and HAProxy', () => {
 
     // New entries arriving by the watch count against the same budget.
     await raw.write('/services/huge', 'zz', hugeEntry(99));
-    await eventually(() => assert.ok(rejected('subscription/huge').some((r) => r.key === '/services/huge/zz' && /byte limit/.test(r.reason))), { timeoutMs: 20_000 });
+    await eventually(() => assert.ok(rejected('subscription/huge').some((r) => r.key === '/services/huge/zz' && /byte limit/.test(r.reason)), "rejected('subscription/huge').some((r) => r.key === '/services/huge/zz' && /byte li..."), { timeoutMs: 20_000 });
 
     const reconciles = async () => Number(/dockstack_reconcile_duration_seconds_count\{kind="subscription",outcome="success"\} (\d+)/.exec((await running.metrics.render()).body)?.[1] ?? 0);
     const seen = await reconciles();
-    await eventually(async () => assert.ok((await reconciles()) >= seen + 15), { timeoutMs: 30_000 });
+    await eventually(async () => assert.ok((await reconciles()) >= seen + 15, '(await reconciles()) >= seen + 15'), { timeoutMs: 30_000 });
     assert.equal(await whoAnswers(steadyPort), 'steady');
     assert.deepEqual(syncedFalse, [], 'the normal Subscription never lost its listing');
     assert.equal(running.registry.state(), 'connected');

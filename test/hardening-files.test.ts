@@ -157,7 +157,7 @@ describe('check.hostHeader through a real HAProxy', () => {
     await writeFile(join(tmp.path, 'h.cfg'), cfg);
     const hp = spawnServer('haproxy', ['-db', '-f', join(tmp.path, 'h.cfg')]);
     try {
-      await eventually(() => assert.ok(hosts.length > 0), { timeoutMs: 10_000 });
+      await eventually(() => assert.ok(hosts.length > 0, 'hosts.length > 0'), { timeoutMs: 10_000 });
       assert.equal(hosts[0], 'fe80::1%H');
     } finally {
       hp.kill('SIGKILL');
@@ -290,7 +290,7 @@ describe('HAProxy privileges when the agent is root', () => {
       // A reload can replace a worker between the listing and the read of its status: retry then.
       await eventually(async () => {
         const workers = await workersOf(master);
-        assert.ok(workers.length > 0);
+        assert.ok(workers.length > 0, 'workers.length > 0');
         for (const w of workers) assert.equal(await uidOf(w), haproxyUid);
       });
       await eventually(() => new Promise<void>((resolve, reject) => {

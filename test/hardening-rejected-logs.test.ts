@@ -79,7 +79,7 @@ test(`${JUNK} junk entries over 5 resyncs: one line per reason with its count, n
   await raw.write('/services/junk', 'new', JSON.stringify({ host: '127.0.0.1', port: 80, weight: 999 }));
   await raw.write('/services/junk', 'more', 'still not json');
   await eventually(() => assert.equal(rejectedLines().length, 4), { timeoutMs: 20_000 });
-  await eventually(() => assert.ok(reconciled() >= seen + 5), { timeoutMs: 30_000 });
+  await eventually(() => assert.ok(reconciled() >= seen + 5, 'reconciled() >= seen + 5'), { timeoutMs: 30_000 });
   const later = rejectedLines().slice(2).map((l) => String(l.msg)).sort();
   assert.equal(rejectedLines().length, 4, JSON.stringify(later.slice(0, 5)));
   assert.match(later[0]!, /^1 entry rejected: data is not JSON \(\/services\/junk\/more_\d{10}\)$/);

@@ -76,7 +76,7 @@ test(`${SLOW} names whose resolver never answers and one that does not exist: re
   // and its last answer is kept rather than dropping a backend over a slow resolver.
   const before = await reconciles();
   running.agent.resync();
-  await eventually(async () => assert.ok((await reconciles()) >= before + 2), { timeoutMs: 10_000 });
+  await eventually(async () => assert.ok((await reconciles()) >= before + 2, '(await reconciles()) >= before + 2'), { timeoutMs: 10_000 });
   assert.deepEqual([...(details('subscription/mixed').backends as string[])].sort(), want);
   assert.equal(await whoAnswers(port).then(() => 'ok'), 'ok');
 });

@@ -105,10 +105,10 @@ test('a failing check and an invalid manifest are counted', async () => {
   source.set('bad.yaml', service('broken', 'path: /services/x\nport: "abc"'));
   await eventually(async () => {
     const t = await scrape();
-    assert.ok(sample(t, 'dockstack_check_results_total', { service: 'web', result: 'fail' })! >= 1);
+    assert.ok(sample(t, 'dockstack_check_results_total', { service: 'web', result: 'fail' })! >= 1, "sample(t, 'dockstack_check_results_total', { service: 'web', result: 'fail' })! >= 1");
     assert.equal(sample(t, 'dockstack_events_total', { kind: 'service', reason: 'CheckFailed' }), 1);
     assert.equal(sample(t, 'dockstack_events_total', { kind: 'service', reason: 'Deregistered' }), 1);
-    assert.ok(sample(t, 'dockstack_manifest_validation_errors_total')! >= 1);
+    assert.ok(sample(t, 'dockstack_manifest_validation_errors_total')! >= 1, "sample(t, 'dockstack_manifest_validation_errors_total')! >= 1");
     assert.equal(sample(t, 'dockstack_manifest_invalid_objects'), 1);
   });
 });

@@ -150,7 +150,7 @@ test('a bad edit keeps the last good manifest in force; other manifests keep rec
   await agent.start();
   source.set('a.yaml', subscription('a', 'service: /services/a\nlisten: { port: 17001 }'));
   source.set('b.yaml', subscription('b', 'service: /services/b\nlisten: { port: 17002 }'));
-  await eventually(() => assert.ok(proxy.listeners.has('a') && proxy.listeners.has('b')));
+  await eventually(() => assert.ok(proxy.listeners.has('a') && proxy.listeners.has('b'), "proxy.listeners.has('a') && proxy.listeners.has('b')"));
   source.set('a.yaml', subscription('a', 'service: /services/a\nlisten: { port: abc }'));
   source.set('b.yaml', subscription('b', 'service: /services/b\nlisten: { port: 17003 }'));
   await eventually(() => assert.equal(proxy.listeners.get('b')?.spec.listen.port, 17003));
@@ -169,7 +169,7 @@ test('a proxy failure is retried with backoff and surfaces on the object', async
   await agent.start();
   proxy.failWith = new Error('haproxy -c failed: bad config');
   source.set('a.yaml', subscription('a', 'service: /services/a\nlisten: { port: 17005 }'));
-  await eventually(() => assert.ok(agent.queue.retries('subscription/a') >= 2));
+  await eventually(() => assert.ok(agent.queue.retries('subscription/a') >= 2, "agent.queue.retries('subscription/a') >= 2"));
   const v = agent.viewOf('subscription/a')!;
   assert.equal(v.status.conditions.find((c) => c.type === 'ProxyConfigured')?.status, 'False');
   assert.match(v.status.lastError ?? '', /bad config/);

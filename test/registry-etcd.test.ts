@@ -58,7 +58,7 @@ describe('etcd registry on a real server', () => {
       proxy.cut();
       await eventually(async () => assert.equal(await raw.get('/dockstack/lease/svc/l-1').string(), null), { timeoutMs: 20_000 });
       proxy.restore();
-      await eventually(async () => assert.ok(await raw.get('/dockstack/lease/svc/l-1').string()), { timeoutMs: 30_000 });
+      await eventually(async () => assert.ok(await raw.get('/dockstack/lease/svc/l-1').string(), "await raw.get('/dockstack/lease/svc/l-1').string()"), { timeoutMs: 30_000 });
     } finally {
       await proxy.close();
     }
@@ -122,7 +122,7 @@ describe('etcd registry on a real server', () => {
       await eventually(async () => assert.equal(await raw.get('/dockstack/silent/expire/x-1').string(), null), { timeoutMs: 20_000, message: 'etcd expired the lease' });
       proxy.restore();
       const healed = Date.now();
-      await eventually(async () => assert.ok(await raw.get('/dockstack/silent/expire/x-1').string()), { timeoutMs: 30_000, message: 'registered again' });
+      await eventually(async () => assert.ok(await raw.get('/dockstack/silent/expire/x-1').string(), "await raw.get('/dockstack/silent/expire/x-1').string()"), { timeoutMs: 30_000, message: 'registered again' });
       const back = Date.now() - healed;
       t.diagnostic(`noticed ${noticed} ms after the cut (lease TTL 2 s); registered again ${back} ms after the heal`);
       assert.ok(back < 10_000, `registered again ${back} ms after the heal`);
@@ -143,6 +143,6 @@ describe('etcd registry on a real server', () => {
     assert.deepEqual(l.instances.map((i) => i.name), ['r-1']);
     const before = calls;
     await eventually(() => raw.put('/dockstack/restart/watched/x').value('{"host":"10.0.0.2","port":1}'), { timeoutMs: 10_000 });
-    await eventually(() => assert.ok(calls > before), { timeoutMs: 20_000 });
+    await eventually(() => assert.ok(calls > before, 'calls > before'), { timeoutMs: 20_000 });
   });
 });
