@@ -58,6 +58,24 @@ describe('fleet: ZooKeeper ensemble across hosts, the leader\'s host partitioned
       for (const a of agents) assert.equal((await a.view(a === consumer ? 'subscriptions' : 'services', 'echo'))?.status.conditions.find((c) => c.type === (a === consumer ? 'Synced' : 'Registered'))?.status, 'True', a.host.name);
     };
     const drops = (): number[] => agents.map((a) => (a.log().match(/"registryEvent":"connection-dropped"/g) ?? []).length);
+    // Clients pick servers at random: steer host4's agent onto the leader, so the partition always
+    // cuts an agent off silently. Cut from the other two servers, any connection through them is
+    // dropped within 2/3 of the session timeout and the leader is the only one left to answer.
+    const steered = agents[0]!;
+    await steered.host.cut(hosts.slice(0, 3).filter((h) => h !== lh));
+    try {
+      const s0 = Date.now();
+      await eventually(async () => {
+        assert.equal(await steered.registryState(), 'connected');
+        assert.ok(Date.now() - s0 > SESSION_MS, 'a connection through a cut server has been dropped by now');
+      }, { timeoutMs: 30_000, intervalMs: 200, message: `host4 connected through the leader (${steered.log().slice(-1500)})` });
+    } finally {
+      await steered.host.heal();
+    }
+    await eventually(async () => {
+      await allWork();
+      assert.deepEqual(await backends(), both);
+    }, { timeoutMs: 30_000, message: 'every agent works before the partition' });
     const dropsBefore = drops();
     await lh.cut(hosts.filter((h) => h !== lh));
     const t0 = Date.now();
@@ -82,6 +100,7 @@ describe('fleet: ZooKeeper ensemble across hosts, the leader\'s host partitioned
     await eventually(allWork, { timeoutMs: 30_000, message: 'every agent works after the heal' });
     const result = await client.stop();
     const moved = drops().map((n, i) => (n > dropsBefore[i]! ? agents[i]!.host.name : undefined)).filter(Boolean);
+    assert.ok(moved.includes(steered.host.name), `host4's agent, on the leader, dropped its silent connection (moved: ${moved.join(', ')})`);
     t.diagnostic(`leader was node ${leader + 1} (host${leader + 1}), now node ${newLeader + 1}; agents that dropped a silent connection and moved: ${moved.join(', ') || 'none'}; polls with a backend missing: ${removed}; connections: ${result.ok} ok, ${result.failed} failed`);
     assert.equal(removed, 0, 'no backend removed');
     await eventually(async () => assert.deepEqual(await backends(), both), { timeoutMs: 30_000, message: 'every registration back after the heal' });
