@@ -97,6 +97,27 @@ describe('fleet: MySQL across hosts over a 3-member etcd cluster', { timeout: 18
     assert.ok(leader !== undefined);
     const lh = hosts[leader]!;
     const drops = (): number[] => agents.map((a) => (a.log().match(/"registryEvent":"connection-dropped"/g) ?? []).length);
+    // The lease's keepalive stream goes to a member picked at random: steer host4's onto the leader,
+    // so the partition always cuts a lease off silently. Cut from the other two members, a stream
+    // through them is cancelled within 2/3 of the TTL; a whole TTL with none cancelled means the
+    // keepalives go through the leader.
+    const steered = agents[0]!;
+    await steered.host.cut(hosts.slice(0, 3).filter((h) => h !== lh));
+    try {
+      let seen = drops()[0]!;
+      let since = Date.now();
+      await eventually(() => {
+        const n = drops()[0]!;
+        if (n !== seen) [seen, since] = [n, Date.now()];
+        assert.ok(Date.now() - since > LEASE_S * 1000, 'a lease TTL with no stream of host4 cancelled');
+      }, { timeoutMs: 40_000, intervalMs: 100, message: `host4's keepalives through the leader (${steered.log().slice(-1500)})` });
+    } finally {
+      await steered.host.heal();
+    }
+    await eventually(async () => {
+      for (const a of agents.slice(0, 2)) assert.equal((await a.view('services', 'mysql'))?.status.conditions.find((c) => c.type === 'Registered')?.status, 'True', a.host.name);
+      assert.deepEqual(await backends(), both);
+    }, { timeoutMs: 30_000, message: 'every agent works before the partition' });
     const dropsBefore = drops();
     await lh.cut(hosts.filter((h) => h !== lh));
     const t0 = Date.now();
@@ -116,6 +137,7 @@ describe('fleet: MySQL across hosts over a 3-member etcd cluster', { timeout: 18
     }
     const result = await traffic.stop();
     const moved = drops().map((n, i) => (n > dropsBefore[i]! ? agents[i]!.host.name : undefined)).filter(Boolean);
+    assert.ok(moved.includes(steered.host.name), `host4's agent, keeping its lease alive through the leader, dropped the silent stream (moved: ${moved.join(', ')})`);
     t.diagnostic(`leader was member ${leader + 1} (host${leader + 1}); agents that dropped a silent stream and moved: ${moved.join(', ') || 'none'}; polls with a backend missing: ${missing}; queries over the file: ${result.ok} ok, ${result.failed} failed`);
     assert.equal(missing, 0, 'no backend removed');
     assert.deepEqual(await backends(), both);
