@@ -6,7 +6,7 @@
  * agent's live lease holds it for another host (a conflict: reported, never overwritten).
  */
 import { circuitBreaker, ConsecutiveBreaker, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
-import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCUnavailableError, type IOptions, type Lease } from 'etcd3';
+import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCUnavailableError, type IOptions, type Lease, type PutBuilder } from 'etcd3';
 import { InstanceConflictError, RegistryError } from '../errors.ts';
 import { encodeInstance, isRejected, parseInstance, toListing } from './instance.ts';
 import { RegistryStateCell } from './registry-state.ts';
@@ -203,21 +203,28 @@ export class EtcdRegistry implements Registry {
   }
 
   /**
-   * Make `key` hold `reg` on `lease`: read it, and write it (only if unchanged since that read)
-   * when it is missing, differs, or is on another lease, unless that is another agent's live
-   * registration of our id for another host.
+   * Make `key` hold `reg` on `lease`: write it when missing, else read it and write it (only if
+   * unchanged since that read) when it differs or is on another lease, unless that is another
+   * agent's live registration of our id for another host.
    */
   private async ensure(key: string, reg: Registration, lease: Lease): Promise<void> {
     const id = await lease.grant();
-    const kv = (await this.client.get(key).exec()).kvs[0];
+    const put = (): PutBuilder => this.client.put(key).value(reg.json).lease(id);
+    // One round trip either way: a missing key is written, a present one read back.
+    const first = await this.client.if(key, 'Create', '==', 0).then(put()).else(this.client.get(key)).commit();
+    if (first.succeeded) {
+      if (reg.written) this.log('healed', `${key} was deleted by another client; writing it again`);
+      reg.written = true;
+      return;
+    }
+    const kv = first.responses[0]?.response_range.kvs[0];
     if (kv?.lease === id && kv.value.toString() === reg.json) return;
     if (kv && kv.lease !== NO_LEASE && kv.lease !== id) {
       const held = parseInstance(key, kv.value);
       if (!isRejected(held) && held.name === reg.instance.name && held.host !== reg.instance.host) throw new InstanceConflictError(key, reg.instance.name, held.host);
     }
-    if (reg.written) this.log('healed', `${key} was ${kv ? 'changed or moved off our lease' : 'deleted'} by another client; writing it again`);
-    const put = this.client.put(key).value(reg.json).lease(id);
-    const done = await this.client.if(key, 'Mod', '==', kv?.mod_revision ?? '0').then(put).commit();
+    if (reg.written) this.log('healed', `${key} was changed or moved off our lease by another client; writing it again`);
+    const done = await this.client.if(key, 'Mod', '==', kv?.mod_revision ?? '0').then(put()).commit();
     if (!done.succeeded) throw new RegistryError(`${key} changed while it was being written`, { transient: true });
     reg.written = true;
   }
