@@ -183,6 +183,10 @@ export class HaproxyProcess {
     while (Date.now() < deadline) {
       const why = exited?.();
       if (why) throw new Error(`master ${why}`);
+      // A master that died mid-reload (its worker killed) answers nothing: fail now, so the
+      // supervisor's restart is not queued behind the whole ready timeout.
+      const pid = this.masterPid;
+      if (pid === undefined || !alive(pid)) throw new Error('the master is gone');
       try {
         const procs = await this.showProc();
         const m = procs.find((p) => p.type === 'master');
