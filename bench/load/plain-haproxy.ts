@@ -29,11 +29,11 @@ export function minimalConfig(mode: 'tcp' | 'http', port: number, backendPort: n
   ].join('\n');
 }
 
-/** `haproxy -db -f` on `text` (written to DIR/NAME.cfg), once it accepts connections on `port`. */
-export async function startHaproxyConfig(dir: string, name: string, text: string, port: number): Promise<PlainHaproxy> {
+/** `haproxy -db -f` (or `-W` master-worker, as the agent runs it) on `text` (written to DIR/NAME.cfg), once it accepts connections on `port`. */
+export async function startHaproxyConfig(dir: string, name: string, text: string, port: number, masterWorker = false): Promise<PlainHaproxy> {
   const cfg = join(dir, `${name}.cfg`);
   await writeFile(cfg, text);
-  const child = spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
+  const child = spawn('haproxy', [...(masterWorker ? ['-W', '-S', join(dir, `${name}.master.sock`)] : []), '-db', '-f', cfg], { stdio: 'ignore' });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
