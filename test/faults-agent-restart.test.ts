@@ -128,6 +128,8 @@ describe('agent SIGKILL and restart', () => {
     assert.equal(second.exitCode, 0, (second as unknown as { log: string }).log);
     t.diagnostic(`SIGTERM: exited in ${Date.now() - t1} ms`);
     assert.deepEqual(await names(), [], 'SIGTERM deregistered everything before exiting');
-    assert.throws(() => process.kill(master, 0), 'SIGTERM stopped HAProxy');
+    // Exited, reaped or not: its parent is init (the agent that started it was SIGKILLed), which may reap late.
+    const stat = await readFile(`/proc/${master}/stat`, 'utf8').catch(() => '');
+    assert.ok(stat === '' || /^\d+ \(.*\) [ZX] /.test(stat), `SIGTERM stopped HAProxy (${stat.slice(0, 60)})`);
   });
 });

@@ -21,13 +21,25 @@ export interface HaproxyProcessOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
+/**
+ * Whether `pid` still runs. An exited process is signalable until its parent reaps it; an adopted
+ * master's parent is init, which in a container may reap late or never, so a zombie counts as gone
+ * (else stop() waits out its whole bound and a dead adopted master is never noticed).
+ */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return true; // no procfs (or it just went): the signal said it was there
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
 }
 
 /** A HAProxy master process and its sockets under `dir`. */
@@ -72,7 +84,7 @@ export class HaproxyProcess {
     } catch {
       return false;
     }
-    if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return false;
+    if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return false;
     const procs = await this.showProc().catch(() => []);
     if (!procs.some((p) => p.type === 'master' && p.pid === pid)) return false;
     this.masterPid = pid;
@@ -110,7 +122,7 @@ export class HaproxyProcess {
     } catch (err) {
       const pid = this.masterPid;
       this.masterPid = undefined;
-      if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+      if (pid !== undefined && processAlive(pid)) process.kill(pid, 'SIGKILL');
       throw new HaproxyError(`starting HAProxy: ${(err as Error).message}`, this.logSince(logFrom), err);
     }
     this.watch();
@@ -136,10 +148,10 @@ export class HaproxyProcess {
     if (this.monitor) clearInterval(this.monitor);
     const pid = this.masterPid;
     this.masterPid = undefined;
-    if (pid === undefined || !alive(pid)) return;
+    if (pid === undefined || !processAlive(pid)) return;
     process.kill(pid, 'SIGTERM');
-    for (const deadline = Date.now() + timeoutMs; alive(pid) && Date.now() < deadline; ) await sleep(20);
-    if (alive(pid)) {
+    for (const deadline = Date.now() + timeoutMs; processAlive(pid) && Date.now() < deadline; ) await sleep(20);
+    if (processAlive(pid)) {
       try {
         process.kill(-pid, 'SIGKILL');
       } catch {
@@ -166,7 +178,7 @@ export class HaproxyProcess {
 
   private check(): void {
     const pid = this.masterPid;
-    if (this.stopping || pid === undefined || alive(pid)) return;
+    if (this.stopping || pid === undefined || processAlive(pid)) return;
     this.masterPid = undefined;
     if (this.monitor) clearInterval(this.monitor);
     this.opts.onDied?.(`HAProxy master ${pid} is gone`);
@@ -186,7 +198,7 @@ export class HaproxyProcess {
       // A master that died mid-reload (its worker killed) answers nothing: fail now, so the
       // supervisor's restart is not queued behind the whole ready timeout.
       const pid = this.masterPid;
-      if (pid === undefined || !alive(pid)) throw new Error('the master is gone');
+      if (pid === undefined || !processAlive(pid)) throw new Error('the master is gone');
       try {
         const procs = await this.showProc();
         const m = procs.find((p) => p.type === 'master');
