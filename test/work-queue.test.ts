@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TerminalError } from '../src/errors.ts';
-import { Backoff } from '../src/reconcile/backoff.ts';
+import { Backoff } from '../src/backoff.ts';
 import { WorkQueue, type Outcome } from '../src/reconcile/work-queue.ts';
 import { eventually } from './harness/eventually.ts';
 

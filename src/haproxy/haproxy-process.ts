@@ -199,20 +199,22 @@ export class HaproxyProcess {
       // supervisor's restart is not queued behind the whole ready timeout.
       const pid = this.masterPid;
       if (pid === undefined || !processAlive(pid)) throw new Error('the master is gone');
+      let verdict: 'failed' | 'ready' | undefined;
       try {
         const procs = await this.showProc();
         const m = procs.find((p) => p.type === 'master');
-        if (master && m && (m.failedReloads ?? 0) > (master.failedReloads ?? 0)) throw new Error('the master reports a failed reload');
         const worker = procs.find((p) => p.type === 'worker' && !old.has(p.pid));
-        if (worker && (!master || (m && m.reloads > master.reloads))) {
+        if (master && m && (m.failedReloads ?? 0) > (master.failedReloads ?? 0)) verdict = 'failed';
+        else if (worker && (!master || (m && m.reloads > master.reloads))) {
           const info = await sendCommand(this.adminSocket, 'show info', 2000);
-          if (new RegExp(`^Pid: ${worker.pid}$`, 'm').test(info)) return;
-          last = `stats socket still answers from another process`;
+          if (new RegExp(`^Pid: ${worker.pid}$`, 'm').test(info)) verdict = 'ready';
+          else last = `stats socket still answers from another process`;
         } else last = 'no new worker';
       } catch (err) {
-        if ((err as Error).message.includes('failed reload')) throw err;
-        last = (err as Error).message;
+        last = (err as Error).message; // not answering yet: poll again
       }
+      if (verdict === 'failed') throw new Error('the master reports a failed reload');
+      if (verdict === 'ready') return;
       await sleep(25);
     }
     throw new Error(`not ready within ${this.opts.readyTimeoutMs ?? 10_000} ms (${last})`);

@@ -2,7 +2,7 @@
  * Keeps HAProxy running: when the master dies unasked, restart it after a backoff (100 ms doubling
  * to 10 s, reset once a restart has held for 30 s). What a restart does is the owner's callback.
  */
-import { Backoff } from '../reconcile/backoff.ts';
+import { Backoff } from '../backoff.ts';
 
 export interface SupervisorOptions {
   /** Start HAProxy again; throws when it could not. */

@@ -6,7 +6,7 @@
  */
 import PQueue from 'p-queue';
 import { AbortedError, TerminalError } from '../errors.ts';
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../backoff.ts';
 
 export interface ReconcileResult {
   /** Reconcile again after this delay even if nothing changes (polling, drains). */

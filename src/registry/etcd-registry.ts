@@ -15,6 +15,7 @@ import { DEFAULT_PATH_LIMITS, readPrefix, type PathLimits } from './etcd-range.t
 import { EtcdWatch, type EtcdWatchHost } from './etcd-watch.ts';
 import { hostBreaker, livenessChannelOptions } from './etcd-liveness.ts';
 import { within } from '../within.ts';
+import { Backoff } from '../backoff.ts';
 
 export interface EtcdRegistryOptions {
   /** "127.0.0.1:2379" entries. */
@@ -48,7 +49,7 @@ export class EtcdRegistry implements Registry {
   private readonly lister: Etcd3;
   private readonly limits: PathLimits;
   private lease: Lease | undefined;
-  private regrantDelayMs = 250;
+  private readonly regrantBackoff = new Backoff({ baseMs: 250, capMs: 5000, jitter: 0 });
   private regrantTimer: NodeJS.Timeout | undefined;
   private readonly regs = new Map<string, Registration>();
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
@@ -172,11 +173,10 @@ export class EtcdRegistry implements Registry {
       this.log('lease-lost', `etcd lease lost: ${err.message}; granting a new one`);
       this.lease = undefined;
       this.setState('expired');
-      this.regrantTimer = setTimeout(() => void this.restore(), this.regrantDelayMs);
-      this.regrantDelayMs = Math.min(this.regrantDelayMs * 2, 5000);
+      this.regrantTimer = setTimeout(() => void this.restore(), this.regrantBackoff.next('lease'));
     });
     lease.on('keepaliveSucceeded', () => {
-      this.regrantDelayMs = 250;
+      this.regrantBackoff.reset('lease');
       this.setState('connected');
     });
     lease.on('keepaliveFailed', () => this.setState('disconnected'));

@@ -8,6 +8,7 @@ import type { PathBudget, PrefixRead } from './etcd-range.ts';
 import { parseInstance } from './instance.ts';
 import type { ListingChange } from './registry.ts';
 import { WatchCache } from './watch-cache.ts';
+import { Backoff } from '../backoff.ts';
 
 export interface EtcdWatchHost {
   readonly client: Etcd3;
@@ -29,7 +30,7 @@ export class EtcdWatch {
   private readonly cache = new WatchCache();
   private watcher: Watcher | undefined;
   private cancelled = false;
-  private retryMs = 250;
+  private readonly backoff = new Backoff({ baseMs: 250, capMs: 5000, jitter: 0 });
   private retry: NodeJS.Timeout | undefined;
   /** Revision of the last full read: events at or below it are already in the cache. */
   private listed = 0n;
@@ -63,7 +64,7 @@ export class EtcdWatch {
     this.watcher = w;
     w.on('put', (kv) => this.event({ kv, deleted: false })).on('delete', (kv) => this.event({ kv, deleted: true }));
     w.on('connected', () => {
-      this.retryMs = 250;
+      this.backoff.reset(this.prefix);
       this.host.setState('connected');
       // The library resumes from its last revision, but what happened while the stream was down
       // is re-read once, so nothing depends on its resume being exact.
@@ -78,11 +79,11 @@ export class EtcdWatch {
     // watch again from the current revision, after a re-list, so the compacted changes are not missed.
     w.on('error', (err) => {
       if (this.cancelled || this.host.closed() || this.watcher !== w) return;
-      this.host.log('watch-error', `watching ${this.prefix}: ${err.message}; watching again in ${this.retryMs} ms`);
+      const ms = this.backoff.next(this.prefix);
+      this.host.log('watch-error', `watching ${this.prefix}: ${err.message}; watching again in ${ms} ms`);
       void w.cancel().catch(() => undefined);
       this.watcher = undefined;
-      this.retry = setTimeout(() => !this.cancelled && !this.host.closed() && void this.open(), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, 5000);
+      this.retry = setTimeout(() => !this.cancelled && !this.host.closed() && void this.open(), ms);
     });
   }
 
@@ -109,11 +110,11 @@ export class EtcdWatch {
     } catch (err) {
       if (this.cancelled || this.host.closed()) return false;
       this.host.setState('disconnected');
-      this.host.log('watch-failed', `listing ${this.prefix}: ${err instanceof Error ? err.message : String(err)}; again in ${this.retryMs} ms`);
+      const ms = this.backoff.next(this.prefix);
+      this.host.log('watch-failed', `listing ${this.prefix}: ${err instanceof Error ? err.message : String(err)}; again in ${ms} ms`);
       // Before the stream exists the whole open() is retried; after, only the re-list.
       const again = this.watcher ? () => void this.relist() : () => void this.open();
-      this.retry = setTimeout(() => !this.cancelled && !this.host.closed() && again(), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, 5000);
+      this.retry = setTimeout(() => !this.cancelled && !this.host.closed() && again(), ms);
       return false;
     }
   }

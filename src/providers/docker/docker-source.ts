@@ -11,6 +11,7 @@ import { parseManifestText } from '../../manifest/parse.ts';
 import { silentLogger, type Logger } from '../../log.ts';
 import { containerManifest, LABEL_PATH, type ContainerManifest } from './container-manifest.ts';
 import { DockerClient, type EventStream } from './docker-client.ts';
+import { Backoff } from '../../backoff.ts';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
@@ -35,14 +36,14 @@ export class DockerSource implements ManifestSource {
   #stream: EventStream | undefined;
   #chain: Promise<void> = Promise.resolve(); // inspections and listings run one at a time, in order
   #retryTimer: NodeJS.Timeout | undefined;
-  #retryMs: number;
+  readonly #backoff: Backoff;
   #closed = false;
   #emittedOnce = false;
 
   constructor(private readonly opts: DockerSourceOptions = {}) {
     this.#client = new DockerClient(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.#log = opts.log ?? silentLogger;
-    this.#retryMs = opts.retryMs ?? 100;
+    this.#backoff = new Backoff({ baseMs: opts.retryMs ?? 100, capMs: opts.maxRetryMs ?? 30_000, jitter: 0 });
   }
 
   /** Opens the events stream, then lists; rejects (DockerError) when Docker cannot be reached. */
@@ -69,7 +70,7 @@ export class DockerSource implements ManifestSource {
       stream.close(); // the caller retries both, in order
       throw err;
     }
-    this.#retryMs = this.opts.retryMs ?? 100;
+    this.#backoff.reset('events');
   }
 
   #onEvent(id: string | undefined, action: string | undefined): void {
@@ -82,11 +83,11 @@ export class DockerSource implements ManifestSource {
 
   #onStreamEnd(err: Error): void {
     if (this.#closed) return;
-    this.#log.warn({ err: err.message, retryMs: this.#retryMs }, 'docker: events stream lost; keeping the last containers, reconnecting');
+    const retryMs = this.#backoff.next('events');
+    this.#log.warn({ err: err.message, retryMs }, 'docker: events stream lost; keeping the last containers, reconnecting');
     this.#retryTimer = setTimeout(() => {
       this.#connect().catch((e: unknown) => this.#onStreamEnd(e instanceof Error ? e : new Error(String(e))));
-    }, this.#retryMs);
-    this.#retryMs = Math.min(this.#retryMs * 2, this.opts.maxRetryMs ?? 30_000);
+    }, retryMs);
   }
 
   #serial(fn: () => Promise<void>): Promise<void> {
