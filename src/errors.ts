@@ -82,8 +82,9 @@ export class InstanceConflictError extends RegistryError {
 /** HAProxy refused a config or a runtime command; `output` is what HAProxy printed. */
 export class HaproxyError extends DockstackError {
   readonly output: string;
-  constructor(message: string, output = '', cause?: unknown) {
-    super('E_HAPROXY', output ? `${message}: ${output.trim()}` : message, { cause, context: { output } });
+  constructor(message: string, opts: { output?: string; cause?: unknown; hint?: string } = {}) {
+    const output = opts.output ?? '';
+    super('E_HAPROXY', output ? `${message}: ${output.trim()}` : message, { cause: opts.cause, context: { output }, ...(opts.hint !== undefined && { hint: opts.hint }) });
     this.output = output;
   }
 }

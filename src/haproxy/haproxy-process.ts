@@ -70,7 +70,7 @@ export class HaproxyProcess {
   validate(path: string): Promise<void> {
     return new Promise((resolve, reject) => {
       execFile(this.opts.bin, ['-c', '-f', path], { timeout: 30_000 }, (err, stdout, stderr) => {
-        if (err) reject(new HaproxyError(`validating ${path} with ${this.opts.bin} -c`, `${stdout}${stderr}` || err.message, err));
+        if (err) reject(new HaproxyError(`validating ${path} with ${this.opts.bin} -c`, { output: `${stdout}${stderr}` || err.message, cause: err }));
         else resolve();
       });
     });
@@ -123,7 +123,7 @@ export class HaproxyProcess {
       const pid = this.masterPid;
       this.masterPid = undefined;
       if (pid !== undefined && processAlive(pid)) process.kill(pid, 'SIGKILL');
-      throw new HaproxyError(`starting HAProxy: ${(err as Error).message}`, this.logSince(logFrom), err);
+      throw new HaproxyError(`starting HAProxy: ${(err as Error).message}`, { output: this.logSince(logFrom), cause: err });
     }
     this.watch();
   }
@@ -138,7 +138,7 @@ export class HaproxyProcess {
     try {
       await this.waitForWorker(before, undefined, master);
     } catch (err) {
-      throw new HaproxyError(`reloading HAProxy: ${(err as Error).message}`, this.logSince(logFrom), err);
+      throw new HaproxyError(`reloading HAProxy: ${(err as Error).message}`, { output: this.logSince(logFrom), cause: err });
     }
   }
 

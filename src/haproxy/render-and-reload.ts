@@ -108,12 +108,12 @@ export async function renderAndReload(ctx: ReloadContext, model: ListenerModel):
       } catch (e) {
         // HAProxy refuses this listener's config on its own: the same spec will be refused again.
         const refused = e instanceof HaproxyError ? new TerminalError(e.message, { cause: e, hint: 'change the Subscription spec' }) : undefined;
-        rejected.set(n, refused ?? (e instanceof DockstackError ? e : new HaproxyError(`rendering listener ${n}`, '', e)));
+        rejected.set(n, refused ?? (e instanceof DockstackError ? e : new HaproxyError(`rendering listener ${n}`, { cause: e })));
       }
     }
     chosen = ok;
     text = await check(ctx, chosen).catch((e: unknown) => {
-      throw new HaproxyError('validating the last good listeners', (e as HaproxyError).output ?? '', err);
+      throw new HaproxyError('validating the last good listeners', { output: (e as HaproxyError).output ?? '', cause: err });
     });
   }
   for (const [n, e] of rejected) ctx.event('listener-rejected', `HAProxy cannot take listener ${n}: ${e.message}`);
@@ -126,7 +126,7 @@ export async function renderAndReload(ctx: ReloadContext, model: ListenerModel):
     else await ctx.proc.reload();
   } catch (err) {
     if (previous !== undefined) await writeFileAtomic(ctx.proc.configPath, previous).catch(() => undefined);
-    const e = err instanceof HaproxyError ? err : new HaproxyError('reloading HAProxy', '', err);
+    const e = err instanceof HaproxyError ? err : new HaproxyError('reloading HAProxy', { cause: err });
     const blamed = blamedListener(e.output, changed.filter((n) => chosen.has(n)));
     if (blamed === undefined) throw e;
     // HAProxy named the listener that broke it: the others go ahead without it.

@@ -24,7 +24,7 @@ function sendRaw(path: string, command: string, timeoutMs = 5000): Promise<strin
     sock.on('data', (d: Buffer) => chunks.push(d));
     sock.on('error', (err) => {
       clearTimeout(timer);
-      reject(new HaproxyError(`sending "${command}" to ${path}: ${err.message}`, '', err));
+      reject(new HaproxyError(`sending "${command}" to ${path}: ${err.message}`, { cause: err }));
     });
     sock.on('close', () => {
       clearTimeout(timer);
@@ -39,7 +39,7 @@ const OK_RE = /^(|IP changed from .*|no need to change .*|port changed from .*|N
 /** Send a state-changing admin command; throws HaproxyError with HAProxy's answer unless it succeeded. */
 export async function runAdmin(path: string, command: string, timeoutMs?: number): Promise<void> {
   const answer = (await sendCommand(path, command, timeoutMs)).trim();
-  if (!OK_RE.test(answer)) throw new HaproxyError(`running "${command}"`, answer);
+  if (!OK_RE.test(answer)) throw new HaproxyError(`running "${command}"`, { output: answer });
 }
 
 /** A runtime command HAProxy refused, with its answer. */
@@ -100,7 +100,7 @@ export async function runAdminBatch(path: string, commands: readonly string[], t
     if (!batch.length) continue;
     const text = await sendRaw(path, batch.join(';'), timeoutMs);
     const answers = splitAnswers(text, batch.length);
-    if (!answers) throw new HaproxyError(`running ${batch.length} runtime commands (${batch[0]} …): unreadable answer`, text.slice(0, 400));
+    if (!answers) throw new HaproxyError(`running ${batch.length} runtime commands (${batch[0]} …): unreadable answer`, { output: text.slice(0, 400) });
     answers.forEach((a, j) => {
       if (!OK_RE.test(a.trim())) refused.push({ command: batch[j]!, answer: a.trim() });
     });
@@ -119,7 +119,7 @@ export type StatRow = Readonly<Record<string, string>>;
 export function parseShowStat(text: string, only?: (svname: string) => boolean): StatRow[] {
   const lines = text.split('\n');
   const header = lines.find((l) => l.trim() !== '');
-  if (header === undefined || !header.startsWith('# ')) throw new HaproxyError('parsing "show stat": no CSV header', text.slice(0, 200));
+  if (header === undefined || !header.startsWith('# ')) throw new HaproxyError('parsing "show stat": no CSV header', { output: text.slice(0, 200) });
   const cols = header.slice(2).split(',');
   const out: StatRow[] = [];
   for (const line of lines) {

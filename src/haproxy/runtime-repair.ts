@@ -17,7 +17,7 @@ const DRAIN = 0x08 | 0x10;
 export function parseServersState(text: string, backend: string): (Slot | undefined)[] {
   const lines = text.split('\n');
   const header = lines.find((l) => l.startsWith('# '));
-  if (!header || lines[0]?.trim() !== '1') throw new HaproxyError(`reading the state of ${backend}: not a version 1 "show servers state" answer`, text.slice(0, 200));
+  if (!header || lines[0]?.trim() !== '1') throw new HaproxyError(`reading the state of ${backend}: not a version 1 "show servers state" answer`, { output: text.slice(0, 200) });
   const cols = header.slice(2).split(' ');
   const at = (name: string) => cols.indexOf(name);
   const [be, sv, addr, admin, weight, port] = ['be_name', 'srv_name', 'srv_addr', 'srv_admin_state', 'srv_uweight', 'srv_port'].map(at);
@@ -49,6 +49,6 @@ export async function repairFromState(socket: string, name: string, st: Listener
   const p = planRuntime(shapeOf(name, st), slots, want.values(), { now: Date.now(), drainMs });
   setSlots(st, p.slots);
   const refused = await runAdminBatch(socket, p.ops);
-  if (refused.length) throw new HaproxyError(`converging ${name} from its real state`, refused.map((r) => `"${r.command}": ${r.answer}`).join('; '));
+  if (refused.length) throw new HaproxyError(`converging ${name} from its real state`, { output: refused.map((r) => `"${r.command}": ${r.answer}`).join('; ') });
   return p.ops.length;
 }
