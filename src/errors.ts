@@ -108,8 +108,8 @@ export const USAGE_EXIT_CODE = 2;
 
 /** A user mistake on the command line (bad flag, missing argument) or in the agent's options. */
 export class UsageError extends DockstackError {
-  constructor(message: string, hint?: string) {
-    super('E_USAGE', message, { ...(hint !== undefined && { hint }), exitCode: USAGE_EXIT_CODE });
+  constructor(message: string, opts: { hint?: string; cause?: unknown } = {}) {
+    super('E_USAGE', message, { ...opts, exitCode: USAGE_EXIT_CODE });
   }
 }
 

@@ -177,6 +177,6 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
 
 function splitAddr(addr: string): [string, string] {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(addr);
-  if (!m || Number(m[3]) > 65535) throw new UsageError(`--status-addr: expected host:port, got "${addr}"`, 'e.g. --status-addr 127.0.0.1:7070');
+  if (!m || Number(m[3]) > 65535) throw new UsageError(`--status-addr: expected host:port, got "${addr}"`, { hint: 'e.g. --status-addr 127.0.0.1:7070' });
   return [(m[1] ?? m[2])!, m[3]!];
 }

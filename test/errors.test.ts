@@ -12,7 +12,7 @@ describe('errors', () => {
 
   test('every error carries a code from the one list, a context and its cause', () => {
     const cause = new Error('EACCES');
-    const errs = [new ManifestError('a.yaml', { line: 1, column: 2 }, 'spec.port', 'bad', cause), new RegistryError('x', { transient: false, cause }), new UsageError('u', 'h')];
+    const errs = [new ManifestError('a.yaml', { line: 1, column: 2 }, 'spec.port', 'bad', cause), new RegistryError('x', { transient: false, cause }), new UsageError('u', { hint: 'h' })];
     for (const e of errs) {
       assert.ok(e instanceof DockstackError);
       assert.ok((ERROR_CODES as readonly string[]).includes(e.code), e.code);

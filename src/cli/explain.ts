@@ -61,11 +61,11 @@ function fieldsOf(core: Any): Record<string, Any> | undefined {
 export function explain(path: string): string {
   const [kindArg, ...fields] = path.split('.');
   const kind = parseKind(kindArg ?? '');
-  if (!kind) throw new UsageError(`explain: unknown kind "${kindArg}"`, 'e.g. dockstack explain subscription.spec.listen');
+  if (!kind) throw new UsageError(`explain: unknown kind "${kindArg}"`, { hint: 'e.g. dockstack explain subscription.spec.listen' });
   let node = unwrap(kind === 'Service' ? ServiceManifest : SubscriptionManifest);
   for (const [i, f] of fields.entries()) {
     const next = fieldsOf(node.core)?.[f];
-    if (!next) throw new UsageError(`explain: field "${f}" does not exist in ${[kindArg, ...fields.slice(0, i)].join('.')}`, `its fields: ${Object.keys(fieldsOf(node.core) ?? {}).join(', ') || 'none'}`);
+    if (!next) throw new UsageError(`explain: field "${f}" does not exist in ${[kindArg, ...fields.slice(0, i)].join('.')}`, { hint: `its fields: ${Object.keys(fieldsOf(node.core) ?? {}).join(', ') || 'none'}` });
     node = unwrap(next);
   }
   const out = [`KIND:     ${kind}`];

@@ -18,7 +18,7 @@ export function jsonPathValues(expr: string, data: unknown): unknown[] {
   try {
     return JSONPath({ path, json: data as object, wrap: true, eval: 'safe' }) as unknown[];
   } catch (err) {
-    throw new UsageError(`evaluating JSONPath "${expr}": ${(err as Error).message}`, 'e.g. -o jsonpath=\'{.items[*].metadata.name}\'');
+    throw new UsageError(`evaluating JSONPath "${expr}": ${(err as Error).message}`, { hint: 'e.g. -o jsonpath=\'{.items[*].metadata.name}\'' });
   }
 }
 
@@ -81,5 +81,5 @@ function closing(s: string, open: number): number {
     } else if (c === '{') depth++;
     else if (c === '}' && --depth === 0) return i;
   }
-  throw new UsageError(`JSONPath template "${s}": unbalanced braces`, 'e.g. -o jsonpath=\'{.items[*].metadata.name}\'');
+  throw new UsageError(`JSONPath template "${s}": unbalanced braces`, { hint: 'e.g. -o jsonpath=\'{.items[*].metadata.name}\'' });
 }

@@ -13,7 +13,7 @@ export function parseSelector(selector: string): (labels: Labels) => boolean {
   const terms = selector.split(',').map((raw) => {
     const t = raw.trim();
     const m = TERM_RE.exec(t);
-    if (!m || (m[1] && m[3])) throw new UsageError(`-l ${selector}: cannot read "${t}"`, 'e.g. -l app=web,tier!=db');
+    if (!m || (m[1] && m[3])) throw new UsageError(`-l ${selector}: cannot read "${t}"`, { hint: 'e.g. -l app=web,tier!=db' });
     const [, not, key, op, value] = m as unknown as [string, string, string, string | undefined, string | undefined];
     if (!op) return (l: Labels) => (l?.[key] !== undefined) !== (not === '!');
     if (op === '!=') return (l: Labels) => l?.[key] !== value;

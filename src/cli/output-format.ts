@@ -23,7 +23,7 @@ const HINT = 'use -o wide|yaml|json|name|jsonpath=TEMPLATE|custom-columns=HEADER
 export function checkOutput(output: string | undefined): void {
   if (output === undefined || ['wide', 'yaml', 'json', 'name'].includes(output)) return;
   if (/^(jsonpath|custom-columns)=./s.test(output)) return;
-  throw new UsageError(`-o ${output}: unknown output format`, HINT);
+  throw new UsageError(`-o ${output}: unknown output format`, { hint: HINT });
 }
 
 /** Order `items` by the value `expr` selects in each (numbers numerically, the rest as text). */
@@ -51,7 +51,7 @@ export function formatItems(items: readonly ObjectView[], opts: OutputOptions, s
 function customColumns(items: readonly ObjectView[], spec: string, header: boolean): string {
   const cols = spec.split(',').map((c) => {
     const i = c.indexOf(':');
-    if (i <= 0 || i === c.length - 1) throw new UsageError(`-o custom-columns: "${c}" is not HEADER:EXPR`, 'e.g. -o custom-columns=NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status');
+    if (i <= 0 || i === c.length - 1) throw new UsageError(`-o custom-columns: "${c}" is not HEADER:EXPR`, { hint: 'e.g. -o custom-columns=NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status' });
     return { head: c.slice(0, i), expr: c.slice(i + 1) };
   });
   const rows = items.map((v) =>

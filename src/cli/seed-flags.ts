@@ -28,14 +28,14 @@ export function seedRegistryUrl(flags: RegistryFlags, env: NodeJS.ProcessEnv): s
     const hosts = env.ZK_HOSTS ?? '';
     const [list = '', chroot] = hosts.split(/(?=\/)/, 2);
     if (!list.split(',').every((h) => parseHostPort(h)) || (chroot !== undefined && !REGISTRY_PATH_RE.test(chroot)))
-      throw new UsageError(`ZK_HOSTS: expected host:port[,host:port...][/chroot], got "${hosts}"`, 'e.g. ZK_HOSTS=zk1:2181,zk2:2181');
+      throw new UsageError(`ZK_HOSTS: expected host:port[,host:port...][/chroot], got "${hosts}"`, { hint: 'e.g. ZK_HOSTS=zk1:2181,zk2:2181' });
     return `zk://${hosts}`;
   }
   if (flags.etcd) {
     const raw = env.ETCD_ENDPOINTS ?? '';
     const endpoints = raw.replace(/https?:\/\//g, '');
     if (!endpoints.split(',').every((h) => parseHostPort(h.replace(/\/$/, ''))))
-      throw new UsageError(`ETCD_ENDPOINTS: expected host:port[,host:port...], got "${raw}"`, 'e.g. ETCD_ENDPOINTS=http://etcd1:2379');
+      throw new UsageError(`ETCD_ENDPOINTS: expected host:port[,host:port...], got "${raw}"`, { hint: 'e.g. ETCD_ENDPOINTS=http://etcd1:2379' });
     return etcdUrlFromEndpoints(raw);
   }
   return undefined;
@@ -68,7 +68,7 @@ export function nerveService(flags: NerveFlags, env: NodeJS.ProcessEnv): Service
   if (host !== undefined && !isValidHost(host)) throw new UsageError(`SERVICE_HOST: expected an IP address or hostname, got "${host}"`);
   const derived = path.slice(path.lastIndexOf('/') + 1).toLowerCase().replace(/[^a-z0-9._-]/g, '-');
   const name = env.SERVICE_NAME ? seedName('SERVICE_NAME', env.SERVICE_NAME) : derived;
-  if (!NAME_RE.test(name)) throw new UsageError(`SERVICE: cannot derive a Service name from "${env.SERVICE}"`, 'set SERVICE_NAME=<name>');
+  if (!NAME_RE.test(name)) throw new UsageError(`SERVICE: cannot derive a Service name from "${env.SERVICE}"`, { hint: 'set SERVICE_NAME=<name>' });
   return serviceDoc(name, { path, ...(host && { host }), port, checks: [nerveCheck(flags)] });
 }
 
@@ -104,7 +104,7 @@ export function synapseSubscriptions(flags: SynapseFlags, address: string): Subs
       const parts = value.split(':');
       const [rawName = '', rawPath = '', rawPort = '', extra] = parts;
       const ok = type === 'mysql' ? parts.length === 4 : type === 'tcp' ? parts.length === 3 : parts.length === 3 || parts.length === 4;
-      if (!ok || !rawName || !rawPath || !rawPort) throw new UsageError(`--${type}: expected ${FORMS[type]}, got "${value}"`, `e.g. --${type} ${EXAMPLES[type]}`);
+      if (!ok || !rawName || !rawPath || !rawPort) throw new UsageError(`--${type}: expected ${FORMS[type]}, got "${value}"`, { hint: `e.g. --${type} ${EXAMPLES[type]}` });
       const name = seedName(`--${type} ${value}: NAME`, rawName);
       const service = seedPath(`--${type} ${value}: PATH`, rawPath);
       const port = seedPort(`--${type} ${value}: PORT`, rawPort);
@@ -116,6 +116,6 @@ export function synapseSubscriptions(flags: SynapseFlags, address: string): Subs
       out.push(subscriptionDoc(name, { service, listen: { address, port }, ...(type === 'http' && { mode: 'http' as const }), check }));
     }
   }
-  if (out.length === 0) throw new UsageError('expected at least one --mysql, --tcp or --http subscription', `e.g. dockstack synapse --mysql ${EXAMPLES.mysql}`);
+  if (out.length === 0) throw new UsageError('expected at least one --mysql, --tcp or --http subscription', { hint: `e.g. dockstack synapse --mysql ${EXAMPLES.mysql}` });
   return out;
 }

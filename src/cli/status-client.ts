@@ -13,7 +13,7 @@ export function parseAddr(addr: string, flag = '--status-addr'): { host: string;
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(addr);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port < 0 || port > 65535)
-    throw new UsageError(`${flag}: expected host:port, got "${addr}"`, `e.g. ${flag} 127.0.0.1:7070`);
+    throw new UsageError(`${flag}: expected host:port, got "${addr}"`, { hint: `e.g. ${flag} 127.0.0.1:7070` });
   return { host: (m[1] ?? m[2])!, port };
 }
 

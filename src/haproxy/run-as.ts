@@ -34,6 +34,6 @@ export function lookupUser(name: string, passwd = '/etc/passwd'): RunAs | undefi
 export function haproxyRunAs(user: string | undefined, agentUid = process.getuid?.()): RunAs | undefined {
   if (agentUid !== 0 || user === 'root') return undefined;
   const found = lookupUser(user ?? 'haproxy');
-  if (!found && user !== undefined) throw new UsageError(`--haproxy-user: no user "${user}" in /etc/passwd`, 'create it, or pass --haproxy-user root to keep root');
+  if (!found && user !== undefined) throw new UsageError(`--haproxy-user: no user "${user}" in /etc/passwd`, { hint: 'create it, or pass --haproxy-user root to keep root' });
   return found && found.uid !== 0 ? found : undefined;
 }

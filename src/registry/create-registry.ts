@@ -39,7 +39,7 @@ const FORMS = 'expected memory://, zk://host1:2181,host2:2181[/chroot], etcd://h
 export function etcdUrlFromEndpoints(raw: string, what = 'ETCD_ENDPOINTS'): string {
   const list = raw.split(',').map((e) => e.trim().replace(/\/$/, ''));
   const tls = list.filter((e) => e.startsWith('https://')).length;
-  if (tls !== 0 && tls !== list.length) throw new UsageError(`${what}: mixes https:// and plain endpoints`, 'use https:// for every endpoint, or for none');
+  if (tls !== 0 && tls !== list.length) throw new UsageError(`${what}: mixes https:// and plain endpoints`, { hint: 'use https:// for every endpoint, or for none' });
   return `${tls ? 'etcds' : 'etcd'}://${list.map((e) => e.replace(/^https?:\/\//, '')).join(',')}`;
 }
 
@@ -50,7 +50,7 @@ export function etcdUrlFromEndpoints(raw: string, what = 'ETCD_ENDPOINTS'): stri
  */
 export async function createRegistry(opts: RegistryOptions): Promise<Registry> {
   const m = /^([a-z]+):\/\/(.*)$/.exec(opts.url);
-  const bad = (why: string): UsageError => new UsageError(`registry URL ${JSON.stringify(opts.url)}: ${why}`, FORMS);
+  const bad = (why: string): UsageError => new UsageError(`registry URL ${JSON.stringify(opts.url)}: ${why}`, { hint: FORMS });
   if (!m) throw bad('not a URL');
   const [, scheme = '', rest = ''] = m;
   const opTimeoutMs = opts.opTimeoutMs ?? 5000;
@@ -77,7 +77,7 @@ export async function createRegistry(opts: RegistryOptions): Promise<Registry> {
       ...onEvent,
     });
   }
-  if (scheme === 'etcd' && opts.etcdTls) throw new UsageError('etcd TLS files are given but the registry URL is etcd:// (plain)', 'use etcds://host:2379 (or https:// endpoints in ETCD_ENDPOINTS)');
+  if (scheme === 'etcd' && opts.etcdTls) throw new UsageError('etcd TLS files are given but the registry URL is etcd:// (plain)', { hint: 'use etcds://host:2379 (or https:// endpoints in ETCD_ENDPOINTS)' });
   if (scheme === 'etcd' || scheme === 'etcds') {
     if (!HOSTS_RE.test(rest)) throw bad('expected host:port[,host:port...]');
     const prefix = (opts.etcdPrefix ?? '/dockstack').replace(/\/$/, '');

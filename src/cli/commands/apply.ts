@@ -29,7 +29,7 @@ interface FileOpts {
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 async function readValid(opts: FileOpts): Promise<SourceFile[]> {
-  if (!opts.filename?.length) throw new UsageError('missing -f FILE|DIR|-', 'e.g. dockstack apply -f manifests/db.yaml');
+  if (!opts.filename?.length) throw new UsageError('missing -f FILE|DIR|-', { hint: 'e.g. dockstack apply -f manifests/db.yaml' });
   const { inputErrors, readInputs } = await manifestDir();
   const inputs = await readInputs(opts.filename, opts.recursive ?? false);
   const errors = inputErrors(inputs);
@@ -52,7 +52,7 @@ export function applyCommand(): Command {
     .addOption(manifestsOption())
     .addHelpText('after', '\nExamples:\n  dockstack apply -f db.yaml\n  dockstack apply -f ./k8s -R --dry-run\n  cat db.yaml | dockstack apply -f -\n  dockstack apply -f ./app -R --prune -l app=web --dry-run')
     .action(async (opts: FileOpts & { prune?: boolean; selector?: string }) => {
-      if (opts.prune && !opts.selector) throw new UsageError('--prune needs -l SELECTOR: only objects carrying those labels may be deleted', 'e.g. dockstack apply -f ./app --prune -l app=web');
+      if (opts.prune && !opts.selector) throw new UsageError('--prune needs -l SELECTOR: only objects carrying those labels may be deleted', { hint: 'e.g. dockstack apply -f ./app --prune -l app=web' });
       if (opts.selector && !opts.prune) throw new UsageError('-l is only used with --prune');
       const matches = opts.selector ? parseSelector(opts.selector) : undefined;
       const { executePlan, inputObjects, planApply, planDelete, readManifestDir } = await manifestDir();
@@ -92,7 +92,7 @@ export function deleteCommand(): Command {
       if (opts.filename?.length) keys = inputObjects(await readValid(opts)).map((o) => o.key);
       else {
         const kind = kindArg === undefined ? undefined : parseKind(kindArg);
-        if (!kind || names.length === 0) throw new UsageError('expected -f FILE or KIND NAME...', 'e.g. dockstack delete service mysql');
+        if (!kind || names.length === 0) throw new UsageError('expected -f FILE or KIND NAME...', { hint: 'e.g. dockstack delete service mysql' });
         keys = names.map((n) => keyOf(kind, n));
       }
       const plan = await planDelete(opts.manifests, keys);

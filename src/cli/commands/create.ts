@@ -77,7 +77,7 @@ export function createCommand(): Command {
       if (!loaded) throw new UsageError(parsed.errors[0]?.message.replace(/^<flags>:\d+:\d+ /, '') ?? 'invalid manifest');
       if (f.dryRun) return void process.stdout.write(f.output === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : text);
       const plan = await planApply(f.manifests, [{ key: loaded.key, manifest: loaded.manifest, text }]);
-      if (plan.actions.some((a) => a.action !== 'created')) throw new UsageError(`${loaded.key} already exists in ${f.manifests}`, 'edit it and run dockstack apply');
+      if (plan.actions.some((a) => a.action !== 'created')) throw new UsageError(`${loaded.key} already exists in ${f.manifests}`, { hint: 'edit it and run dockstack apply' });
       await executePlan(plan, f.manifests);
       for (const a of plan.actions) process.stdout.write(`${a.key} created\n`);
     });

@@ -40,7 +40,7 @@ export function drainCommand(): Command {
     .addOption(statusTokenOption())
     .addHelpText('after', '\nExamples:\n  dockstack drain service web --timeout 20s\n  dockstack drain service web --off')
     .action(async (kindArg: string, name: string, opts: DrainOpts) => {
-      if (parseKind(kindArg) !== 'Service') throw new UsageError(`drain works on services, not "${kindArg}"`, 'e.g. dockstack drain service web');
+      if (parseKind(kindArg) !== 'Service') throw new UsageError(`drain works on services, not "${kindArg}"`, { hint: 'e.g. dockstack drain service web' });
       const api = new StatusClient(opts);
       const key = keyOf('Service', name);
       const path = `/api/v1/services/${encodeURIComponent(name)}`;

@@ -25,7 +25,7 @@ export function getCommand(): Command {
     .addHelpText('after', `\nExamples:\n  dockstack get services\n  dockstack get subscription mysql -o yaml\n  dockstack get subs -w\n  dockstack get services -o jsonpath='{range .items[*]}{.metadata.name}{"\\t"}{.status.details.registryKey}{"\\n"}{end}'\n  dockstack get subs -o custom-columns=NAME:.metadata.name,LISTEN:.status.details.listen --sort-by=.metadata.name`)
     .action(async (kindArg: string, name: string | undefined, opts: StatusOpts & { output?: string; watch?: boolean; headers: boolean; sortBy?: string }) => {
       const kind = parseKind(kindArg);
-      if (!kind) throw new UsageError(`unknown kind "${kindArg}"`, 'use services or subscriptions');
+      if (!kind) throw new UsageError(`unknown kind "${kindArg}"`, { hint: 'use services or subscriptions' });
       // The formats (yaml, jsonpath) load when the command runs, not with every command's definition.
       const { checkOutput, formatItems, sortItems } = await import('../output-format.ts');
       checkOutput(opts.output);
@@ -68,7 +68,7 @@ export function describeCommand(): Command {
     .addHelpText('after', '\nExample:\n  dockstack describe subscription mysql')
     .action(async (kindArg: string, name: string, opts: StatusOpts) => {
       const kind = parseKind(kindArg);
-      if (!kind) throw new UsageError(`unknown kind "${kindArg}"`, 'use service or subscription');
+      if (!kind) throw new UsageError(`unknown kind "${kindArg}"`, { hint: 'use service or subscription' });
       const api = new StatusClient(opts);
       const view = await api.get<ObjectView>(`/api/v1/${pluralOf(kind)}/${encodeURIComponent(name)}`);
       if (!view) throw new DockstackError('E_NOT_FOUND', `${kind.toLowerCase()} "${name}" not found`);

@@ -20,7 +20,7 @@ export function maintenanceCommand(): Command {
     .addOption(statusTokenOption())
     .addHelpText('after', '\nExample:\n  dockstack maintenance subscription mysql 10.0.0.7:3306 on')
     .action(async (kindArg: string, name: string, backend: string, state: string, opts: StatusOpts) => {
-      if (parseKind(kindArg) !== 'Subscription') throw new UsageError(`maintenance works on subscriptions, not "${kindArg}"`, 'e.g. dockstack maintenance subscription mysql 10.0.0.7:3306 on');
+      if (parseKind(kindArg) !== 'Subscription') throw new UsageError(`maintenance works on subscriptions, not "${kindArg}"`, { hint: 'e.g. dockstack maintenance subscription mysql 10.0.0.7:3306 on' });
       if (state !== 'on' && state !== 'off') throw new UsageError(`expected on or off, got "${state}"`);
       const r = await new StatusClient(opts).post<{ object: string; backend: string }>(`/api/v1/subscriptions/${encodeURIComponent(name)}/maintenance`, { backend, on: state === 'on' });
       process.stdout.write(`${r.object} backend ${r.backend} maintenance ${state}\n`);

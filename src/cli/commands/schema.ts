@@ -10,7 +10,7 @@ export function schemaCommand(): Command {
     .addHelpText('after', '\nExamples:\n  dockstack schema > dockstack.schema.json\n  dockstack schema service')
     .action(async (kind?: string) => {
       const k = kind === undefined ? undefined : parseKind(kind);
-      if (kind !== undefined && !k) throw new UsageError(`unknown kind "${kind}"`, 'use service or subscription');
+      if (kind !== undefined && !k) throw new UsageError(`unknown kind "${kind}"`, { hint: 'use service or subscription' });
       const { jsonSchemaFor } = await import('../../manifest/json-schema.ts');
       process.stdout.write(`${JSON.stringify(jsonSchemaFor(k), null, 2)}\n`);
     });

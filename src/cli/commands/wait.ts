@@ -21,7 +21,7 @@ type Want = { readonly delete: true } | { readonly condition: string; readonly v
 export function parseFor(v: string): Want {
   if (v === 'delete') return { delete: true };
   const m = /^condition=([A-Za-z][\w-]*)(?:=(\w+))?$/.exec(v);
-  if (!m) throw new UsageError(`--for: expected condition=NAME[=VALUE] or delete, got "${v}"`, 'e.g. --for=condition=Ready');
+  if (!m) throw new UsageError(`--for: expected condition=NAME[=VALUE] or delete, got "${v}"`, { hint: 'e.g. --for=condition=Ready' });
   const value = (m[2] ?? 'True').toLowerCase();
   return { condition: m[1]!, value: value === 'true' ? 'True' : value === 'false' ? 'False' : value === 'unknown' ? 'Unknown' : m[2]! };
 }
@@ -46,7 +46,7 @@ export function waitCommand(): Command {
     .addHelpText('after', '\nExamples:\n  dockstack wait --for=condition=Ready service/web subscription/db --timeout 60s\n  dockstack wait --for=delete subscription/old --timeout 30s')
     .action(async (objects: string[], opts: StatusOpts & { for?: string; timeout: string }) => {
       try {
-        if (opts.for === undefined) throw new UsageError('wait: --for is required', 'e.g. --for=condition=Ready or --for=delete');
+        if (opts.for === undefined) throw new UsageError('wait: --for is required', { hint: 'e.g. --for=condition=Ready or --for=delete' });
         const want = parseFor(opts.for);
         const timeoutMs = parseDuration(opts.timeout);
         const targets = objects.map(parseObject);
