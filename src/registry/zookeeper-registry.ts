@@ -43,6 +43,8 @@ export class ZookeeperRegistry implements Registry {
   private readonly regs = new Map<string, Registration>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly watches = new Set<ZookeeperWatch>();
+  /** Per session: each path's children as first listed, plus the nodes we created since (see scanned()). */
+  private scans = new Map<string, Promise<Set<string>>>();
   private readonly watchHost: ZkWatchHost = {
     client: () => this.client,
     full: (p) => this.full(p),
@@ -142,6 +144,7 @@ export class ZookeeperRegistry implements Registry {
     this.log('expired', 'zookeeper session expired; starting a new session and re-registering');
     this.setState('expired');
     for (const r of this.regs.values()) r.znode = undefined;
+    this.scans = new Map();
     const old = this.client;
     this.client = this.newSession();
     void old.close();
@@ -149,6 +152,7 @@ export class ZookeeperRegistry implements Registry {
 
   private async onConnected(client: ZkClient): Promise<void> {
     this.setState('connected');
+    this.scans = new Map();
     const results = await Promise.allSettled(
       [...this.regs].map(([key, reg]) => this.locked(key, () => this.ensure(reg))),
     );
@@ -157,17 +161,33 @@ export class ZookeeperRegistry implements Registry {
     for (const w of this.watches) w.reconnected();
   }
 
-  /**
-   * Make sure exactly one znode of ours holds `reg`'s data, creating or updating it. Once we hold a
-   * node, only that node is touched (a stat, or a write when the data changed): listing the path on
-   * every call made registering N instances cost O(N²) reads.
-   */
+  /** Make sure exactly one znode of ours holds `reg`'s data; once we hold one, only it is touched. */
   private async ensure(reg: Registration): Promise<string> {
     const data = Buffer.from(reg.json);
     if (reg.znode && (await this.refresh(reg, data))) return this.relative(reg.znode);
     reg.znode = undefined;
     const full = this.full(reg.path);
-    const { own, stale, conflicts } = await this.existing(full, reg.instance);
+    const scans = this.scans;
+    try {
+      return await this.place(reg, data, full, await this.scanned(full, scans));
+    } catch (err) {
+      scans.delete(full);
+      throw err;
+    }
+  }
+
+  // `full`'s children as this session first listed them plus our creates; `full` exists once this
+  // resolves. A predecessor's or another host's node of our id predates our session, so one listing
+  // finds it, and N registers cost N creates, not N listings of N. Dropped on reconnect and on a
+  // failed register (its create may have landed without a reply).
+  private scanned(full: string, scans: Map<string, Promise<Set<string>>>): Promise<Set<string>> {
+    let scan = scans.get(full);
+    if (!scan) scans.set(full, (scan = this.client.getChildren(full).then(async (c) => new Set(c ?? (await this.client.mkdirp(full), [])))));
+    return scan;
+  }
+
+  private async place(reg: Registration, data: Buffer, full: string, children: Set<string>): Promise<string> {
+    const { own, stale, conflicts } = await this.existing(full, reg.instance, children);
     if (own[0]) {
       // A node of our own session (from a create whose reply we missed) is adopted, never duplicated.
       reg.znode = own[0].znode;
@@ -175,9 +195,15 @@ export class ZookeeperRegistry implements Registry {
       stale.push(...own.slice(1).map((n) => n.znode));
     } else {
       if (conflicts[0]) throw new InstanceConflictError(conflicts[0].znode, reg.instance.name, conflicts[0].host);
-      await this.client.mkdirp(full);
       const acls = this.opts.auth ? creatorAllWorldRead() : undefined;
-      reg.znode = await this.client.create(`${full}/${reg.instance.name}_`, data, CreateMode.EPHEMERAL_SEQUENTIAL, acls);
+      const create = () => this.client.create(`${full}/${reg.instance.name}_`, data, CreateMode.EPHEMERAL_SEQUENTIAL, acls);
+      reg.znode = await create().catch(async (err: unknown) => {
+        if (!(err instanceof ZkOpError && err.zkCode === ZkException.NO_NODE)) throw err;
+        this.client.forgetDir(full); // deleted behind us
+        await this.client.mkdirp(full);
+        return create();
+      });
+      children.add(reg.znode.slice(full.length + 1));
       reg.written = reg.json;
       reg.version = 0;
     }
@@ -187,10 +213,7 @@ export class ZookeeperRegistry implements Registry {
     return this.relative(reg.znode);
   }
 
-  /**
-   * Bring our known node up to date; false when it is gone. A version we did not write means someone
-   * else changed it, so it is rewritten.
-   */
+  /** Bring our known node up to date; false when gone. A version we did not write is rewritten. */
   private async refresh(reg: Registration, data: Buffer, knownVersion?: number): Promise<boolean> {
     const znode = reg.znode!;
     const version = knownVersion ?? (await this.client.exists(znode))?.version;
@@ -213,13 +236,15 @@ export class ZookeeperRegistry implements Registry {
    * host (a crashed predecessor). `conflicts`: another live session's for another host, that is,
    * another agent using our id: never deleted.
    */
-  private async existing(full: string, inst: Pick<Instance, 'name'> & { host?: string }): Promise<{ own: ZNode[]; stale: string[]; conflicts: { znode: string; host: string }[] }> {
+  private async existing(full: string, inst: Pick<Instance, 'name'> & { host?: string }, children?: Iterable<string>): Promise<{ own: ZNode[]; stale: string[]; conflicts: { znode: string; host: string }[] }> {
     const sid = this.client.sessionId();
     const seq = new RegExp(`^${inst.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d{10}$`);
     const found = { own: [] as ZNode[], stale: [] as string[], conflicts: [] as { znode: string; host: string }[] };
-    for (const child of (await this.client.getChildren(full))?.filter((c) => seq.test(c)).sort() ?? []) {
+    const ours = [...(children ?? (await this.client.getChildren(full)) ?? [])].filter((c) => seq.test(c)).sort();
+    const datas = await Promise.all(ours.map((c) => this.client.getData(`${full}/${c}`)));
+    for (const [i, child] of ours.entries()) {
       const znode = `${full}/${child}`;
-      const d = await this.client.getData(znode);
+      const d = datas[i];
       const parsed = d && parseInstance(znode, d.data);
       if (!d || !parsed || isRejected(parsed) || parsed.name !== inst.name) continue;
       const owner = d.stat.ephemeralOwner;
