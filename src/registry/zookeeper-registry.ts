@@ -76,7 +76,7 @@ export class ZookeeperRegistry implements Registry {
     this.regs.delete(key);
     await within(this.locked(key, async () => {
       if (reg?.znode) await this.client.remove(reg.znode);
-      await this.removeOwn(this.full(path), instanceName);
+      await this.removeOwn(this.full(path), instanceName, reg?.znode);
     }), { signal });
   }
 
@@ -264,8 +264,10 @@ export class ZookeeperRegistry implements Registry {
   }
 
   /** Delete this session's nodes of instance `name` under `full` (duplicates from missed replies included). */
-  private async removeOwn(full: string, name: string): Promise<void> {
-    for (const n of (await this.existing(full, { name })).own) await this.client.remove(n.znode);
+  private async removeOwn(full: string, name: string, removed?: string): Promise<void> {
+    const children = await this.scans.get(full)?.catch(() => undefined);
+    if (removed) children?.delete(removed.slice(full.length + 1));
+    for (const n of (await this.existing(full, { name }, children)).own) await this.client.remove(n.znode);
   }
 
   private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
