@@ -20,6 +20,10 @@ export interface ZkWatchHost {
 // The re-list after a watch event takes the read the re-arm just did (with watches set, so nothing
 // can change unseen); an older one goes to the server, so periodic resyncs stay a real check.
 const FRESH_MS = 1000;
+// getData calls in flight at once. Measured at 10,000 children, 10 s after the sync: all at once
+// left the agent at 226 MiB RSS (about 40 MiB of it live heap), 256 at a time at 164–170 MiB,
+// with the sync no slower (3–7 s either way on the shared machine).
+const READS_IN_FLIGHT = 256;
 
 export class ZookeeperWatch {
   readonly watcher = (event: Event): void => {
@@ -121,7 +125,15 @@ export class ZookeeperWatch {
     const misses = children.filter((c) => this.stale.has(c) || !this.known.has(c));
     const gone = this.reset ? [] : [...this.known].filter((c) => !listed.has(c));
     for (const c of misses) this.stale.delete(c);
-    const read = await Promise.all(misses.map(async (c) => [c, await client.getData(`${full}/${c}`, this.watcher)] as const));
+    const read: (readonly [string, Awaited<ReturnType<ZkClient['getData']>>])[] = [];
+    let next = 0;
+    const reader = async () => {
+      while (next < misses.length) {
+        const c = misses[next++]!;
+        read.push([c, await client.getData(`${full}/${c}`, this.watcher)]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, misses.length) }, reader));
     const key = (c: string) => `${this.path}/${c}`;
     if (this.reset) {
       const entries = new Map<string, ReturnType<typeof parseInstance>>();
