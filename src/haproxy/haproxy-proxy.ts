@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { HaproxyError } from '../errors.ts';
 import { NAME_RE } from '../manifest/schema.ts';
 import { addressOf } from '../net/address.ts';
-import type { ApplyResult, Endpoint, EndpointChange, EndpointStatus, ListenerSpec, Proxy, ReloadReason } from '../proxy/proxy.ts';
+import type { ApplyResult, Endpoint, EndpointChange, EndpointStatus, ListenerSpec, Proxy, ReloadReason, SocketAddress } from '../proxy/proxy.ts';
 import { configKey, slotName } from './config-render.ts';
 import { secureStateDir } from './state-dir.ts';
 import { DrainTracker, finishDrains } from './drain-tracker.ts';
@@ -17,8 +17,8 @@ import { HaproxyProcess } from './haproxy-process.ts';
 import { commit, newListenerState, runningRenders, setSlot, shapeOf, trimSlots, wantOf, wantOne, type ListenerModel, type ListenerState } from './listener-model.ts';
 import { ReloadManager, type ReloadOutcome, type RunResult } from './reload-manager.ts';
 import { renderAndReload } from './render-and-reload.ts';
-import { liveFields, runAdminBatch, serverStats } from './runtime-api.ts';
-import { repairFromState } from './runtime-repair.ts';
+import { liveFields, runAdminBatch, sendCommand, serverStats } from './runtime-api.ts';
+import { parseServersState, repairFromState } from './runtime-repair.ts';
 import { keyOf, planChanges, type WantServer } from './slot-plan.ts';
 import { StatsGuard } from './stats-guard.ts';
 import { Supervisor } from './supervisor.ts';
@@ -66,6 +66,8 @@ export class HaproxyProxy implements Proxy {
   private untrusted = false;
   /** Addresses an adopted config binds: held by our own HAProxy until the first reload. */
   private adoptedBinds = new Set<string>();
+  /** Each backend's in-rotation servers when HAProxy was adopted, until its listener is applied. */
+  private adoptedServers = new Map<string, SocketAddress[]>();
   private closed = false;
 
   constructor(private readonly opts: HaproxyProxyOptions) {
@@ -98,15 +100,25 @@ export class HaproxyProxy implements Proxy {
       this.untrusted = true;
       const text = await readFile(this.proc.configPath, 'utf8').catch(() => '');
       this.adoptedBinds = new Set([...text.matchAll(/^ {2}bind (\S+)$/gm)].map((m) => m[1]!));
+      // Read now, before any reload replaces the worker: a Subscription with no saved set serves these while the registry is unreachable.
+      const state = await sendCommand(this.proc.adminSocket, 'show servers state').catch(() => '');
+      for (const name of new Set([...state.matchAll(/^\d+ (\S+) /gm)].map((m) => m[1]!)))
+        this.adoptedServers.set(name, parseServersState(state, name).flatMap((s) => (s && s.admin === 'ready' ? [{ host: s.ip, port: s.port }] : [])));
       this.event('adopted', `adopted HAProxy master ${this.proc.pid}; the first reload renders the current listeners`);
       return;
     }
     await this.serial(async () => commit(this.model, await renderAndReload(this.ctx(false), this.model)));
   }
 
+  adopted(name: string): readonly SocketAddress[] | undefined {
+    const servers = this.adoptedServers.get(name);
+    return servers?.length ? servers : undefined;
+  }
+
   async apply(name: string, spec: ListenerSpec, endpoints: readonly Endpoint[], signal?: AbortSignal): Promise<ApplyResult> {
     if (!NAME_RE.test(name)) throw new HaproxyError(`applying listener ${JSON.stringify(name).slice(0, 80)}: unsafe name`);
     const want = wantOf(name, endpoints);
+    this.adoptedServers.delete(name);
     return this.converge(name, signal, () => {
       const st = this.model.get(name) ?? newListenerState();
       this.model.set(name, st);

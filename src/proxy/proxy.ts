@@ -105,6 +105,11 @@ export interface Proxy {
   remove(name: string, signal?: AbortSignal): Promise<void>;
   /** The endpoints of `name` as the data plane sees them; [] when unknown. */
   status(name: string): Promise<readonly EndpointStatus[]>;
+  /**
+   * The servers of `name` an adopted data plane (left running by a previous agent) served when it
+   * was adopted and this agent has not applied since; undefined when there are none.
+   */
+  adopted?(name: string): readonly SocketAddress[] | undefined;
   /** Stop managing the data plane; `keepServing` leaves it running for the next agent to adopt. */
   close(opts?: { keepServing?: boolean }): Promise<void>;
 }

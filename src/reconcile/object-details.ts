@@ -19,8 +19,8 @@ export interface ServiceDetails {
   drain?: { since: string; until: string; done: boolean } | null;
 }
 
-/** Where a Subscription's applied servers came from; "state-file": the set a previous agent saved. */
-export type BackendSource = 'registry' | 'fail-static' | 'state-file' | 'defaults' | 'none';
+/** Where a Subscription's applied servers came from; "state-file": the set a previous agent saved; "adopted": what the HAProxy it left running served. */
+export type BackendSource = 'registry' | 'fail-static' | 'state-file' | 'adopted' | 'defaults' | 'none';
 
 /** Written by the Subscription controller. */
 export interface SubscriptionDetails {

@@ -23,7 +23,7 @@ import { RegistryView, type ViewChange } from './registry-view.ts';
 import { newRejections } from './rejected-report.ts';
 
 type Source = BackendSource;
-const READY_REASON: Record<Source, string> = { registry: 'Routing', 'fail-static': 'FailStatic', 'state-file': 'FailStatic', defaults: 'DefaultServers', none: 'NoBackends' };
+const READY_REASON: Record<Source, string> = { registry: 'Routing', 'fail-static': 'FailStatic', 'state-file': 'FailStatic', adopted: 'FailStatic', defaults: 'DefaultServers', none: 'NoBackends' };
 const NOTHING: ApplyResult = { reloaded: false, reasons: [], runtimeOps: 0 };
 /** A first reconcile waits this long for the watch's first read instead of reading the path a second time. */
 const FIRST_DELIVERY_MS = 10_000;
@@ -93,7 +93,9 @@ export class SubscriptionController {
     const maint = new Set([...m.spec.maintenance, ...(this.maintOverrides.get(key) ?? [])]);
     const shape = JSON.stringify([desired.generation, [...maint].sort()]);
 
-    const read = await this.read(key, m, view, signal);
+    // A HAProxy left serving by the previous agent: with no saved set, what it serves is the fail-static set.
+    const adopted = this.applied.has(key) ? undefined : this.proxy.adopted?.(nameOf(key));
+    const read = await this.read(key, m, view, adopted !== undefined, signal);
     let change: TableChange;
     let source: Source;
     let seenAt: number | undefined;
@@ -112,7 +114,7 @@ export class SubscriptionController {
         await ks.table.patch(changes, maint, signal);
         source = 'registry';
       } else {
-        const chosen = this.choose(key, m, ks, v ? [...v.current.values()].map(toServer) : read.listing);
+        const chosen = this.choose(key, m, ks, v ? [...v.current.values()].map(toServer) : read.listing, adopted);
         if (read.error && chosen.servers.length === 0) {
           // Unreachable is not empty: whatever the proxy serves (an adopted HAProxy's servers) stays.
           status.setCondition(key, 'Ready', 'False', 'RegistryUnavailable', 'no backends known yet; the proxy is left as it is');
@@ -152,13 +154,13 @@ export class SubscriptionController {
   }
 
   /** The watch cache while the registry is connected (after its first delivery), else a listing. */
-  private async read(key: SubscriptionKey, m: SubscriptionManifest, view: RegistryView, signal?: AbortSignal): Promise<Read> {
+  private async read(key: SubscriptionKey, m: SubscriptionManifest, view: RegistryView, adopted: boolean, signal?: AbortSignal): Promise<Read> {
     const { status } = this.ctx;
     const path = m.spec.service;
     try {
       // Starting cut off with a saved set: serve it from the first apply instead of waiting for a
       // read to time out; the retry (backoff) then asks the registry, which wins once it answers.
-      if (!this.applied.has(key) && this.registry.state() !== 'connected' && m.spec.failStatic && this.lastKnown.get(key, path))
+      if (!this.applied.has(key) && this.registry.state() !== 'connected' && m.spec.failStatic && (adopted || this.lastKnown.get(key, path)))
         throw new RegistryError(`registry ${this.registry.state()}: serving the last known backends until it answers`, { transient: true });
       if (this.registry.state() === 'connected' && (await view.ready(FIRST_DELIVERY_MS, signal)) && this.registry.state() === 'connected') {
         const v = view.take()!;
@@ -193,7 +195,7 @@ export class SubscriptionController {
     await this.lastKnown.flush();
   }
 
-  private choose(key: SubscriptionKey, m: SubscriptionManifest, ks: Applied, fromRegistry: readonly SourceServer[] | undefined): { servers: readonly SourceServer[]; source: Source; seenAt?: number } {
+  private choose(key: SubscriptionKey, m: SubscriptionManifest, ks: Applied, fromRegistry: readonly SourceServer[] | undefined, adopted?: readonly SourceServer[]): { servers: readonly SourceServer[]; source: Source; seenAt?: number } {
     if (fromRegistry && fromRegistry.length > 0) {
       ks.registrySet = new Map(fromRegistry.map((s) => [addressOf(s), s]));
       this.lastKnown.set(key, m.spec.service, ks.registrySet, true);
@@ -201,6 +203,7 @@ export class SubscriptionController {
     }
     const known = this.lastKnown.get(key, m.spec.service);
     if (m.spec.failStatic && known) return { servers: [...known.servers], source: known.fromFile ? 'state-file' : 'fail-static', seenAt: known.seenAt };
+    if (m.spec.failStatic && !fromRegistry && adopted) return { servers: adopted, source: 'adopted' };
     if (!fromRegistry && !m.spec.failStatic) return { servers: [], source: 'none' };
     const defaults = m.spec.defaultServers.map((s) => parseHostPort(s)).filter((s): s is SourceServer => s !== undefined);
     if (defaults.length) return { servers: defaults, source: 'defaults' };

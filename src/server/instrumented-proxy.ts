@@ -3,7 +3,7 @@
  * went through the runtime API, a reload, or needed nothing. Reloads themselves are counted from
  * HaproxyProxy's onReload hook, since one reload may serve several coalesced applies.
  */
-import type { ApplyResult, Endpoint, EndpointChange, EndpointStatus, ListenerSpec, Proxy } from '../proxy/proxy.ts';
+import type { ApplyResult, Endpoint, EndpointChange, EndpointStatus, ListenerSpec, Proxy, SocketAddress } from '../proxy/proxy.ts';
 import type { AgentMetrics } from './metrics.ts';
 
 export class InstrumentedProxy implements Proxy {
@@ -32,6 +32,10 @@ export class InstrumentedProxy implements Proxy {
 
   status(name: string): Promise<readonly EndpointStatus[]> {
     return this.inner.status(name);
+  }
+
+  adopted(name: string): readonly SocketAddress[] | undefined {
+    return this.inner.adopted?.(name);
   }
 
   close(opts?: { keepServing?: boolean }): Promise<void> {

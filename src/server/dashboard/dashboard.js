@@ -169,7 +169,7 @@ function subscriptionCards() {
       el('div', { class: 'card-head' },
         el('span', { class: 'name' }, name), readyBadge(v), failedBadge(v), sourceLine(v),
         el('span', { class: 'muted' }, 'listen ', el('code', {}, d.listen ?? (v.spec ? `${v.spec.listen.address}:${v.spec.listen.port}` : '–')), ' → ', el('code', {}, v.spec?.service ?? '–')),
-        d.source && badge(d.source, d.source === 'registry' ? 'ok' : d.source === 'none' ? 'bad' : 'warn', 'where the backends come from: registry, fail-static (last known), defaults (spec.defaultServers) or none'),
+        d.source && badge(d.source, d.source === 'registry' ? 'ok' : d.source === 'none' ? 'bad' : 'warn', 'where the backends come from: registry, fail-static (last known), state-file (saved by the previous agent), adopted (what the HAProxy left running served), defaults (spec.defaultServers) or none'),
         el('span', { class: 'updown' }, `${up}/${servers.length} up`)),
       el('div', { class: 'conditions' }, ...v.status.conditions.map((c) => badge(`${c.type}: ${c.reason}`, c.status === 'True' ? 'ok' : c.status === 'False' ? 'bad' : 'unknown', c.message))),
       v.status.lastError && el('div', { class: 'error' }, v.status.lastError),
