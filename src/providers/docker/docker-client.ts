@@ -12,8 +12,8 @@ const MAX_EVENT_LINE = 1024 * 1024;
 
 /** The Docker Engine could not be reached or answered badly. */
 export class DockerError extends DockstackError {
-  constructor(message: string, cause?: unknown) {
-    super('E_DOCKER', message, { cause, hint: 'is dockerd running, and is --docker-socket (DOCKER_SOCKET) readable by this user?' });
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super('E_DOCKER', message, { cause: opts.cause, hint: 'is dockerd running, and is --docker-socket (DOCKER_SOCKET) readable by this user?' });
   }
 }
 
@@ -67,13 +67,13 @@ export class DockerClient {
         const end = (err?: Error) => {
           if (closed) return;
           closed = true;
-          onEnd(new DockerError(`watching events on ${this.socketPath}: ${err?.message ?? 'stream ended'}`, err));
+          onEnd(new DockerError(`watching events on ${this.socketPath}: ${err?.message ?? 'stream ended'}`, { cause: err }));
         };
         res.on('end', () => end());
         res.on('error', end);
         res.on('close', () => end());
       });
-      req.on('error', (err) => (closed ? undefined : reject(new DockerError(`watching events on ${this.socketPath}: ${err.message}`, err))));
+      req.on('error', (err) => (closed ? undefined : reject(new DockerError(`watching events on ${this.socketPath}: ${err.message}`, { cause: err }))));
       req.end();
     });
   }
@@ -89,7 +89,7 @@ export class DockerClient {
 
   #get(path: string, what: string, notFoundOk = false): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
-      const fail = (msg: string, cause?: unknown) => reject(new DockerError(`${what} via ${this.socketPath}: ${msg}`, cause));
+      const fail = (msg: string, cause?: unknown) => reject(new DockerError(`${what} via ${this.socketPath}: ${msg}`, { cause }));
       const req = request({ socketPath: this.socketPath, path, method: 'GET', timeout: this.timeoutMs }, (res: IncomingMessage) => {
         let body = '';
         res.setEncoding('utf8');
@@ -115,7 +115,7 @@ export class DockerClient {
     try {
       json = JSON.parse(body ?? '');
     } catch (err) {
-      throw new DockerError(`${what}: reply is not JSON`, err);
+      throw new DockerError(`${what}: reply is not JSON`, { cause: err });
     }
     const r = schema.safeParse(json);
     if (!r.success) throw new DockerError(`${what}: unexpected reply: ${r.error.issues[0]?.message ?? 'invalid'}`);
