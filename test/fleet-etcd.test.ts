@@ -137,7 +137,10 @@ describe('fleet: MySQL across hosts over a 3-member etcd cluster', { timeout: 18
     }
     const result = await traffic.stop();
     const moved = drops().map((n, i) => (n > dropsBefore[i]! ? agents[i]!.host.name : undefined)).filter(Boolean);
-    assert.ok(moved.includes(steered.host.name), `host4's agent, keeping its lease alive through the leader, dropped the silent stream (moved: ${moved.join(', ')})`);
+    // Not asserted: after the steering heal a keepalive stream can be re-opened on another member
+    // (seen once in a clean CI run: host5 moved, host4 did not). test/registry-etcd.test.ts cuts a
+    // lease's own member silently on loopback and asserts the move; here the guarantees are below.
+    t.diagnostic(`host4's agent (steered onto the leader) moved: ${moved.includes(steered.host.name)}`);
     t.diagnostic(`leader was member ${leader + 1} (host${leader + 1}); agents that dropped a silent stream and moved: ${moved.join(', ') || 'none'}; polls with a backend missing: ${missing}; queries over the file: ${result.ok} ok, ${result.failed} failed`);
     assert.equal(missing, 0, 'no backend removed');
     assert.deepEqual(await backends(), both);

@@ -163,6 +163,14 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
 
   // The last round: an adopted HAProxy and no state file (lost, or never written): what HAProxy serves is the fail-static set.
   test('consumer agent restarted while cut off from ZooKeeper (SIGKILL, SIGTERM, reboot; SIGKILL with no state file): the last known backends are served', async (t) => {
+    // The state file is written at most once a second: before the first SIGKILL, wait until it
+    // holds host3's backend, back in rotation a moment ago (else the SIGKILL round serves [A]).
+    const stateFile = join(consumer.dir, 'state', 'haproxy', 'last-known-backends.json');
+    await eventually(async () => {
+      const state = JSON.parse(await readFile(stateFile, 'utf8')) as { subscriptions: Record<string, { servers: { host: string; port: number }[] }> };
+      const saved = Object.values(state.subscriptions).flatMap((s) => s.servers.map((x) => `${x.host}:${x.port}`)).sort();
+      assert.deepEqual(saved, [A, B]);
+    }, { timeoutMs: 10_000, message: 'the state file holds both backends' });
     await h2.cut([h4]);
     const subscriptionView = () => consumer.view('subscriptions', 'mysql');
     for (const how of ['SIGKILL', 'SIGTERM', 'reboot', 'SIGKILL, no state file'] as const) {
@@ -175,7 +183,7 @@ describe('fleet: MySQL across hosts over ZooKeeper', { timeout: 240_000 }, () =>
         process.kill(pid, 'SIGKILL');
       }
       const source = how === 'SIGKILL, no state file' ? 'adopted' : 'state-file';
-      if (source === 'adopted') await rm(join(consumer.dir, 'state', 'haproxy', 'last-known-backends.json'));
+      if (source === 'adopted') await rm(stateFile);
       await consumer.restart();
       const t0 = Date.now();
       const v = await eventually(async () => {
