@@ -129,7 +129,7 @@ describe('HaproxyProxy (runtime updates)', () => {
     const fake = (n: number, w = 1): BackendServer[] => Array.from({ length: n }, (_, i) => ({ host: `10.78.0.${i + 1}`, port: 9000, weight: i === n - 1 ? w : 1 }));
     await proxy.apply('div2', spec(port), fake(10));
     const admin = join(dir, 'admin.sock');
-    // Someone else deletes s10, a config slot (10 servers at once: 16 config slots): only a reload brings it back.
+    // Someone else deletes s10, a config slot (10 servers at once: 10 config slots): only a reload brings it back.
     await sendCommand(admin, 'set server div2/s10 state maint');
     assert.match(await sendCommand(admin, 'del server div2/s10'), /Server deleted/);
     const before = proxy.reloadCount;

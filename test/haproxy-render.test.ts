@@ -103,8 +103,8 @@ describe('renderConfig', () => {
 describe('slot planning', () => {
   const w = (port: number, extra: Partial<{ weight: number; maint: boolean }> = {}) => ({ ip: '10.0.0.1', port, weight: 1, maint: false, ...extra });
 
-  test('slot counts grow geometrically from minSlots', () => {
-    assert.deepEqual([0, 8, 9, 17, 100].map((n) => slotCountFor(n, 8)), [8, 8, 16, 32, 128]);
+  test('slot counts grow geometrically from minSlots, four steps per doubling', () => {
+    assert.deepEqual([0, 8, 9, 17, 100, 8193, 10_000, 16_384].map((n) => slotCountFor(n, 8)), [8, 8, 10, 20, 112, 10_240, 10_240, 16_384]);
   });
 
   const shape = (rendered: number, checks: boolean) => ({ backend: 'db', rendered, checkArgs: checks ? ' check inter 100 rise 1 fall 1' : '' });
@@ -153,7 +153,7 @@ describe('slot planning', () => {
   test('layoutForReload keeps slot positions, drops drains and grows', () => {
     const slots = [{ ip: '10.0.0.1', port: 1, weight: 1, admin: 'drain' as const }, { ip: '10.0.0.1', port: 2, weight: 1, admin: 'ready' as const }];
     const next = layoutForReload(slots, Array.from({ length: 9 }, (_, i) => w(i + 2)), 8);
-    assert.equal(next.length, 16);
+    assert.equal(next.length, 10);
     assert.equal(next[1]?.port, 2);
     assert.equal(next[0]?.port, 3);
     assert.equal(next.filter(Boolean).length, 9);

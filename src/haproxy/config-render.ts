@@ -52,11 +52,18 @@ export const slotName = (i: number): string => `s${i + 1}`;
  */
 export const slotId = (i: number): string => ` id ${i + 1}`;
 
-/** Slots to allocate for `servers` servers: max(minSlots, next power of two ≥ servers). */
+/**
+ * Slots to allocate for `servers` servers: max(minSlots, the next size ≥ servers in four steps per
+ * doubling: 2^k × 1, 1.25, 1.5, 1.75), so at most 25 % headroom; servers past it are dynamic.
+ * Every slot costs HAProxy at each parse and start (2.6 also builds a Lua object per server at
+ * start). Measured, 10,000 servers in 16,384 slots (the next power of two) → 10,240: `haproxy -c`
+ * 150 → 90 ms of CPU, a start 390 → 220 ms.
+ */
 export function slotCountFor(servers: number, minSlots: number): number {
-  let n = 1;
-  while (n < servers && n < 1 << 20) n *= 2;
-  return Math.max(minSlots, n);
+  let pow = 4;
+  while (pow * 2 <= servers && pow < 1 << 20) pow *= 2;
+  const step = pow / 4;
+  return Math.max(minSlots, Math.ceil(Math.max(servers, 1) / step) * step);
 }
 
 /** Every ListenerSpec field shapes the config: a change in any of them needs a reload. */

@@ -138,7 +138,7 @@ export function planRuntime(b: BackendShape, slots: Slots, want: Iterable<WantSe
 /**
  * Slots for a freshly reloaded worker: kept servers stay in their slot (stable names), drains are
  * dropped (the new worker has no sessions to drain), new servers fill gaps, and the count grows to
- * max(minSlots, next power of two ≥ servers) — so dynamic servers become config slots.
+ * slotCountFor(servers) — so dynamic servers become config slots.
  */
 export function layoutForReload(slots: Slots, want: ReadonlyMap<string, WantServer> | readonly WantServer[], minSlots: number): (Slot | undefined)[] {
   const size = 'size' in want ? want.size : want.length;
