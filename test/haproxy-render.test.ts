@@ -12,6 +12,7 @@ import { ReloadManager } from '../src/haproxy/reload-manager.ts';
 import type { ReloadReason } from '../src/proxy/proxy.ts';
 import { parseShowProc, parseShowStat, splitAnswers } from '../src/haproxy/runtime-api.ts';
 import { freeOps, layoutForReload, planRuntime, trim } from '../src/haproxy/slot-plan.ts';
+import { checkSample } from '../src/haproxy/render-and-reload.ts';
 
 const spec = (over: Record<string, unknown> = {}) => listenerSpecOf(SubscriptionSpec.parse({ service: '/services/db', listen: { port: 3307 }, ...over }));
 const listener = (over: Partial<ListenerRender> = {}): ListenerRender => ({
@@ -148,6 +149,14 @@ describe('slot planning', () => {
     assert.equal(splitAnswers('truncated', 1), undefined);
     // Measured on 2.6: `del server` ends its answer without the blank line.
     assert.deepEqual(splitAnswers('\nServer deleted.\n\nServer deleted.\n', 4), ['', 'Server deleted.', '', 'Server deleted.']);
+  });
+
+  test('checkSample keeps the first empty slot and the first server line of each kind (family, admin state, weight)', () => {
+    const v4 = (n: number, admin: 'ready' | 'drain' | 'maint' = 'ready', weight = 1) => ({ ip: `10.0.0.${n}`, port: 80, weight, admin });
+    const v6 = { ip: '2001:db8::1', port: 80, weight: 1, admin: 'ready' as const };
+    const slots = [v4(1), v4(2), undefined, v4(3, 'maint'), v4(4, 'drain'), v4(5, 'ready', 7), v6, { ...v6, ip: '2001:db8::2' }, undefined, v4(6)];
+    assert.deepEqual(checkSample(slots), [v4(1), undefined, v4(3, 'maint'), v4(5, 'ready', 7), v6]);
+    assert.equal(checkSample(Array.from({ length: 10_240 }, (_, i) => (i < 10_000 ? v4(i % 250) : undefined))).length, 2);
   });
 
   test('layoutForReload keeps slot positions, drops drains and grows', () => {
