@@ -9,15 +9,15 @@ ARG BASE=dockstack-base:local
 
 FROM ${BASE} AS build
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json ./
 # node_modules comes from the build context (npm ci ran there; no registry at build time). The
-# sources are compiled here with its TypeScript, then it is pruned to production dependencies (by
-# package-lock.json's dev marks, no npm needed): the image runs dist/ with no tsx, no TypeScript and no sources.
+# sources are bundled here with its esbuild (scripts/build.mjs), then it is pruned to production
+# dependencies (by package-lock.json's dev marks, no npm needed): the image runs dist/ with no tsx,
+# no TypeScript, no esbuild and no sources.
 COPY node_modules ./node_modules
 COPY src ./src
-COPY scripts/copy-assets.mjs scripts/prune-dev.mjs ./scripts/
-RUN ["/usr/bin/node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"]
-RUN ["/usr/bin/node", "scripts/copy-assets.mjs"]
+COPY scripts/build.mjs scripts/prune-dev.mjs ./scripts/
+RUN ["/usr/bin/node", "scripts/build.mjs"]
 RUN ["/usr/bin/node", "scripts/prune-dev.mjs"]
 COPY bin ./bin
 COPY schemas ./schemas

@@ -4,7 +4,7 @@
  * options, the `--config FILE` keys and the validation of flags, env and file alike all come from
  * it. Loaded only by the commands that run an agent (zod is not for `--version`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeValue } from '../manifest/issue-format.ts';
 import { LOG_LEVELS } from '../log-level.ts';
 import { DEFAULT_STATUS_ADDR } from './shared-options.ts';

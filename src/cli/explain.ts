@@ -3,7 +3,7 @@
  * description, and its sub-fields, read from the manifests' zod schemas (the same descriptions the
  * generated JSON Schemas carry). Nothing here repeats the schema.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { UsageError } from '../errors.ts';
 import { ServiceManifest, SubscriptionManifest } from '../manifest/schema.ts';
 import { parseKind } from './kinds.ts';

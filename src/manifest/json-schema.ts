@@ -2,7 +2,7 @@
  * JSON Schema for editors (yaml-language-server) and `dockstack schema`, generated from the zod
  * schemas: never a hand-written twin. `io: 'input'` so fields with defaults are optional.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { Manifest, ServiceManifest, SubscriptionManifest, type Kind } from './schema.ts';
 
 const SCHEMA_IDS: Record<Kind | 'Manifest', string> = {

@@ -5,7 +5,7 @@
  * Every value that can reach the HAProxy config or a registry key is constrained here to a safe
  * charset, so rendering never has to guess how to escape it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { HOST_PORT_RE, HOST_RE } from './host-syntax.ts';
 
 export const API_VERSION = 'dockstack.io/v1alpha1';

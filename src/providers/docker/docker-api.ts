@@ -2,7 +2,7 @@
  * The slice of the Docker Engine API (v1.41+) the provider reads, as zod schemas: Docker's replies
  * are external input, parsed at the boundary. Unknown fields are ignored; absent ones are optional.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const nullableRecord = <T extends z.ZodType>(v: T) => z.record(z.string(), v).nullish().transform((r) => r ?? {});
 
