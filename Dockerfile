@@ -9,7 +9,7 @@ ARG BASE=dockstack-base:local
 
 FROM ${BASE} AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json tsconfig.json ./
 # node_modules comes from the build context (npm ci ran there; no registry at build time). The
 # sources are bundled here with its esbuild (scripts/build.mjs), then it is pruned to production
 # dependencies (by package-lock.json's dev marks, no npm needed): the image runs dist/ with no tsx,
