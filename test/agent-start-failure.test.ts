@@ -1,6 +1,7 @@
 /**
  * startAgent failing part-way leaves nothing behind: a status address already in use rejects the
- * start (E_STATUS_LISTEN) after HAProxy was started, and that HAProxy is stopped with it.
+ * start (E_STATUS_LISTEN) before HAProxy is started (the status API listens first), and no HAProxy
+ * is left running.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

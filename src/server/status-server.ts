@@ -1,6 +1,7 @@
 /**
  * The local status API: JSON views of every object, their events, a change stream for `get -w`,
- * /healthz, and /metrics when a metrics handler is given. Binds 127.0.0.1 by default. Read-only
+ * /healthz (the process answers), /readyz (start-up done, when a readiness function is given) and
+ * /metrics when a metrics handler is given. Binds 127.0.0.1 by default. Read-only
  * unless a token is configured; then the POST operations of write-api.ts are allowed.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,6 +11,7 @@ import { DockstackError } from '../errors.ts';
 import type { Kind } from '../manifest/schema.ts';
 import { keyOf, toKey } from '../object-key.ts';
 import { hostGuard } from './host-guard.ts';
+import type { Readiness } from './sync-progress.ts';
 import { handleWrite, type WriteApiOptions } from './write-api.ts';
 
 const KIND_BY_PLURAL: Record<string, Kind> = { services: 'Service', subscriptions: 'Subscription' };
@@ -18,6 +20,8 @@ export interface StatusServerOptions extends WriteApiOptions {
   readonly host?: string;
   readonly port: number;
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** GET /readyz: 200 when ready, else 503; the body says what is pending. */
+  readonly readiness?: () => Readiness;
   /** More GET routes (the dashboard…), tried in order before the API's own; each says whether it served. */
   readonly routes?: readonly GetRoute[];
   /** More Host header names to serve besides the bind address, localhost and 127.0.0.1. */
@@ -83,6 +87,10 @@ export class StatusServer {
       return send(res, code, body);
     }
     if (url.pathname === '/healthz') return send(res, 200, { ok: true });
+    if (url.pathname === '/readyz' && this.opts.readiness) {
+      const r = this.opts.readiness();
+      return send(res, r.ready ? 200 : 503, r);
+    }
     if (url.pathname === '/metrics' && this.opts.metrics) {
       const m = await this.opts.metrics();
       res.writeHead(200, { 'content-type': m.contentType });

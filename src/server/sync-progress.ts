@@ -26,6 +26,33 @@ export function syncCounts(agent: Agent): SyncCounts {
   return { total: keys.length, synced, ready };
 }
 
+/** Every object in force reconciled at its current generation, and nothing queued. */
+export function initialSyncDone(agent: Agent): boolean {
+  const c = syncCounts(agent);
+  return c.synced === c.total && agent.queue.depth === 0;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** What start-up still waits for, when not ready. */
+  readonly waiting?: 'start-up' | 'initial sync';
+  readonly counts?: SyncCounts;
+}
+
+/**
+ * GET /readyz: ready once `started()` (HAProxy running, the agent started) and the initial sync is
+ * done; latched from then on, since an agent that later loses its registry keeps serving what it has
+ * (fail static). /healthz only says the process answers, from before HAProxy has started.
+ */
+export function initialSyncReadiness(agent: Agent, started: () => boolean): () => Readiness {
+  let ready = false;
+  return () => {
+    if (!ready && started()) ready = initialSyncDone(agent);
+    if (ready) return { ready };
+    return started() ? { ready, waiting: 'initial sync', counts: syncCounts(agent) } : { ready, waiting: 'start-up' };
+  };
+}
+
 /**
  * Check every `checkMs` until synced (or `maxMs` passes), logging progress at most every
  * `intervalMs`; returns a cancel function. Checked often so "complete" is logged when it happens
@@ -38,8 +65,7 @@ export function reportInitialSync(agent: Agent, log: Logger, opts: { intervalMs?
   let lastAt = started;
   const tick = (): boolean => {
     const c = syncCounts(agent);
-    const done = c.synced === c.total && agent.queue.depth === 0;
-    if (done) {
+    if (c.synced === c.total && agent.queue.depth === 0) {
       log.info({ ...c, durationMs: Date.now() - started }, `initial sync complete: ${c.ready}/${c.total} objects ready`);
       return true;
     }
