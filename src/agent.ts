@@ -63,6 +63,8 @@ export class Agent {
   /** The controller of each kind: reconcile dispatches through this, never by prefix. */
   private readonly controllers: Readonly<Record<Kind, { reconcile(key: ObjectKey, signal: AbortSignal): Promise<ReconcileResult | void> }>>;
   private readonly log: Logger;
+  /** The generation (undefined: no manifest) each running reconcile read: a snapshot that changes it supersedes the run. */
+  private readonly running = new Map<ObjectKey, number | undefined>();
   private resyncTimer: NodeJS.Timeout | undefined;
   private unsubscribeState: (() => void) | undefined;
 
@@ -78,7 +80,7 @@ export class Agent {
       // HAProxy became Ready in ~90 s at 4, 3.2 s at 128, 0.8 s at 512.
       concurrency: opts.concurrency ?? 512,
       onResult: (key, outcome, ms, err) => {
-        if (err instanceof AbortedError) this.log.debug({ object: key, err: describeError(err) }, 'reconcile aborted');
+        if (err instanceof AbortedError || outcome === 'superseded') this.log.debug({ object: key, outcome, err: describeError(err) }, 'reconcile aborted');
         else if (outcome === 'error' || outcome === 'terminal')
           this.log.warn({ object: key, generation: this.manifests.get(key)?.generation, outcome, err: describeError(err), retries: this.queue.retries(key) }, 'reconcile failed');
         else this.log.debug({ object: key, generation: this.manifests.get(key)?.generation, outcome, durationMs: Math.round(ms) }, 'reconciled');
@@ -159,7 +161,9 @@ export class Agent {
     for (const e of this.manifests.unattributedErrors()) this.log.warn({ reason: 'InvalidManifest', err: e.message }, 'invalid manifest');
     for (const key of changed) {
       this.markValidity(key);
-      this.queue.add(key);
+      // A new spec, or none, supersedes a run of the old one; errors or metadata alone do not.
+      if (this.running.has(key) && this.running.get(key) !== this.manifests.get(key)?.generation) this.queue.supersede(key);
+      else this.queue.add(key);
     }
   }
 
@@ -178,10 +182,12 @@ export class Agent {
   }
 
   private async reconcile(key: ObjectKey, signal: AbortSignal): Promise<void | { requeueAfterMs?: number }> {
+    this.running.set(key, this.manifests.get(key)?.generation);
     try {
       const kind = parseKey(key)?.kind;
       if (kind) return await this.controllers[kind].reconcile(key, signal);
     } finally {
+      this.running.delete(key);
       // A controller drops the status of an object it no longer has; invalid-only objects keep theirs.
       if (this.manifests.errors(key).length) this.markValidity(key);
     }

@@ -108,3 +108,42 @@ test('requeueAfterMs schedules another run; shutdown cancels delayed work', asyn
   await q.idle();
   assert.equal(runs, 3, 'no work after shutdown');
 });
+
+test('supersede aborts a running reconcile once it is supersedeAfterMs old, re-runs it at once, and counts no retry', async () => {
+  const GRACE_MS = 200;
+  const runs: Array<{ started: number; ended?: number; outcome?: string }> = [];
+  const outcomes: Outcome[] = [];
+  const q = new WorkQueue(async (_key, signal) => {
+    const run: (typeof runs)[number] = { started: performance.now() };
+    runs.push(run);
+    if (runs.length === 1) await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    run.ended = performance.now();
+  }, { supersedeAfterMs: GRACE_MS, onResult: (_k, o) => outcomes.push(o) });
+  q.add('k');
+  await eventually(() => assert.equal(runs.length, 1));
+  q.supersede('k');
+  q.supersede('k');
+  await eventually(() => assert.deepEqual(outcomes, ['superseded', 'success']));
+  assert.equal(runs.length, 2, 'two supersedes during one run: one abort, one re-run');
+  assert.ok(runs[1]!.started - runs[0]!.started >= GRACE_MS - 1, `aborted ${runs[1]!.started - runs[0]!.started} ms after it started`);
+  assert.equal(q.retries('k'), 0);
+  await q.shutdown();
+});
+
+test('supersede never starves: a reconcile shorter than supersedeAfterMs finishes however often it is superseded', async () => {
+  const outcomes: Outcome[] = [];
+  const q = new WorkQueue(async (_key, signal) => {
+    await new Promise((resolve, reject) => {
+      const t = setTimeout(resolve, 50);
+      signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+    });
+  }, { supersedeAfterMs: 150, onResult: (_k, o) => outcomes.push(o) });
+  const every = setInterval(() => q.supersede('k'), 5);
+  try {
+    await eventually(() => assert.ok(outcomes.filter((o) => o === 'success').length >= 5, outcomes.join()), { timeoutMs: 10_000 });
+  } finally {
+    clearInterval(every);
+  }
+  assert.deepEqual(outcomes.filter((o) => o !== 'success'), []);
+  await q.shutdown();
+});

@@ -33,6 +33,8 @@ export type HealthFactory = (
 interface Registered {
   readonly path: string;
   readonly instanceId: string;
+  /** A register cut short (superseded): it may still land, so it is undone like one that did. */
+  readonly unsure?: true;
 }
 
 export class ServiceController {
@@ -56,7 +58,7 @@ export class ServiceController {
 
   /** Keys this controller currently holds a registration for. */
   registeredKeys(): string[] {
-    return [...this.registered.keys()];
+    return [...this.registered].filter(([, r]) => !r.unsure).map(([k]) => k);
   }
 
   /** Deregister `key` and keep it out of the registry until undrain (the process keeps serving). */
@@ -91,14 +93,14 @@ export class ServiceController {
       if (want) {
         const instance: Instance = { host, port: m.spec.port, name: instanceId, ...(m.spec.weight !== undefined && { weight: m.spec.weight }), ...(m.spec.labels && { labels: m.spec.labels }) };
         const written = await this.registry.register(m.spec.path, instance, signal);
-        if (!this.registered.has(key)) status.event(key, 'Normal', 'Registered', `registered ${written}`);
+        if (!this.registered.get(key) || this.registered.get(key)!.unsure) status.event(key, 'Normal', 'Registered', `registered ${written}`);
         this.registered.set(key, { path: m.spec.path, instanceId });
         status.patch(key, { details: { registryKey: written } });
         status.setCondition(key, 'Registered', 'True', 'Registered', written);
       } else {
         await this.registry.deregister(m.spec.path, instanceId, signal);
         const reason = blocked ?? (m.spec.maintenance ? 'Maintenance' : this.draining.has(key) ? 'Draining' : 'Unhealthy');
-        if (this.registered.delete(key)) status.event(key, 'Normal', 'Deregistered', `deregistered (${reason})`);
+        if (this.unregistered(key)) status.event(key, 'Normal', 'Deregistered', `deregistered (${reason})`);
         status.patch(key, { details: { registryKey: null } });
         status.setCondition(key, 'Registered', 'False', reason, blocked ? this.addressProblem(key, blocked) : '');
       }
@@ -110,7 +112,11 @@ export class ServiceController {
       // resync, so poll until every check has a first result to report.
       if (!runner.healthy && checks.some((c) => c.lastResult === 'none')) return { requeueAfterMs: Math.min(1000, ...m.spec.checks.map((c) => c.intervalMs)) };
     } catch (err) {
-      if (signal?.aborted) throw err; // shutting down: not the registry's failure
+      if (signal?.aborted) {
+        // Shutting down or superseded: not the registry's failure. Whether the write landed is unknown.
+        if (want && !this.registered.has(key)) this.registered.set(key, { path: m.spec.path, instanceId, unsure: true });
+        throw err;
+      }
       if (err instanceof InstanceConflictError) return this.conflicted(key, err);
       const transient = err instanceof RegistryError && err.transient;
       status.patch(key, { lastError: describeError(err) });
@@ -137,7 +143,7 @@ export class ServiceController {
   private conflicted(key: ObjectKey, err: InstanceConflictError): ReconcileResult {
     const { status } = this.ctx;
     const msg = `${err.message}; ${err.hint ?? ''}`;
-    if (this.registered.delete(key)) status.event(key, 'Warning', 'Deregistered', 'deregistered (InstanceConflict)');
+    if (this.unregistered(key)) status.event(key, 'Warning', 'Deregistered', 'deregistered (InstanceConflict)');
     if (this.conflictWarned.get(key) !== err.holder) status.event(key, 'Warning', 'InstanceConflict', msg);
     this.conflictWarned.set(key, err.holder);
     status.patch(key, { details: { registryKey: null }, lastError: describeError(err) });
@@ -154,6 +160,13 @@ export class ServiceController {
       [...this.registered.values()].map((r) => this.registry.deregister(r.path, r.instanceId)),
     );
     this.registered.clear();
+  }
+
+  /** Forget `key`'s registration; true when it was known to have landed. */
+  private unregistered(key: ObjectKey): boolean {
+    const r = this.registered.get(key);
+    this.registered.delete(key);
+    return r !== undefined && !r.unsure;
   }
 
   private async ensureRunner(key: ServiceKey, generation: number, m: ServiceManifest, host: string): Promise<HealthRunner> {
@@ -176,8 +189,7 @@ export class ServiceController {
     const reg = this.registered.get(key);
     if (reg) {
       await this.registry.deregister(reg.path, reg.instanceId, signal);
-      this.registered.delete(key);
-      this.ctx.status.event(key, 'Normal', 'Deregistered', `deregistered ${reg.path}/${reg.instanceId} (manifest removed)`);
+      if (this.unregistered(key)) this.ctx.status.event(key, 'Normal', 'Deregistered', `deregistered ${reg.path}/${reg.instanceId} (manifest removed)`);
     }
     this.ctx.status.delete(key);
     this.draining.delete(key);
