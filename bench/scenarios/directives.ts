@@ -61,7 +61,7 @@ async function run(env: BenchEnv, size: Size): Promise<ScenarioResult> {
   for (const [i, v] of VARIANTS.entries()) {
     const port = await freePort();
     await mkdir(`${dir}/v${i}`);
-    const hp = await startHaproxyConfig(dir, `v${i}`, v.config(port, backend.port, `${dir}/v${i}`), port, v.masterWorker);
+    const hp = await startHaproxyConfig(dir, `v${i}`, v.config(port, backend.port, `${dir}/v${i}`), port, { masterWorker: v.masterWorker });
     env.defer(() => hp.stop());
     ports.push(port);
   }

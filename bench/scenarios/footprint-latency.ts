@@ -23,20 +23,26 @@ export async function latency(env: BenchEnv, size: Size): Promise<string[][]> {
   for (const mode of ['tcp', 'http'] as const) {
     const ours = await freePort();
     const plain = await freePort();
+    const control = await freePort();
     const source = new StaticSource();
     source.set('svc.yaml', service('backend', `path: /bench/footprint/${mode}\nport: ${backend.port}`));
     source.set('sub.yaml', subscription('backend', `service: /bench/footprint/${mode}\nlisten: { port: ${ours} }\nmode: ${mode}\ncheck: { type: none }`));
     const agent = await env.agent('memory', 'runtime', source);
     const hp = await startPlainHaproxy(await env.tempDir('plain'), mode, plain, backend.port);
     env.defer(() => hp.stop());
+    // The minimal config again: what it differs from its twin by is this run's noise floor.
+    const twin = await startPlainHaproxy(await env.tempDir('control'), mode, control, backend.port);
+    env.defer(() => twin.stop());
     await untilHttp(ours, 20_000);
     await env.settle(agent);
-    const samples = { ours: { short: [] as number[], keep: [] as number[] }, plain: { short: [] as number[], keep: [] as number[] } };
+    const ports = { ours, plain, control } as const;
+    const names = ['ours', 'plain', 'control'] as const;
+    const samples = Object.fromEntries(names.map((n) => [n, { short: [] as number[], keep: [] as number[] }])) as Record<(typeof names)[number], { short: number[]; keep: number[] }>;
     for (let r = 0; r < sz.rounds; r++) {
-      // Alternate which goes first, so drift on this shared machine falls on both alike.
-      const order = r % 2 ? (['plain', 'ours'] as const) : (['ours', 'plain'] as const);
+      // Rotate which goes first, so drift on this shared machine falls on all alike.
+      const order = names.map((_, i) => names[(i + r) % names.length]!);
       for (const which of order) {
-        const port = which === 'ours' ? ours : plain;
+        const port = ports[which];
         for (const kind of ['short', 'keep-alive'] as const) {
           const stats = await startLoad({ kind, port, workers: 1, maxMs: 60_000, count: sz.requests }).finished;
           if (stats.failed) throw new Error(`${which} ${mode} ${kind}: ${stats.failed} failed requests`);
@@ -47,16 +53,21 @@ export async function latency(env: BenchEnv, size: Size): Promise<string[][]> {
     for (const kind of ['short', 'keep'] as const) {
       const o = summarize(samples.ours[kind]);
       const p = summarize(samples.plain[kind]);
+      const c = summarize(samples.control[kind]);
       const what = kind === 'short' ? 'new connection + request' : 'request on a kept-alive connection';
-      const diff = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(1)} %`;
+      const diff = (a: { p50: number; p99: number }) => `${pct(a.p50, p.p50)} p50, ${pct(a.p99, p.p99)} p99`;
       rows.push([mode, what, 'hand-written minimal', ...latencyCells(p), '']);
-      rows.push([mode, what, 'generated (ours)', ...latencyCells(o), `${diff(o.p50, p.p50)} p50, ${diff(o.p99, p.p99)} p99`]);
+      rows.push([mode, what, 'hand-written minimal again (control)', ...latencyCells(c), diff(c)]);
+      rows.push([mode, what, 'generated (ours)', ...latencyCells(o), diff(o)]);
     }
+    await twin.stop();
     await hp.stop();
     await agent.stop();
   }
   return rows;
 }
+
+const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(1)} %`;
 
 /** Poll (bounded) until an HTTP GET through `port` answers 200. */
 async function untilHttp(port: number, timeoutMs: number): Promise<void> {

@@ -78,7 +78,10 @@ async function run(env: BenchEnv, size: Size): Promise<ScenarioResult> {
   for (const r of memRows) notes.push(`${r[0]}: RSS ${r[1]} MiB ${verdict(Number(r[1]), Number(r[4]))} the ≤ ${r[4]} MiB goal (heap used ${r[2]} MiB).`);
 
   const latencyRows = await latency(env, size);
-  for (const r of latencyRows.filter((x) => x[2] === 'generated (ours)')) notes.push(`${r[0]}, ${r[1]}: ours vs hand-written ${r[r.length - 1]} (goal ≤ 5 %).`);
+  for (const r of latencyRows.filter((x) => x[2] === 'generated (ours)')) {
+    const control = latencyRows.find((x) => x[0] === r[0] && x[1] === r[1] && x[2]!.endsWith('(control)'));
+    notes.push(`${r[0]}, ${r[1]}: ours vs hand-written ${r[r.length - 1]} (goal ≤ 5 %); the control (the minimal config's twin) ${control?.[control.length - 1] ?? '?'}.`);
+  }
   notes.push(
     `Everything runs from the installed package (npm pack + npm install -g into a temp prefix, ${pkg.seconds.toFixed(0)} s), started as \`node PREFIX/lib/node_modules/dockstack/bin/dockstack.js\` (no npx, no tsx). CLI: median of ${sz.cliRuns} runs per command, the commands interleaved round by round with \`node -e 0\`, after one warm-up run each; \`get\` asks an agent running the examples. Start-up: ${sz.starts} starts of an agent on the examples (memory registry, HAProxy on, ports moved to free ones), from spawn. Memory: VmRSS and V8 heap used (process.memoryUsage() over IPC, no GC forced) ${sz.settleMs / 1000} s after every object was Ready; peak is VmHWM; HAProxy is a separate process and not counted.`,
   );
