@@ -3,6 +3,8 @@
  * operation gets a deadline and a message saying what was being done; CONNECTION_LOSS,
  * SESSION_EXPIRED and timeouts become transient RegistryErrors. One ZkClient = one ZK session.
  */
+import type { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import zookeeper from 'node-zookeeper-client';
 import type { ACL, Client, Event, Stat } from 'node-zookeeper-client';
 import { RegistryError } from '../errors.ts';
@@ -38,6 +40,29 @@ export interface ZkClientOptions {
 type Watcher = (event: Event) => void;
 const TRANSIENT = new Set([Exception.CONNECTION_LOSS, Exception.SESSION_EXPIRED, Exception.OPERATION_TIMEOUT]);
 
+/**
+ * The library writes each request to the socket as it is queued, one syscall each. Requests
+ * queued in the same tick go out in one write instead (the socket is corked until the next tick).
+ * Measured, a watch's first read of 10,000 children (256 getData in flight, each reply queueing
+ * the next): socket-write CPU 350–480 ms → 95 ms.
+ * Uses the library's private ConnectionManager (node-zookeeper-client 1.1.x), as
+ * zookeeper-liveness.ts does.
+ */
+function batchWrites(raw: Client): void {
+  const cm = (raw as unknown as { connectionManager: { socket?: Socket; packetQueue: EventEmitter } }).connectionManager;
+  let corked: Socket | undefined;
+  cm.packetQueue.prependListener('readable', () => {
+    const s = cm.socket;
+    if (!s || corked === s || s.destroyed) return;
+    corked = s;
+    s.cork();
+    process.nextTick(() => {
+      corked = undefined;
+      s.uncork();
+    });
+  });
+}
+
 /** A typed, deadline-bounded ZooKeeper session. Reconnects by itself; after 'expired' it is dead. */
 export class ZkClient {
   private readonly raw: Client;
@@ -49,6 +74,7 @@ export class ZkClient {
     this.raw = zookeeper.createClient(opts.servers, { sessionTimeout: opts.sessionTimeoutMs, spinDelay: 1000, retries: 0 });
     if (opts.auth) this.raw.addAuthInfo('digest', Buffer.from(opts.auth));
     this.liveness = new ZkLiveness(this.raw, opts.connectTimeoutMs ?? 2000, (why) => opts.onDrop?.(why));
+    batchWrites(this.raw);
     this.raw.on('state', (s) => {
       const e: ZkSessionEvent | undefined =
         s === State.SYNC_CONNECTED ? 'connected' : s === State.DISCONNECTED ? 'disconnected' : s === State.EXPIRED ? 'expired' : undefined;
