@@ -1,6 +1,9 @@
 /**
  * One error family for DockStack. Every error carries a stable `code`, the context it happened in,
  * an optional `hint` for the user and the underlying `cause`. The CLI renders them with one formatter.
+ * Every subclass is made the one way, `new XError(message, { cause, context, hint })`; the few that
+ * locate or explain themselves (ManifestError, InstanceConflictError) build their full message from
+ * `message` and their typed `context`.
  */
 export const ERROR_CODES = [
   'E_MANIFEST', 'E_REGISTRY', 'E_REGISTRY_UNAVAILABLE', 'E_HAPROXY', 'E_HAPROXY_STATE', 'E_PROXY', 'E_PROXY_INPUT', 'E_TERMINAL',
@@ -37,16 +40,25 @@ export interface Position {
   readonly column: number;
 }
 
-/** A manifest that cannot be used: where it is (file:line:col), which field, and why. */
+/** Where in a manifest (or --config file) an error is. */
+export interface ManifestLocation {
+  readonly file: string;
+  readonly position?: Position | undefined;
+  /** The field's path ("spec.port"), when one field is at fault. */
+  readonly field?: string | undefined;
+}
+
+/** A manifest that cannot be used: `detail` says why; its message adds where: "web.yaml:7:9 spec.port: …". */
 export class ManifestError extends DockstackError {
   readonly file: string;
   readonly position: Position | undefined;
   readonly field: string | undefined;
   readonly detail: string;
 
-  constructor(file: string, position: Position | undefined, field: string | undefined, detail: string, cause?: unknown) {
+  constructor(detail: string, opts: { context: ManifestLocation; cause?: unknown; hint?: string }) {
+    const { file, position, field } = opts.context;
     const where = position ? `${file}:${position.line}:${position.column}` : file;
-    super('E_MANIFEST', `${where}${field ? ` ${field}` : ''}: ${detail}`, { cause, context: { file, field } });
+    super('E_MANIFEST', `${where}${field ? ` ${field}` : ''}: ${detail}`, { ...opts, context: { file, position, field } });
     this.file = file;
     this.position = position;
     this.field = field;
@@ -57,7 +69,7 @@ export class ManifestError extends DockstackError {
 /** A registry operation failed. `transient` errors (connection loss, timeouts) are retried with backoff. */
 export class RegistryError extends DockstackError {
   readonly transient: boolean;
-  constructor(message: string, opts: { transient: boolean; cause?: unknown; hint?: string; code?: ErrorCode }) {
+  constructor(message: string, opts: { transient: boolean; cause?: unknown; context?: Record<string, unknown>; hint?: string; code?: ErrorCode }) {
     super(opts.code ?? (opts.transient ? 'E_REGISTRY_UNAVAILABLE' : 'E_REGISTRY'), message, opts);
     this.transient = opts.transient;
   }
@@ -69,11 +81,15 @@ export class RegistryError extends DockstackError {
  */
 export class InstanceConflictError extends RegistryError {
   readonly holder: string;
-  constructor(key: string, instanceId: string, holder: string) {
-    super(`registering ${key}: instance id ${instanceId} is held by another agent's live registration for ${holder}`, {
+  /** `message` says what was being done ("registering /services/db/db-1"); the conflict is added to it. */
+  constructor(message: string, opts: { context: { instanceId: string; holder: string }; cause?: unknown; hint?: string }) {
+    const { instanceId, holder } = opts.context;
+    super(`${message}: instance id ${instanceId} is held by another agent's live registration for ${holder}`, {
       transient: false,
       code: 'E_INSTANCE_CONFLICT',
-      hint: 'give each host its own instance id (leave spec.instanceId unset for a per-host default)',
+      cause: opts.cause,
+      context: { instanceId, holder },
+      hint: opts.hint ?? 'give each host its own instance id (leave spec.instanceId unset for a per-host default)',
     });
     this.holder = holder;
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DockstackError, ERROR_CODES, describeError, ManifestError, RegistryError, UsageError } from '../src/errors.ts';
+import { ConfigError } from '../src/cli/agent-config.ts';
+import { DockstackError, ERROR_CODES, describeError, InstanceConflictError, ManifestError, RegistryError, UsageError } from '../src/errors.ts';
 
 describe('errors', () => {
   test('describeError says what was being done, and nothing else when not told', () => {
@@ -12,7 +13,7 @@ describe('errors', () => {
 
   test('every error carries a code from the one list, a context and its cause', () => {
     const cause = new Error('EACCES');
-    const errs = [new ManifestError('a.yaml', { line: 1, column: 2 }, 'spec.port', 'bad', cause), new RegistryError('x', { transient: false, cause }), new UsageError('u', { hint: 'h' })];
+    const errs = [new ManifestError('bad', { context: { file: 'a.yaml', position: { line: 1, column: 2 }, field: 'spec.port' }, cause }), new RegistryError('x', { transient: false, cause }), new UsageError('u', { hint: 'h' })];
     for (const e of errs) {
       assert.ok(e instanceof DockstackError);
       assert.ok((ERROR_CODES as readonly string[]).includes(e.code), e.code);
@@ -23,5 +24,20 @@ describe('errors', () => {
     assert.deepEqual(errs.map((e) => e.exitCode), [1, 1, 2], 'the CLI exits 1 unless the error says otherwise: a usage error exits 2, as kubectl does');
     assert.equal(new DockstackError('E_DIFF_FAILED', 'diff: x', { exitCode: 2 }).exitCode, 2);
     assert.equal(new Set(ERROR_CODES).size, ERROR_CODES.length, 'no code listed twice');
+  });
+
+  test('every subclass is made (message, { cause, context, hint }); located and explained ones build their message from it', () => {
+    const cause = new Error('EIO');
+    const located = new ManifestError('expected integer 1–65535, got "x"', { context: { file: 'web.yaml', position: { line: 7, column: 9 }, field: 'spec.port' }, cause });
+    assert.equal(located.message, 'web.yaml:7:9 spec.port: expected integer 1–65535, got "x"');
+    assert.deepEqual([located.file, located.position, located.field, located.detail, located.cause], ['web.yaml', { line: 7, column: 9 }, 'spec.port', 'expected integer 1–65535, got "x"', cause]);
+    assert.deepEqual(located.context, { file: 'web.yaml', position: { line: 7, column: 9 }, field: 'spec.port' });
+    assert.equal(new ManifestError('reading file: EACCES', { context: { file: 'a.yaml' } }).message, 'a.yaml: reading file: EACCES');
+    const conflict = new InstanceConflictError('registering /services/db/db-1', { context: { instanceId: 'db-1', holder: '10.0.0.2' } });
+    assert.equal(conflict.message, "registering /services/db/db-1: instance id db-1 is held by another agent's live registration for 10.0.0.2");
+    assert.deepEqual([conflict.code, conflict.transient, conflict.holder, conflict.exitCode], ['E_INSTANCE_CONFLICT', false, '10.0.0.2', 1]);
+    assert.match(conflict.hint ?? '', /own instance id/);
+    const config = new ConfigError('c.yaml:1:1: bad', { context: { file: 'c.yaml' } });
+    assert.deepEqual([config.code, config.exitCode, config.message, config.context.file], ['E_CONFIG', 2, 'c.yaml:1:1: bad', 'c.yaml']);
   });
 });

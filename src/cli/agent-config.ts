@@ -40,14 +40,16 @@ export interface ResolvedOptions<T> {
   readonly given: ReadonlySet<string>;
 }
 
-/** A bad --config file: every located error, one per line. */
+/** A bad --config file (a usage error, exit 2). */
 export class ConfigError extends DockstackError {
-  readonly errors: readonly ManifestError[];
-  constructor(errors: readonly ManifestError[]) {
-    super('E_CONFIG', errors.map((e) => e.message).join('\n'), { exitCode: USAGE_EXIT_CODE, context: { file: errors[0]?.file } });
-    this.errors = errors;
+  constructor(message: string, opts: { context?: Record<string, unknown>; cause?: unknown; hint?: string } = {}) {
+    super('E_CONFIG', message, { ...opts, exitCode: USAGE_EXIT_CODE });
   }
 }
+
+/** The ConfigError of `errors` in `file`: every located error, one per line. */
+const configError = (file: string, errors: readonly ManifestError[]): ConfigError =>
+  new ConfigError(errors.map((e) => e.message).join('\n'), { context: { file, errors } });
 
 /** Merge and validate the layers of `cmd`'s options (after commander parsed the command line). */
 export function resolveAgentOptions<S extends OptionsSchema>(cmd: Command, schema: S, env: NodeJS.ProcessEnv = process.env): ResolvedOptions<z.output<S>> {
@@ -95,7 +97,7 @@ export function readConfigFile(file: string, schema: OptionsSchema): Record<stri
     throw new UsageError(`--config: reading ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const fatal = (detail: string): never => {
-    throw new ConfigError([new ManifestError(file, { line: 1, column: 1 }, undefined, detail)]);
+    throw configError(file, [new ManifestError(detail, { context: { file, position: { line: 1, column: 1 } } })]);
   };
   if (bytes.byteLength > MAX_MANIFEST_BYTES) fatal(`file is ${bytes.byteLength} bytes, larger than the ${MAX_MANIFEST_BYTES}-byte limit`);
   let text = '';
@@ -108,9 +110,9 @@ export function readConfigFile(file: string, schema: OptionsSchema): Record<stri
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const list = Array.isArray(docs) ? docs : [];
   const syntax = syntaxErrors(list, lc, file);
-  if (syntax.length) throw new ConfigError(syntax);
+  if (syntax.length) throw configError(file, syntax);
   const [doc, extra] = list;
-  if (extra) throw new ConfigError([new ManifestError(file, nodePosition(lc, extra.contents, extra.range[0]), undefined, 'expected one YAML document, found another')]);
+  if (extra) throw configError(file, [new ManifestError('expected one YAML document, found another', { context: { file, position: nodePosition(lc, extra.contents, extra.range[0]) } })]);
   if (!doc || doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return {};
   let data: unknown;
   try {
@@ -119,13 +121,13 @@ export function readConfigFile(file: string, schema: OptionsSchema): Record<stri
     fatal(`cannot expand the document: ${(err as Error).message}`);
   }
   if (!isMap(doc.contents) || data === null || typeof data !== 'object' || Array.isArray(data))
-    throw new ConfigError([new ManifestError(file, nodePosition(lc, doc.contents, doc.range[0]), undefined, 'expected a mapping of agent options (statusAddr: …, registry: …)')]);
+    throw configError(file, [new ManifestError('expected a mapping of agent options (statusAddr: …, registry: …)', { context: { file, position: nodePosition(lc, doc.contents, doc.range[0]) } })]);
   const parsed = schema.safeParse(data, { error: issueMessage });
   if (!parsed.success) {
     const at = locator(doc, lc);
     const errors = parsed.error.issues.flatMap((issue) => issueErrors(file, data, issue, at));
     const order = (e: ManifestError) => (e.position?.line ?? 0) * 1e6 + (e.position?.column ?? 0);
-    throw new ConfigError(errors.sort((x, y) => order(x) - order(y)));
+    throw configError(file, errors.sort((x, y) => order(x) - order(y)));
   }
   return data as Record<string, unknown>;
 }

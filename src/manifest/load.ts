@@ -40,7 +40,7 @@ export async function loadFile(abs: string, file = abs): Promise<FileResult> {
   try {
     return parseManifestBytes(await readBounded(abs), file);
   } catch (err) {
-    return fatalResult(file, [new ManifestError(file, undefined, undefined, `reading file: ${(err as Error).message}`, err)]);
+    return fatalResult(file, [new ManifestError(`reading file: ${(err as Error).message}`, { context: { file }, cause: err })]);
   }
 }
 
@@ -48,7 +48,7 @@ export async function loadFile(abs: string, file = abs): Promise<FileResult> {
 export async function loadPath(path: string, opts: { recursive?: boolean } = {}): Promise<FileResult[]> {
   if (path === '-') return [parseManifestBytes(await readStdin(), '<stdin>')];
   const st = await stat(path).catch((err: Error) => err);
-  if (st instanceof Error) return [fatalResult(path, [new ManifestError(path, undefined, undefined, `reading path: ${st.message}`, st)])];
+  if (st instanceof Error) return [fatalResult(path, [new ManifestError(`reading path: ${st.message}`, { context: { file: path }, cause: st })])];
   if (!st.isDirectory()) return [await loadFile(path)];
   const walk = await walkManifests(path, path, opts);
   const results: FileResult[] = [];

@@ -18,7 +18,7 @@ export function syntaxErrors(docs: readonly Document.Parsed[], lc: LineCounter, 
     const pos = positionAt(lc, e.pos[0]);
     if (lines.has(pos.line) || out.length >= MAX_SYNTAX_ERRORS) continue;
     lines.add(pos.line);
-    out.push(new ManifestError(file, pos, undefined, `YAML syntax error: ${e.message}`, e));
+    out.push(new ManifestError(`YAML syntax error: ${e.message}`, { context: { file, position: pos }, cause: e }));
   }
   return out;
 }
@@ -38,14 +38,14 @@ type Issue = z.core.$ZodIssue;
 /** The located errors of one zod issue on `data`: an unknown key at the key, a missing field at its parent. */
 export function issueErrors(file: string, data: unknown, issue: Issue, at: Locator): ManifestError[] {
   const path = issue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
-  if (issue.code === 'invalid_key') return [new ManifestError(file, at(path, true), formatPath(path), issue.message)];
+  if (issue.code === 'invalid_key') return [new ManifestError(issue.message, { context: { file, position: at(path, true), field: formatPath(path) } })];
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => new ManifestError(file, at([...path, k], true), formatPath([...path, k]), 'unknown field'));
+    return issue.keys.map((k) => new ManifestError('unknown field', { context: { file, position: at([...path, k], true), field: formatPath([...path, k]) } }));
   }
   if (valueAt(data, path) === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union' || issue.code === 'invalid_value')) {
-    return [new ManifestError(file, at(path.slice(0, -1)), formatPath(path), 'required field is missing')];
+    return [new ManifestError('required field is missing', { context: { file, position: at(path.slice(0, -1)), field: formatPath(path) } })];
   }
-  return [new ManifestError(file, at(path), formatPath(path) || undefined, issue.message)];
+  return [new ManifestError(issue.message, { context: { file, position: at(path), field: formatPath(path) || undefined } })];
 }
 
 function valueAt(data: unknown, path: readonly PathSegment[]): unknown {

@@ -26,7 +26,7 @@ export function parseManifestBytes(bytes: Uint8Array, file: string): FileResult 
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch (err) {
-    return fatalResult(file, [new ManifestError(file, { line: 1, column: 1 }, undefined, 'binary content: not valid UTF-8', err)]);
+    return fatalResult(file, [new ManifestError('binary content: not valid UTF-8', { context: { file, position: { line: 1, column: 1 } }, cause: err })]);
   }
   return parseManifestText(text, file);
 }
@@ -40,17 +40,17 @@ export function parseManifestText(text: string, file: string): FileResult {
     const before = src.slice(0, nul);
     const line = before.split('\n').length;
     const column = nul - before.lastIndexOf('\n');
-    return fatalResult(file, [new ManifestError(file, { line, column }, undefined, 'binary content: NUL byte')]);
+    return fatalResult(file, [new ManifestError('binary content: NUL byte', { context: { file, position: { line, column } } })]);
   }
   const deep = tooDeep(src);
-  if (deep) return fatalResult(file, [new ManifestError(file, deep, undefined, `nesting deeper than ${MAX_FLOW_DEPTH} levels`)]);
+  if (deep) return fatalResult(file, [new ManifestError(`nesting deeper than ${MAX_FLOW_DEPTH} levels`, { context: { file, position: deep } })]);
   const lc = new LineCounter();
   let docs: Document.Parsed[];
   try {
     const parsed = parseAllDocuments(src, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
     docs = Array.isArray(parsed) ? parsed : [];
   } catch (err) {
-    return fatalResult(file, [new ManifestError(file, { line: 1, column: 1 }, undefined, `cannot parse YAML: ${(err as Error).message}`, err)]);
+    return fatalResult(file, [new ManifestError(`cannot parse YAML: ${(err as Error).message}`, { context: { file, position: { line: 1, column: 1 } }, cause: err })]);
   }
   const syntax = syntaxErrors(docs, lc, file);
   if (syntax.length > 0) return fatalResult(file, syntax);
@@ -65,11 +65,11 @@ export function parseManifestText(text: string, file: string): FileResult {
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (err) {
-      result.errors.push(new ManifestError(file, position, undefined, `cannot expand document: ${(err as Error).message}`, err));
+      result.errors.push(new ManifestError(`cannot expand document: ${(err as Error).message}`, { context: { file, position }, cause: err }));
       return;
     }
     if (!isMap(doc.contents) || data === null || typeof data !== 'object' || Array.isArray(data)) {
-      result.errors.push(new ManifestError(file, position, undefined, `expected a mapping with apiVersion, kind, metadata and spec, got ${describeValue(data)}`));
+      result.errors.push(new ManifestError(`expected a mapping with apiVersion, kind, metadata and spec, got ${describeValue(data)}`, { context: { file, position } }));
       return;
     }
     const key = readableKey(data as Record<string, unknown>);
@@ -101,7 +101,7 @@ export function parseManifestText(text: string, file: string): FileResult {
 
 /** "duplicate Service "db": already defined at a.yaml:3:1" — the later definition is the error. */
 export function duplicateError(file: string, position: { line: number; column: number }, kind: Kind, name: string, firstFile: string, firstPos: { line: number; column: number }): ManifestError {
-  return new ManifestError(file, position, 'metadata.name', `duplicate ${kind} ${JSON.stringify(name)}: already defined at ${firstFile}:${firstPos.line}:${firstPos.column}`);
+  return new ManifestError(`duplicate ${kind} ${JSON.stringify(name)}: already defined at ${firstFile}:${firstPos.line}:${firstPos.column}`, { context: { file, position, field: 'metadata.name' } });
 }
 
 function readableKey(data: Record<string, unknown>): ObjectKey | undefined {
@@ -113,7 +113,7 @@ function readableKey(data: Record<string, unknown>): ObjectKey | undefined {
 }
 
 function tooLarge(file: string, bytes: number): FileResult {
-  return fatalResult(file, [new ManifestError(file, { line: 1, column: 1 }, undefined, `file is ${bytes} bytes, larger than the ${MAX_MANIFEST_BYTES}-byte limit`)]);
+  return fatalResult(file, [new ManifestError(`file is ${bytes} bytes, larger than the ${MAX_MANIFEST_BYTES}-byte limit`, { context: { file, position: { line: 1, column: 1 } } })]);
 }
 
 // A lexical pre-scan (quotes and comments skipped, O(n)): where flow nesting first exceeds the limit.

@@ -73,7 +73,7 @@ export class SnapshotScanner {
       seen.add(file);
       const sig = `external:${target}`;
       if (this.#committed.get(file)?.sig === sig) continue;
-      const err = new ManifestError(file, undefined, undefined, `symlink to ${target}, outside the manifests directory: ignored (--follow-external-links to allow)`);
+      const err = new ManifestError(`symlink to ${target}, outside the manifests directory: ignored (--follow-external-links to allow)`, { context: { file } });
       this.#committed.set(file, { sig, hash: '', result: { file, manifests: [], errors: [err], errorKeys: new Map(), fatal: false } });
       changed = true;
     }

@@ -217,7 +217,7 @@ export class SubscriptionController {
     const there = at(holder);
     const where = there?.file ? ` (${there.file}${there.position ? `:${there.position.line}:${there.position.column}` : ''})` : '';
     const detail = `${listen} is already the listen address of ${holder}${where}`;
-    const err = here?.file ? new ManifestError(here.file, here.position, 'spec.listen', detail) : new TerminalError(`${key} spec.listen: ${detail}`);
+    const err = here?.file ? new ManifestError(detail, { context: { file: here.file, position: here.position, field: 'spec.listen' } }) : new TerminalError(`${key} spec.listen: ${detail}`);
     this.ctx.status.setCondition(key, 'ProxyConfigured', 'False', 'DuplicateListen', err.message);
     this.ctx.status.setCondition(key, 'Ready', 'False', 'DuplicateListen', err.message);
     throw new TerminalError(err.message, { cause: err });

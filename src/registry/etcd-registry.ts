@@ -221,7 +221,7 @@ export class EtcdRegistry implements Registry {
     if (kv?.lease === id && kv.value.toString() === reg.json) return;
     if (kv && kv.lease !== NO_LEASE && kv.lease !== id) {
       const held = parseInstance(key, kv.value);
-      if (!isRejected(held) && held.name === reg.instance.name && held.host !== reg.instance.host) throw new InstanceConflictError(key, reg.instance.name, held.host);
+      if (!isRejected(held) && held.name === reg.instance.name && held.host !== reg.instance.host) throw new InstanceConflictError(`registering ${key}`, { context: { instanceId: reg.instance.name, holder: held.host } });
     }
     if (reg.written) this.log('healed', `${key} was changed or moved off our lease by another client; writing it again`);
     const done = await this.client.if(key, 'Mod', '==', kv?.mod_revision ?? '0').then(put()).commit();

@@ -194,7 +194,7 @@ export class ZookeeperRegistry implements Registry {
       await this.refresh(reg, data, own[0].version);
       stale.push(...own.slice(1).map((n) => n.znode));
     } else {
-      if (conflicts[0]) throw new InstanceConflictError(conflicts[0].znode, reg.instance.name, conflicts[0].host);
+      if (conflicts[0]) throw new InstanceConflictError(`registering ${conflicts[0].znode}`, { context: { instanceId: reg.instance.name, holder: conflicts[0].host } });
       const acls = this.opts.auth ? creatorAllWorldRead() : undefined;
       const create = () => this.client.create(`${full}/${reg.instance.name}_`, data, CreateMode.EPHEMERAL_SEQUENTIAL, acls);
       reg.znode = await create().catch(async (err: unknown) => {
