@@ -9,8 +9,10 @@ import { setSlots, shapeOf, type ListenerState } from './listener-model.ts';
 import { runAdminBatch, sendCommand } from './runtime-api.ts';
 import { keyOf, planRuntime, type Slot } from './slot-plan.ts';
 
-// srv_admin_state bits (HAProxy's SRV_ADMF_*): forced, inherited, config and resolver maint; forced and inherited drain.
-const MAINT = 0x01 | 0x02 | 0x04 | 0x20;
+// srv_admin_state bits (HAProxy's SRV_ADMF_MAINT and _DRAIN masks): forced, inherited and resolver
+// maint; forced and inherited drain. Not config maint (0x04): a `disabled` slot keeps it after
+// `set server … state ready` has put it in rotation.
+const MAINT = 0x01 | 0x02 | 0x20;
 const DRAIN = 0x08 | 0x10;
 
 /** The slots `show servers state <backend>` describes (our slot names only), by slot index. */
@@ -39,14 +41,14 @@ export function parseServersState(text: string, backend: string): (Slot | undefi
  * Converge `name`'s backend from what HAProxy really holds to `st.want`. Resolves the number of
  * commands sent; throws when the state cannot be read or an edit is refused again.
  */
-export async function repairFromState(socket: string, name: string, st: ListenerState, drainMs: number): Promise<number> {
+export async function repairFromState(socket: string, name: string, st: ListenerState, drainMs: number, lua: boolean): Promise<number> {
   const real = parseServersState(await sendCommand(socket, `show servers state ${name}`), name);
   // A config slot that is gone (deleted behind our back) can only come back with a reload.
   for (let i = 0; i < st.rendered; i++) if (!real[i]) throw new HaproxyError(`converging ${name} from its real state: config slot ${slotName(i)} is gone`);
   const want = st.want!.servers;
   // A config slot in maint at an address nobody wants is a free slot; a dynamic one must still go.
   const slots = real.map((s, i) => (s && s.admin === 'maint' && !want.has(keyOf(s)) && i < st.rendered ? undefined : s));
-  const p = planRuntime(shapeOf(name, st), slots, want.values(), { now: Date.now(), drainMs });
+  const p = planRuntime(shapeOf(name, st, lua), slots, want.values(), { now: Date.now(), drainMs });
   setSlots(st, p.slots);
   const refused = await runAdminBatch(socket, p.ops);
   if (refused.length) throw new HaproxyError(`converging ${name} from its real state`, { output: refused.map((r) => `"${r.command}": ${r.answer}`).join('; ') });
