@@ -46,7 +46,7 @@ export interface AgentConfig {
   readonly haproxyBin?: string;
   /** The user HAProxy's workers run as when the agent is root (default `haproxy` if it exists; `root` keeps root). */
   readonly haproxyUser?: string;
-  readonly haproxyUpdates?: 'runtime' | 'reload';
+  readonly haproxyUpdates?: 'runtime' | 'native' | 'reload';
   /** Log every connection/request of Subscriptions whose spec.accessLog is unset (default false). */
   readonly accessLog?: boolean;
   readonly resyncMs?: number;

@@ -125,21 +125,30 @@ describe('HaproxyProxy (runtime updates)', () => {
   });
 
   test('when the real state cannot be converged through the runtime API either, a forced reload does it', async () => {
-    const port = await freePort();
-    const fake = (n: number, w = 1): BackendServer[] => Array.from({ length: n }, (_, i) => ({ host: `10.78.0.${i + 1}`, port: 9000, weight: i === n - 1 ? w : 1 }));
-    await proxy.apply('div2', spec(port), fake(10));
-    const admin = join(dir, 'admin.sock');
-    // Someone else deletes s10, a config slot (10 servers at once: 10 config slots): only a reload brings it back.
-    await sendCommand(admin, 'set server div2/s10 state maint');
-    assert.match(await sendCommand(admin, 'del server div2/s10'), /Server deleted/);
-    const before = proxy.reloadCount;
-    const r = await proxy.apply('div2', spec(port), fake(10, 5));
-    assert.equal(r.reloaded, true);
-    assert.ok(r.reasons.some((x) => x.cause === 'runtime-diverged' && x.listener === 'div2'), JSON.stringify(r.reasons));
-    assert.equal(proxy.reloadCount, before + 1);
-    const st = await proxy.status('div2');
-    assert.deepEqual(st.map((x) => x.address).sort(), fake(10).map((e) => `${e.host}:9000`).sort(), 'HAProxy has exactly the wanted set again');
-    assert.equal(st.find((x) => x.address === '10.78.0.10:9000')?.weight, 5);
+    // Without dockstack.lua: a config server Lua has touched cannot be deleted at all (lua-slots.test.ts).
+    const nativeDir = await mkdtemp(join(tmpdir(), 'ds-hap-native-'));
+    const proxy = new HaproxyProxy({ dir: nativeDir, updates: 'native', reloadDebounceMs: 20, minReloadIntervalMs: 50 });
+    await proxy.start();
+    try {
+      const port = await freePort();
+      const fake = (n: number, w = 1): BackendServer[] => Array.from({ length: n }, (_, i) => ({ host: `10.78.0.${i + 1}`, port: 9000, weight: i === n - 1 ? w : 1 }));
+      await proxy.apply('div2', spec(port), fake(10));
+      const admin = join(nativeDir, 'admin.sock');
+      // Someone else deletes s10, a config slot (10 servers at once: 10 config slots): only a reload brings it back.
+      await sendCommand(admin, 'set server div2/s10 state maint');
+      assert.match(await sendCommand(admin, 'del server div2/s10'), /Server deleted/);
+      const before = proxy.reloadCount;
+      const r = await proxy.apply('div2', spec(port), fake(10, 5));
+      assert.equal(r.reloaded, true);
+      assert.ok(r.reasons.some((x) => x.cause === 'runtime-diverged' && x.listener === 'div2'), JSON.stringify(r.reasons));
+      assert.equal(proxy.reloadCount, before + 1);
+      const st = await proxy.status('div2');
+      assert.deepEqual(st.map((x) => x.address).sort(), fake(10).map((e) => `${e.host}:9000`).sort(), 'HAProxy has exactly the wanted set again');
+      assert.equal(st.find((x) => x.address === '10.78.0.10:9000')?.weight, 5);
+    } finally {
+      await proxy.close();
+      await rm(nativeDir, { recursive: true, force: true });
+    }
   });
 
   test('a spec change (port) reloads and moves the listener', async () => {

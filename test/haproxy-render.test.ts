@@ -108,7 +108,7 @@ describe('slot planning', () => {
     assert.deepEqual([0, 8, 9, 17, 100, 8193, 10_000, 16_384].map((n) => slotCountFor(n, 8)), [8, 8, 10, 20, 112, 10_240, 10_240, 16_384]);
   });
 
-  const shape = (rendered: number, checks: boolean) => ({ backend: 'db', rendered, checkArgs: checks ? ' check inter 100 rise 1 fall 1' : '' });
+  const shape = (rendered: number, checks: boolean, lua = false) => ({ backend: 'db', rendered, checkArgs: checks ? ' check inter 100 rise 1 fall 1' : '', lua });
 
   test('planRuntime fills, drains, reweights and holds in maint', () => {
     const first = planRuntime(shape(3, true), [undefined, undefined, undefined], [w(1), w(2)], { now: 0, drainMs: 100 });
@@ -140,6 +140,18 @@ describe('slot planning', () => {
     assert.deepEqual(trim([p.slots[0], undefined, undefined], 1).length, 1);
     const untouched = planRuntime(shape(1, true), p.slots, [w(2, { weight: 3 }), w(3, { maint: true })], { now: 0, drainMs: 1 });
     assert.deepEqual(untouched.ops, [], 'unchanged servers get no commands');
+  });
+
+  test('with dockstack.lua loaded, a config slot edit is one `dockstack slot`; dynamic servers keep the native commands', () => {
+    const first = planRuntime(shape(2, true, true), [undefined, undefined], [w(1), w(2), w(3, { maint: true })], { now: 0, drainMs: 100 });
+    assert.deepEqual(first.ops, [
+      'dockstack slot db/s1 10.0.0.1 1 1 ready on', 'dockstack slot db/s2 10.0.0.1 2 1 ready on',
+      'add server db/s3 10.0.0.1:3 id 3 weight 1 check inter 100 rise 1 fall 1', 'enable health db/s3',
+    ]);
+    const second = planRuntime(shape(2, false, true), first.slots, [w(2, { weight: 5 }), w(3)], { now: 0, drainMs: 100 });
+    assert.deepEqual(second.ops, ['dockstack slot db/s1 - - - drain -', 'dockstack slot db/s2 - - 5 ready -', 'set server db/s3 state ready']);
+    assert.deepEqual(freeOps(shape(2, true, true), 0), ['dockstack slot db/s1 - - - maint off']);
+    assert.deepEqual(freeOps(shape(2, true, true), 2), ['set server db/s3 state maint', 'disable health db/s3', 'del server db/s3']);
   });
 
   test('splitAnswers attributes each answer of a batch to its command', () => {

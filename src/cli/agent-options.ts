@@ -50,7 +50,7 @@ export const AgentOptions = z
     haproxyDir: opt(text().default('.state/haproxy'), { arg: 'dir', env: 'DOCKSTACK_HAPROXY_DIR', help: 'HAProxy state dir (config, sockets)' }),
     haproxyUser: opt(text().optional(), { arg: 'name', env: 'DOCKSTACK_HAPROXY_USER', help: 'when the agent is root, HAProxy workers drop to this user after binding (default: haproxy, if it exists; root keeps root)' }),
     haproxyBin: opt(text().optional(), { arg: 'path', help: 'haproxy binary' }),
-    haproxyUpdates: opt(z.enum(['runtime', 'reload']).default('runtime'), { arg: 'mode', help: 'runtime: membership via the runtime API; reload: reload on every change (baseline)' }),
+    haproxyUpdates: opt(z.enum(['runtime', 'native', 'reload']).default('runtime'), { arg: 'mode', help: 'runtime: membership via the runtime API (O(1) Lua slot command when HAProxy has Lua); native: HAProxy\'s own commands only; reload: reload on every change (baseline)' }),
     accessLog: opt(flag().default(false), { env: 'DOCKSTACK_ACCESS_LOG', help: 'log every connection/request of Subscriptions whose spec.accessLog is unset' }),
     zkAuth: opt(text().optional(), { arg: 'user:pass', env: 'DOCKSTACK_ZK_AUTH', help: 'ZooKeeper digest credentials; our nodes get CREATOR_ALL + world READ ACLs' }),
     zkAuthFile: opt(text().optional(), { arg: 'path', help: 'read --zk-auth from this file (keeps it out of ps)' }),

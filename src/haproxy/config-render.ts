@@ -34,6 +34,8 @@ export interface GlobalRender {
   readonly runAs?: { readonly uid: number; readonly gid: number } | undefined;
   /** Where listeners send access-log datagrams ("127.0.0.1:PORT"), and whether they do when their spec does not say. */
   readonly accessLog?: { readonly target: string; readonly byDefault: boolean };
+  /** dir holds dockstack.lua (lua-slots.ts): load it when HAProxy has Lua, for O(1) slot edits. */
+  readonly lua?: boolean;
 }
 
 /** The access-log line: space-separated, http adding status, request time, method and quoted URI (parsed by src/server/access-log.ts). */
@@ -115,6 +117,7 @@ export function renderConfig(g: GlobalRender, listeners: readonly ListenerRender
     `  hard-stop-after ${hardStop}ms`,
     '  mworker-max-reloads 50',
     ...(g.runAs ? [`  uid ${int('uid', g.runAs.uid, 1, 4_294_967_294)}`, `  gid ${int('gid', g.runAs.gid, 0, 4_294_967_294)}`] : []),
+    ...(g.lua ? ['.if feature(LUA)', `  lua-load ${g.dir}/dockstack.lua`, '.endif'] : []),
     // 2.6 loads the CA bundle at every start otherwise, doubling `haproxy -c` time.
     '  httpclient.ssl.verify none',
     '',

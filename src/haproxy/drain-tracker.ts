@@ -42,7 +42,7 @@ export class DrainTracker {
 }
 
 /** Free the draining servers of `model` that have no sessions left or whose drain time is up; resolves whether drains remain. */
-export async function finishDrains(model: ListenerModel, socket: string, stats: StatsGuard, now: number): Promise<boolean> {
+export async function finishDrains(model: ListenerModel, socket: string, stats: StatsGuard, now: number, lua: boolean): Promise<boolean> {
   let more = false;
   for (const [name, st] of model) {
     if (!st.live || st.draining.size === 0) continue;
@@ -63,7 +63,7 @@ export async function finishDrains(model: ListenerModel, socket: string, stats: 
         more = true;
         continue;
       }
-      ops.push(...freeOps(shapeOf(name, st), i));
+      ops.push(...freeOps(shapeOf(name, st, lua), i));
       freed.push(i);
     }
     const send = () => runAdminBatch(socket, ops);

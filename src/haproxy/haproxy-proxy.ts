@@ -10,20 +10,20 @@ import { HaproxyError } from '../errors.ts';
 import { NAME_RE } from '../manifest/schema.ts';
 import { addressOf } from '../net/address.ts';
 import type { ApplyResult, Endpoint, EndpointChange, EndpointStatus, ListenerSpec, Proxy, ReloadReason, SocketAddress } from '../proxy/proxy.ts';
-import { configKey, slotName } from './config-render.ts';
+import { configKey, renderConfig, slotName, type GlobalRender } from './config-render.ts';
 import { secureStateDir } from './state-dir.ts';
 import { DrainTracker, finishDrains } from './drain-tracker.ts';
 import { HaproxyProcess } from './haproxy-process.ts';
 import { commit, newListenerState, runningRenders, setSlot, shapeOf, trimSlots, wantOf, wantOne, type ListenerModel, type ListenerState } from './listener-model.ts';
 import { ReloadManager, type ReloadOutcome, type RunResult } from './reload-manager.ts';
 import { renderAndReload } from './render-and-reload.ts';
+import { hasLuaSlots, writeLuaSlots } from './lua-slots.ts';
 import { liveFields, runAdminBatch, sendCommand, serverStats } from './runtime-api.ts';
 import { parseServersState, repairFromState } from './runtime-repair.ts';
 import { keyOf, planChanges, type WantServer } from './slot-plan.ts';
 import { StatsGuard } from './stats-guard.ts';
 import { Supervisor } from './supervisor.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
-import { renderConfig, type GlobalRender } from './config-render.ts';
 import { throwIfAborted, within } from '../within.ts';
 
 export interface HaproxyProxyOptions {
@@ -31,8 +31,9 @@ export interface HaproxyProxyOptions {
   readonly dir: string;
   /** Default "haproxy". */
   readonly haproxyBin?: string;
-  /** 'runtime' (default): membership via the runtime API. 'reload': re-render and reload on every change (baseline). */
-  readonly updates?: 'runtime' | 'reload';
+  /** 'runtime' (default): the runtime API, config slots through dockstack.lua when HAProxy has Lua;
+   *  'native': HAProxy's own commands only; 'reload': re-render and reload on every change (baseline). */
+  readonly updates?: 'runtime' | 'native' | 'reload';
   /** Minimum server slots per backend. Default 8. */
   readonly minSlots?: number;
   /** A removed server drains at most this long before its slot is freed. Default 30 s. */
@@ -69,13 +70,15 @@ export class HaproxyProxy implements Proxy {
   /** Each backend's in-rotation servers when HAProxy was adopted, until its listener is applied. */
   private adoptedServers = new Map<string, SocketAddress[]>();
   private closed = false;
+  /** The running worker has `dockstack slot` (lua-slots.ts); asked after every start and reload. */
+  private lua = false;
 
   constructor(private readonly opts: HaproxyProxyOptions) {
     this.supervisor = new Supervisor({ restart: () => this.restart(), event: (t, m) => this.event(t, m) });
     // Measured: a first reload of a 16,384-slot config took over 10 s on a loaded 2-core machine; a
     // reload HAProxy itself fails is still seen at once (its failed-reload count).
     this.proc = new HaproxyProcess({ dir: opts.dir, bin: opts.haproxyBin ?? 'haproxy', readyTimeoutMs: 30_000, onDied: (why) => this.supervisor.died(why) });
-    this.drains = new DrainTracker(() => this.serial(() => finishDrains(this.model, this.proc.adminSocket, this.stats, Date.now())));
+    this.drains = new DrainTracker(() => this.serial(() => finishDrains(this.model, this.proc.adminSocket, this.stats, Date.now(), this.lua)));
     this.reloads = new ReloadManager({
       run: (reasons) => this.serial(() => this.reload(reasons)),
       debounceMs: opts.reloadDebounceMs ?? 50,
@@ -96,7 +99,9 @@ export class HaproxyProxy implements Proxy {
   /** Adopt a HAProxy left running under `dir` by a previous run, or write an empty config and start one. */
   async start(): Promise<void> {
     await secureStateDir(this.opts.dir);
+    if (this.opts.updates !== 'native') await writeLuaSlots(this.opts.dir);
     if (await this.proc.adopt()) {
+      this.lua = await this.hasLua();
       this.untrusted = true;
       const text = await readFile(this.proc.configPath, 'utf8').catch(() => '');
       this.adoptedBinds = new Set([...text.matchAll(/^ {2}bind (\S+)$/gm)].map((m) => m[1]!));
@@ -108,6 +113,7 @@ export class HaproxyProxy implements Proxy {
       return;
     }
     await this.serial(async () => commit(this.model, await renderAndReload(this.ctx(false), this.model)));
+    this.lua = await this.hasLua();
   }
 
   adopted(name: string): readonly SocketAddress[] | undefined {
@@ -220,7 +226,7 @@ export class HaproxyProxy implements Proxy {
   private ctx(force: boolean) {
     const o = this.opts;
     const held: ReadonlySet<string> = this.adoptedBinds;
-    return { dir: o.dir, proc: this.proc, minSlots: o.minSlots ?? 8, hardStopAfterMs: o.hardStopAfterMs, runAs: o.runAs, accessLog: o.accessLog, force, held, event: (t: string, m: string) => this.event(t, m) };
+    return { dir: o.dir, proc: this.proc, minSlots: o.minSlots ?? 8, hardStopAfterMs: o.hardStopAfterMs, runAs: o.runAs, accessLog: o.accessLog, lua: o.updates !== 'native', force, held, event: (t: string, m: string) => this.event(t, m) };
   }
 
   private async reload(reasons: readonly ReloadReason[]): Promise<RunResult> {
@@ -229,6 +235,7 @@ export class HaproxyProxy implements Proxy {
     const verdict = await renderAndReload(this.ctx(force), this.model);
     commit(this.model, verdict);
     if (verdict.reloaded) {
+      this.lua = await this.hasLua();
       this.untrusted = false;
       this.adoptedBinds = new Set();
       this.opts.onReload?.(reasons);
@@ -239,7 +246,7 @@ export class HaproxyProxy implements Proxy {
 
   /** Runtime-API edits for a membership change, or the reload to wait for when HAProxy's state is no longer known. */
   private async runtimeUpdate(name: string, st: ListenerState, changes: Iterable<readonly [string, WantServer | undefined]>): Promise<Step> {
-    const p = planChanges(shapeOf(name, st), st, changes, { now: Date.now(), drainMs: this.opts.drainTimeoutMs ?? 30_000 });
+    const p = planChanges(shapeOf(name, st, this.lua), st, changes, { now: Date.now(), drainMs: this.opts.drainTimeoutMs ?? 30_000 });
     if (p.ops.length === 0) return { ops: 0 };
     let why: string | undefined;
     try {
@@ -256,7 +263,7 @@ export class HaproxyProxy implements Proxy {
     // reload renders the wanted state into a fresh worker.
     this.event('runtime-error', `updating ${name} through the runtime API: ${why}`);
     try {
-      const ops = await repairFromState(this.proc.adminSocket, name, st, this.opts.drainTimeoutMs ?? 30_000);
+      const ops = await repairFromState(this.proc.adminSocket, name, st, this.opts.drainTimeoutMs ?? 30_000, this.lua);
       trimSlots(st);
       if (st.draining.size) this.drains.watch();
       this.event('runtime-repaired', `converged ${name} from HAProxy's own state with ${ops} commands`);
@@ -274,11 +281,16 @@ export class HaproxyProxy implements Proxy {
     await this.serial(async () => {
       if (this.closed || this.proc.pid !== undefined) return;
       const running = runningRenders(this.model);
-      await writeFileAtomic(this.proc.configPath, renderConfig({ dir: this.opts.dir, hardStopAfterMs: this.opts.hardStopAfterMs, runAs: this.opts.runAs, accessLog: this.opts.accessLog }, [...running.values()]));
+      await writeFileAtomic(this.proc.configPath, renderConfig(this.ctx(false), [...running.values()]));
       await this.proc.start();
+      this.lua = await this.hasLua();
       commit(this.model, { reloaded: true, running, rejected: new Map() });
     });
     this.event('haproxy-restarted', `restarted HAProxy (master ${this.proc.pid})`);
+  }
+
+  private async hasLua(): Promise<boolean> {
+    return this.opts.updates !== 'native' && (await hasLuaSlots(this.proc.adminSocket));
   }
 
   private event(type: string, message: string): void {

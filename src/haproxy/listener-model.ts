@@ -8,7 +8,7 @@ import { addressOf, canonicalIp } from '../net/address.ts';
 import type { Endpoint, ListenerSpec } from '../proxy/proxy.ts';
 import type { ListenerRender } from './config-render.ts';
 import { checkArgs } from './config-render.ts';
-import { fillOps, freeOps, indexSlots, keyOf, trim, type BackendShape, type Slot, type Slots, type WantServer } from './slot-plan.ts';
+import { indexSlots, keyOf, trim, type BackendShape, type Slot, type Slots, type WantServer } from './slot-plan.ts';
 
 export interface ListenerState {
   /** Latest apply; undefined once removal was asked. */
@@ -80,9 +80,9 @@ export interface ReloadVerdict {
   readonly rejected: ReadonlyMap<string, DockstackError>;
 }
 
-/** How runtime commands address `name`'s backend as it runs. */
-export function shapeOf(name: string, st: ListenerState): BackendShape {
-  return { backend: name, rendered: st.rendered, checkArgs: st.live ? checkArgs(st.live.spec.check) : '' };
+/** How runtime commands address `name`'s backend as it runs; `lua`: the worker has `dockstack slot`. */
+export function shapeOf(name: string, st: ListenerState, lua: boolean): BackendShape {
+  return { backend: name, rendered: st.rendered, checkArgs: st.live ? checkArgs(st.live.spec.check) : '', lua };
 }
 
 /** What the running config of each live listener is (drains dropped, dynamic servers kept: for a restart). */
@@ -104,10 +104,4 @@ export function commit(model: ListenerModel, verdict: ReloadVerdict): void {
       st.diverged = false;
     } else if (!st.want) model.delete(name);
   }
-}
-
-/** Commands that make HAProxy's runtime state of `name` equal the model (after adopting a process). */
-export function fullSyncOps(name: string, st: ListenerState): string[] {
-  const b = shapeOf(name, st);
-  return st.slots.flatMap((s, i) => (s ? fillOps(b, i, s) : i < st.rendered ? freeOps(b, i) : []));
 }

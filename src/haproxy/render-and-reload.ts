@@ -25,6 +25,8 @@ export interface ReloadContext {
   readonly hardStopAfterMs: number | undefined;
   readonly runAs: { readonly uid: number; readonly gid: number } | undefined;
   readonly accessLog: GlobalRender['accessLog'];
+  /** dockstack.lua is in `dir` (see GlobalRender). */
+  readonly lua: boolean;
   /** Reload even when the bytes are unchanged (the running state is not known to match them). */
   readonly force: boolean;
   /** Addresses the running HAProxy listens on besides the model's (an adopted config's): ours, not taken. */
@@ -56,7 +58,7 @@ export function checkSample(slots: readonly (SlotState | undefined)[]): (SlotSta
  * resolves the whole text, throws HaproxyError otherwise (also for a value the renderer refuses).
  */
 async function check(ctx: ReloadContext, chosen: ReadonlyMap<string, ListenerRender>, full = ctx.fullCheck === true): Promise<string> {
-  const g = { dir: ctx.dir, hardStopAfterMs: ctx.hardStopAfterMs, runAs: ctx.runAs, accessLog: ctx.accessLog };
+  const g = { dir: ctx.dir, hardStopAfterMs: ctx.hardStopAfterMs, runAs: ctx.runAs, accessLog: ctx.accessLog, lua: ctx.lua };
   const text = renderConfig(g, [...chosen.values()]);
   const checked = full ? text : renderConfig(g, [...chosen.values()].map((r) => ({ ...r, slots: checkSample(r.slots) })));
   const tmp = join(ctx.dir, `.check-${process.pid}-${++trials}.cfg`);

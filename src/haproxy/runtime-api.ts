@@ -36,10 +36,16 @@ function sendRaw(path: string, command: string, timeoutMs = 5000): Promise<strin
 /** Answers of `set server`, `set weight`, `enable health`, `add server`, `del server`… that mean success. */
 const OK_RE = /^(|IP changed from .*|no need to change .*|port changed from .*|New server registered\.|Server deleted\.)$/s;
 
+/**
+ * Whether `answer` says `command` succeeded. `dockstack slot` (dockstack.lua) answers "ok" and
+ * nothing else: an empty answer is what HAProxy leaves when the Lua function raised an error.
+ */
+export const answerOk = (command: string, answer: string): boolean => (command.startsWith('dockstack ') ? answer === 'ok' : OK_RE.test(answer));
+
 /** Send a state-changing admin command; throws HaproxyError with HAProxy's answer unless it succeeded. */
 export async function runAdmin(path: string, command: string, timeoutMs?: number): Promise<void> {
   const answer = (await sendCommand(path, command, timeoutMs)).trim();
-  if (!OK_RE.test(answer)) throw new HaproxyError(`running "${command}"`, { output: answer });
+  if (!answerOk(command, answer)) throw new HaproxyError(`running "${command}"`, { output: answer });
 }
 
 /** A runtime command HAProxy refused, with its answer. */
@@ -102,7 +108,7 @@ export async function runAdminBatch(path: string, commands: readonly string[], t
     const answers = splitAnswers(text, batch.length);
     if (!answers) throw new HaproxyError(`running ${batch.length} runtime commands (${batch[0]} …): unreadable answer`, { output: text.slice(0, 400) });
     answers.forEach((a, j) => {
-      if (!OK_RE.test(a.trim())) refused.push({ command: batch[j]!, answer: a.trim() });
+      if (!answerOk(batch[j]!, a.trim())) refused.push({ command: batch[j]!, answer: a.trim() });
     });
   }
   return refused;

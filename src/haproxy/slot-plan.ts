@@ -7,6 +7,7 @@
  */
 import { addressOf } from '../net/address.ts';
 import { serverArgs, slotCountFor, slotName, type SlotState } from './config-render.ts';
+import { luaSlotOp } from './lua-slots.ts';
 
 /** A server to route to, its host already an IP literal in canonical form. */
 export interface WantServer {
@@ -29,6 +30,8 @@ export interface BackendShape {
   readonly rendered: number;
   /** " check inter … rise … fall …", or "" without checks. */
   readonly checkArgs: string;
+  /** The worker has `dockstack slot` (lua-slots.ts): one O(1) command per config slot edit. */
+  readonly lua: boolean;
 }
 
 /** The runtime commands to send and the slots they produce. */
@@ -57,6 +60,7 @@ export function fillOps(b: BackendShape, i: number, w: SlotState): string[] {
   const sv = `${b.backend}/${slotName(i)}`;
   const state = `set server ${sv} state ${w.admin === 'drain' ? 'maint' : w.admin}`;
   const health = b.checkArgs ? [`enable health ${sv}`] : [];
+  if (b.lua && i < b.rendered) return [luaSlotOp(sv, { ...w, admin: w.admin === 'drain' ? 'maint' : w.admin, ...(b.checkArgs && { health: true }) })];
   // A dynamic server starts in maint with its checks off.
   if (i >= b.rendered) return [`add server ${sv} ${serverArgs(w, i)}${b.checkArgs}`, ...health, ...(w.admin === 'ready' ? [state] : [])];
   return [`set server ${sv} addr ${w.ip} port ${w.port}`, `set weight ${sv} ${w.weight}`, ...health, state];
@@ -65,6 +69,7 @@ export function fillOps(b: BackendShape, i: number, w: SlotState): string[] {
 /** Commands that close slot `i`: no traffic, no checks; a dynamic server is deleted (it must have no sessions left). */
 export function freeOps(b: BackendShape, i: number): string[] {
   const sv = `${b.backend}/${slotName(i)}`;
+  if (b.lua && i < b.rendered) return [luaSlotOp(sv, { admin: 'maint', ...(b.checkArgs && { health: false }) })];
   const off = [`set server ${sv} state maint`, ...(b.checkArgs ? [`disable health ${sv}`] : [])];
   return i >= b.rendered ? [...off, `del server ${sv}`] : off;
 }
@@ -95,12 +100,17 @@ export function planChanges(b: BackendShape, view: SlotView, changes: Iterable<r
       continue;
     }
     const sv = `${b.backend}/${slotName(i)}`;
+    const lua = b.lua && i < b.rendered;
     if (w) {
-      if (s.weight !== w.weight) ops.push(`set weight ${sv} ${w.weight}`);
-      if (s.admin !== admin(w)) ops.push(`set server ${sv} state ${admin(w)}`);
-      if (s.weight !== w.weight || s.admin !== admin(w)) edits.set(i, { ip: s.ip, port: s.port, weight: w.weight, admin: admin(w) });
+      if (s.weight === w.weight && s.admin === admin(w)) continue;
+      if (lua) ops.push(luaSlotOp(sv, { weight: w.weight, admin: admin(w) }));
+      else {
+        if (s.weight !== w.weight) ops.push(`set weight ${sv} ${w.weight}`);
+        if (s.admin !== admin(w)) ops.push(`set server ${sv} state ${admin(w)}`);
+      }
+      edits.set(i, { ip: s.ip, port: s.port, weight: w.weight, admin: admin(w) });
     } else if (s.admin !== 'drain') {
-      ops.push(`set server ${sv} state drain`);
+      ops.push(lua ? luaSlotOp(sv, { admin: 'drain' }) : `set server ${sv} state drain`);
       edits.set(i, { ...s, admin: 'drain', drainUntil: opts.now + opts.drainMs });
     }
   }
