@@ -63,7 +63,7 @@ export class BenchEnv {
   }
 
   /** The real agent (startAgent) with HAProxy (or proxy 'none') in `updates` mode over `kind`. */
-  async agent(kind: RegistryKind | 'memory', updates: Updates, source: ManifestSource, proxy: 'haproxy' | 'none' = 'haproxy'): Promise<BenchAgent> {
+  async agent(kind: RegistryKind | 'memory', updates: Updates | 'native', source: ManifestSource, proxy: 'haproxy' | 'none' = 'haproxy'): Promise<BenchAgent> {
     const dir = await this.tempDir(`agent-${updates}`);
     const reloadReasons: string[] = [];
     const log = { ...silentLogger, info: (o: object, msg?: string) => void (msg === 'haproxy reloaded' && reloadReasons.push(...(o as { reasons: string[] }).reasons)) };
