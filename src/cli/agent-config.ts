@@ -14,7 +14,8 @@ import { issueErrors, locator, syntaxErrors } from '../manifest/located-issues.t
 import { MAX_ALIAS_COUNT, MAX_MANIFEST_BYTES } from '../manifest/parse.ts';
 import { nodePosition } from '../manifest/yaml-locate.ts';
 import { etcdUrlFromEndpoints } from '../registry/create-registry.ts';
-import { fieldInfo, flagOf, optionMeta } from './agent-options.ts';
+import { fieldInfo, optionMeta } from './agent-options.ts';
+import { flagOf } from './shared-options.ts';
 
 type OptionsSchema = z.ZodObject<z.ZodRawShape>;
 

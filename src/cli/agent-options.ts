@@ -79,8 +79,6 @@ export type AgentOptionKey = keyof AgentOptions;
 /** The seed-compatible nerve/synapse commands run an agent of their own manifests: no Docker provider. */
 export const SeedAgentOptions = AgentOptions.omit({ docker: true, dockerSocket: true });
 
-/** --status-addr for `statusAddr`. */
-export const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** A field's default (undefined: none) and its choices, read from the schema itself. */
 export function fieldInfo(field: z.ZodType): { default?: unknown; choices?: readonly string[] } {

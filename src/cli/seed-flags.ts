@@ -3,6 +3,7 @@
  * SERVICE_HOST, ZK_HOSTS, ETCD_ENDPOINTS and the --tcp/--http/--mysql/--redis flags. Pure: flags
  * and env in, manifest documents out; every bad value is one UsageError naming it and the form.
  */
+import * as z from 'zod';
 import { UsageError } from '../errors.ts';
 import { etcdUrlFromEndpoints } from '../registry/create-registry.ts';
 import { CHECK_USER_RE, HTTP_PATH_RE, isValidHost, NAME_RE, parseHostPort, REGISTRY_PATH_RE } from '../manifest/schema.ts';
@@ -119,3 +120,16 @@ export function synapseSubscriptions(flags: SynapseFlags, address: string): Subs
   if (out.length === 0) throw new UsageError('expected at least one --mysql, --tcp or --http subscription', { hint: `e.g. dockstack synapse --mysql ${EXAMPLES.mysql}` });
   return out;
 }
+
+/** `create`'s flags (parsed with parse-flags.ts); --path and --port in the seed's forms, with its messages. */
+export const CreateFlags = z.object({
+  path: z.string().transform((v) => seedPath('--path', v)),
+  port: z.string().transform((v) => seedPort('--port', v)),
+  host: z.string().optional(),
+  address: z.string().optional(),
+  mode: z.enum(['tcp', 'http']).optional(),
+  check: z.string().optional(),
+  dryRun: z.boolean().optional(),
+  output: z.enum(['yaml', 'json']),
+  manifests: z.string(),
+});

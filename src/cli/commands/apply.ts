@@ -14,17 +14,13 @@ import { ExitCode } from '../exit-code.ts';
 import { parseKind } from '../kinds.ts';
 import { parseSelector } from '../label-selector.ts';
 import type { SourceFile } from '../manifest-dir.ts';
+import type { FileOpts } from '../parse-flags.ts';
 import { manifestsOption } from '../shared-options.ts';
 
 // The manifest code (zod, yaml) loads only when an action runs: --help and other commands stay light.
 const manifestDir = () => import('../manifest-dir.ts');
-
-interface FileOpts {
-  filename?: string[];
-  recursive?: boolean;
-  manifests: string;
-  dryRun?: boolean;
-}
+// So do the flags' schemas, parsed first thing in each action (zod is loaded for the manifests anyway).
+const flags = () => import('../parse-flags.ts');
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -51,7 +47,9 @@ export function applyCommand(): Command {
     .option('-l, --selector <selector>', 'labels of the objects --prune may delete: app=web,tier!=db')
     .addOption(manifestsOption())
     .addHelpText('after', '\nExamples:\n  dockstack apply -f db.yaml\n  dockstack apply -f ./k8s -R --dry-run\n  cat db.yaml | dockstack apply -f -\n  dockstack apply -f ./app -R --prune -l app=web --dry-run')
-    .action(async (opts: FileOpts & { prune?: boolean; selector?: string }) => {
+    .action(async (raw: unknown) => {
+      const { ApplyFlags, parseFlags } = await flags();
+      const opts = parseFlags(ApplyFlags, raw);
       if (opts.prune && !opts.selector) throw new UsageError('--prune needs -l SELECTOR: only objects carrying those labels may be deleted', { hint: 'e.g. dockstack apply -f ./app --prune -l app=web' });
       if (opts.selector && !opts.prune) throw new UsageError('-l is only used with --prune');
       const matches = opts.selector ? parseSelector(opts.selector) : undefined;
@@ -86,7 +84,9 @@ export function deleteCommand(): Command {
     .option('--dry-run', 'print what would be deleted, write nothing')
     .addOption(manifestsOption())
     .addHelpText('after', '\nExamples:\n  dockstack delete service mysql\n  dockstack delete -f db.yaml')
-    .action(async (kindArg: string | undefined, names: string[], opts: FileOpts & { ignoreNotFound?: boolean }) => {
+    .action(async (kindArg: string | undefined, names: string[], raw: unknown) => {
+      const { DeleteFlags, parseFlags } = await flags();
+      const opts = parseFlags(DeleteFlags, raw);
       const { executePlan, inputObjects, planDelete } = await manifestDir();
       let keys: ObjectKey[];
       if (opts.filename?.length) keys = inputObjects(await readValid(opts)).map((o) => o.key);
@@ -112,7 +112,9 @@ export function diffCommand(): Command {
     .option('-R, --recursive', 'descend into subdirectories of -f directories')
     .addOption(manifestsOption())
     .addHelpText('after', '\nExample:\n  dockstack diff -f db.yaml && echo "no changes"')
-    .action(async (opts: FileOpts) => {
+    .action(async (raw: unknown) => {
+      const { FileFlags, parseFlags } = await flags();
+      const opts = parseFlags(FileFlags, raw);
       const { inputObjects, planApply } = await manifestDir();
       let plan;
       try {

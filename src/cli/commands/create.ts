@@ -4,18 +4,6 @@ import type { CheckInput, SubscriptionInput } from '../../providers/manifest-doc
 import { parseKind } from '../kinds.ts';
 import { manifestsOption } from '../shared-options.ts';
 
-interface CreateFlags {
-  path: string;
-  port: string;
-  host?: string;
-  address?: string;
-  mode?: 'tcp' | 'http';
-  check?: string;
-  dryRun?: boolean;
-  output: 'yaml' | 'json';
-  manifests: string;
-}
-
 type ProxyCheckInput = SubscriptionInput['spec']['check'];
 
 /** "tcp" | "http[:/path]" | "mysql:USER" | "redis" (| "none" for subscriptions); value checks are the schema's. */
@@ -48,18 +36,19 @@ export function createCommand(): Command {
     .addOption(new Option('-o, --output <format>', 'with --dry-run').choices(['yaml', 'json']).default('yaml'))
     .addOption(manifestsOption())
     .addHelpText('after', '\nExamples:\n  dockstack create service mysql --path /path/test --port 3306 --check mysql:haproxy_check --dry-run -o yaml\n  dockstack create subscription mysql --path /path/test --port 13306 --check mysql:haproxy_check')
-    .action(async (kindArg: string, name: string, f: CreateFlags) => {
+    .action(async (kindArg: string, name: string, raw: unknown) => {
       const kind = parseKind(kindArg);
       if (!kind) throw new UsageError(`expected kind service or subscription, got "${kindArg}"`);
       // Loaded here: zod and yaml are paid for by the command that parses, not by --help.
-      const [{ parseManifestText }, { manifestsYaml, serviceDoc, subscriptionDoc }, { executePlan, planApply }, { seedPath, seedPort }] = await Promise.all([
+      const [{ parseManifestText }, { manifestsYaml, serviceDoc, subscriptionDoc }, { executePlan, planApply }, { CreateFlags }, { parseFlags }] = await Promise.all([
         import('../../manifest/parse.ts'),
         import('../../providers/manifest-docs.ts'),
         import('../manifest-dir.ts'),
         import('../seed-flags.ts'),
+        import('../parse-flags.ts'),
       ]);
-      const path = seedPath('--path', f.path);
-      const port = seedPort('--port', f.port);
+      const f = parseFlags(CreateFlags, raw);
+      const { path, port } = f;
       const only = (flag: string, v: unknown, k: string) => {
         if (v !== undefined && kind !== k) throw new UsageError(`${flag}: only for ${k.toLowerCase()}s`);
       };

@@ -8,8 +8,9 @@ export function validateCommand(): Command {
     .argument('<paths...>', 'files or directories (- for stdin)')
     .option('-R, --recursive', 'descend into subdirectories', true)
     .addHelpText('after', '\nExamples:\n  dockstack validate manifests/\n  cat db.yaml | dockstack validate -')
-    .action(async (paths: string[], opts: { recursive: boolean }) => {
-      const [{ loadPath }, { validateFiles }] = await Promise.all([import('../../manifest/load.ts'), import('../../manifest/validate-files.ts')]);
+    .action(async (paths: string[], raw: unknown) => {
+      const [{ loadPath }, { validateFiles }, { parseFlags, ValidateFlags }] = await Promise.all([import('../../manifest/load.ts'), import('../../manifest/validate-files.ts'), import('../parse-flags.ts')]);
+      const opts = parseFlags(ValidateFlags, raw);
       const results = (await Promise.all(paths.map((p) => loadPath(p, { recursive: opts.recursive })))).flat();
       const errors = validateFiles(results);
       const count = results.reduce((n, r) => n + r.manifests.length, 0);
