@@ -6,6 +6,11 @@ process.on('SIGUSR1', () => process.stderr.write('dockstack: SIGUSR1 ignored (th
 // clone whose sources are newer than dist/ (or with no dist/), it runs the TypeScript sources
 // through tsx instead and says so on --version: a stale build never runs silently.
 import { readdirSync, statSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+
+// The agent's young generation stays small (src/cli/agent-heap.ts says why); set before any module
+// loads, since a young generation that has grown stays grown. The other commands are short-lived.
+if (['agent', 'nerve', 'synapse'].includes(process.argv[2])) setFlagsFromString('--semi-space-growth-factor=1');
 
 const root = new URL('../', import.meta.url);
 const mtime = (url) => { try { return statSync(url).mtimeMs; } catch { return undefined; } };

@@ -4,6 +4,7 @@ import type { ManifestSource } from '../../manifest/manifest-source.ts';
 import type { Logger } from '../../log.ts';
 import type { AgentOptions } from '../agent-options.ts';
 import type { ResolvedOptions } from '../agent-config.ts';
+import { tuneAgentHeap } from '../agent-heap.ts';
 import { credential, credentialFile } from '../credential-flags.ts';
 
 /** What an agent runs with: every option but the Docker provider's (nerve and synapse have none). */
@@ -48,6 +49,7 @@ const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 /** Run an agent until SIGTERM/SIGINT/SIGHUP; deregisters before exiting. */
 export async function runAgent(flags: RunOptions, extras: AgentExtras = {}): Promise<void> {
+  const untune = tuneAgentHeap();
   // Listen before starting: a signal during the start (even before the status API is up) must
   // stop the agent cleanly once started, not kill it half-way.
   // Node's default for SIGHUP is to die on the spot: no deregistration, HAProxy left unmanaged.
@@ -102,6 +104,7 @@ export async function runAgent(flags: RunOptions, extras: AgentExtras = {}): Pro
   });
   log.info({ signal: await signalled }, 'shutting down');
   await running.stop().catch((err: unknown) => log.error({ err: String(err) }, 'shutdown failed'));
+  untune();
 }
 
 export function agentCommand(): Command {
