@@ -11,9 +11,11 @@ let seq = 0;
 /**
  * Replace `path` with `data` unless it already holds exactly those bytes; a new file gets `mode`
  * (default 0600, less the umask). On a failure `path` is untouched. Resolves true when the file changed.
+ * `previous`: what this caller last wrote there, when it alone writes the file: compared instead of
+ * reading the file back (the 10,000-server state file is ~1 MB, rewritten once a second).
  */
-export async function writeFileAtomic(path: string, data: string, opts: { mode?: number } = {}): Promise<boolean> {
-  const current = await readFile(path, 'utf8').catch(() => undefined);
+export async function writeFileAtomic(path: string, data: string, opts: { mode?: number; previous?: string } = {}): Promise<boolean> {
+  const current = opts.previous ?? (await readFile(path, 'utf8').catch(() => undefined));
   if (current === data) return false;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++seq}.tmp`);
   try {

@@ -48,6 +48,8 @@ export class LastKnownState {
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
   private writeFailed = false;
+  /** The text of the last successful write (the agent alone writes the file). */
+  private written: string | undefined;
 
   constructor(private readonly opts: LastKnownOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -131,7 +133,9 @@ export class LastKnownState {
       this.lastWrite = Date.now();
       try {
         await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-        await writeFileAtomic(file, this.render());
+        const text = this.render();
+        await writeFileAtomic(file, text, { ...(this.written !== undefined && { previous: this.written }) });
+        this.written = text;
         this.writeFailed = false;
       } catch (err) {
         if (!this.writeFailed) this.problem(describeError(err, `writing state file ${file}`));
