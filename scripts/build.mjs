@@ -39,6 +39,7 @@ for (const [out, o] of Object.entries(metafile.outputs)) modules[relative(OUT, o
 writeFileSync('dist/bundle-modules.json', `${JSON.stringify(modules, null, 1)}\n`);
 
 // Files read at run time beside the module that reads them: the dashboard's HTML, CSS and JS
-// (src/server/dashboard/), read by a chunk in dist/cli/.
+// (src/server/dashboard/) and HAProxy's slot command (src/haproxy/dockstack.lua), read by chunks in dist/cli/.
 const assets = 'src/server/dashboard';
 for (const f of readdirSync(assets)) cpSync(join(assets, f), join(OUT, 'dashboard', f));
+cpSync('src/haproxy/dockstack.lua', join(OUT, 'dockstack.lua'));
