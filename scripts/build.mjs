@@ -10,7 +10,7 @@
 // dist/bundle-modules.json names the sources in each output file, for the import-graph test.
 import { build } from 'esbuild';
 import { cpSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const EXTERNAL = ['etcd3', '@grpc/grpc-js', 'node-zookeeper-client', 'mysql2', 'ioredis'];
 const OUT = 'dist/cli';
@@ -38,8 +38,20 @@ const modules = {};
 for (const [out, o] of Object.entries(metafile.outputs)) modules[relative(OUT, out)] = Object.keys(o.inputs).sort();
 writeFileSync('dist/bundle-modules.json', `${JSON.stringify(modules, null, 1)}\n`);
 
-// Files read at run time beside the module that reads them: the dashboard's HTML, CSS and JS
-// (src/server/dashboard/) and HAProxy's slot command (src/haproxy/dockstack.lua), read by chunks in dist/cli/.
-const assets = 'src/server/dashboard';
-for (const f of readdirSync(assets)) cpSync(join(assets, f), join(OUT, 'dashboard', f));
-cpSync('src/haproxy/dockstack.lua', join(OUT, 'dockstack.lua'));
+// Files read at run time relative to the module that reads them (`new URL('./x', import.meta.url)`):
+// the dashboard's HTML, CSS and JS, dockstack.lua. That module is now a chunk in dist/cli/, so each
+// file goes there at its path from the nearest directory above it that holds TypeScript:
+// src/server/dashboard/index.html → dist/cli/dashboard/index.html, src/haproxy/dockstack.lua →
+// dist/cli/dockstack.lua.
+const hasTs = (dir) => readdirSync(dir).some((f) => f.endsWith('.ts'));
+const placed = new Map();
+for (const e of readdirSync('src', { withFileTypes: true, recursive: true })) {
+  if (!e.isFile() || e.name.endsWith('.ts')) continue;
+  const from = join(e.parentPath ?? e.path, e.name);
+  let base = dirname(from);
+  while (!hasTs(base)) base = dirname(base);
+  const to = join(OUT, relative(base, from));
+  if (placed.has(to)) throw new Error(`build: ${from} and ${placed.get(to)} would both be ${to}`);
+  placed.set(to, from);
+  cpSync(from, to);
+}

@@ -14,8 +14,8 @@ for dev in tsx typescript; do   # (@types/node is a production dependency of mys
   if [[ -e $lib/node_modules/$dev ]]; then echo "check-package: dev dependency $dev was installed" >&2; exit 1; fi
 done
 if [[ -e $lib/src ]]; then echo "check-package: the package ships src/" >&2; exit 1; fi
-while IFS= read -r asset; do   # files the bundle does not hold (the dashboard's) must be beside it
-  [[ -e $lib/dist/cli/dashboard/${asset#src/server/dashboard/} ]] || { echo "check-package: $asset is missing from dist/cli/dashboard/" >&2; exit 1; }
+while IFS= read -r asset; do   # files the bundle does not hold (dashboard, Lua) must be beside it (scripts/build.mjs)
+  [[ -n $(find "$lib/dist/cli" -name "$(basename "$asset")" -print -quit) ]] || { echo "check-package: $asset is missing from dist/cli/" >&2; exit 1; }
 done < <(find src -type f ! -name '*.ts')
 version=$("$bin" --version)
 [[ $version == "$(node -p 'require("./package.json").version')" ]] || { echo "check-package: --version said '$version'" >&2; exit 1; }
