@@ -10,11 +10,12 @@ import { REGISTRIES, type BenchEnv } from '../bench-env.ts';
 import { LATENCY_COLUMNS, latencyCells } from '../report.ts';
 import type { Scenario, ScenarioResult, Size } from '../scenario.ts';
 import { ms, summarize } from '../stats.ts';
+import { dataplaneAB } from './instances-dataplane.ts';
 import { growthRun, instancesRun } from './scale-instances.ts';
 
 const SIZES = {
-  smoke: { instances: 200, syncs: 1, changes: 2, baseline: 1, steps: [1, 10, 100, 200] },
-  full: { instances: 10_000, syncs: 2, changes: 5, baseline: 3, steps: [1, 100, 1000, 10_000] },
+  smoke: { instances: 200, syncs: 1, changes: 2, baseline: 1, dataplaneReps: 2, steps: [1, 10, 100, 200] },
+  full: { instances: 10_000, syncs: 2, changes: 5, baseline: 3, dataplaneReps: 8, steps: [1, 100, 1000, 10_000] },
 } as const;
 
 async function run(env: BenchEnv, size: Size): Promise<ScenarioResult> {
@@ -52,12 +53,18 @@ async function run(env: BenchEnv, size: Size): Promise<ScenarioResult> {
     for (const s of g.steps) growRows.push([kind, `→ ${s.count}`, ms(s.ms)]);
     notes.push(`${kind}: growth 1 → ${sz.steps.at(-1)} → 1 through the registry: ${g.reloads} reloads (goal 0 ${g.reloads === 0 ? 'met' : 'MISSED'}), HAProxy worker pid ${g.samePid ? 'unchanged' : 'CHANGED'}.`);
   }
+  const dp = await dataplaneAB(env, n, sz.dataplaneReps);
+  const dpRows = (['runtime', 'native'] as const).map((m) => [m === 'runtime' ? 'Lua slot command (runtime)' : "HAProxy's own commands (native)", ...latencyCells(summarize(dp[m]))]);
+  notes.push(
+    `Data plane alone (HaproxyProxy.update() of a random 1 % at ${n} servers, the two modes interleaved in this run): p50 ${ms(summarize(dp.runtime).p50)} ms with the Lua slot command, ${ms(summarize(dp.native).p50)} ms with HAProxy's own commands (${(summarize(dp.native).p50 / summarize(dp.runtime).p50).toFixed(1)}×).`,
+  );
   notes.push(
     'Instances: nothing listens at the registered addresses and HAProxy never connects (check none). Times end at the first status change whose backend list holds the new set, which the agent writes once HAProxy took the runtime commands. CPU is process.cpuUsage() of the bench process, which runs the agent; the bulk client (its 2 % of writes) and HAProxy are processes of their own.',
   );
   return {
     tables: [
       { title: `${n} instances under one path`, columns: ['registry', 'measure', ...LATENCY_COLUMNS, 'vs plain read (p50) / reloads'], rows },
+      { title: `the data plane alone: update() of a random 1 % at ${n} servers, ms`, columns: ['slot edits', ...LATENCY_COLUMNS], rows: dpRows },
       { title: `one Subscription grown 1 → ${sz.steps.at(-1)} instances and back (registry writes start → status shows the count)`, columns: ['registry', 'step', 'ms'], rows: growRows },
     ],
     notes,
