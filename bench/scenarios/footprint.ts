@@ -6,7 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from '../../test/harness/ports.ts';
+import { freePort, freePorts } from '../../test/harness/ports.ts';
 import { service, subscription } from '../../test/harness/static-source.ts';
 import type { BenchEnv, RegistryKind } from '../bench-env.ts';
 import { allReady, spawnAgent, type AgentMemory, type AgentProcess } from '../load/agent-process.ts';
@@ -56,9 +56,11 @@ async function run(env: BenchEnv, size: Size): Promise<ScenarioResult> {
 
   const memRows: string[][] = [];
   const files: Record<string, string> = {};
+  // Distinct ports: freePort() one at a time may hand out the same one twice, leaving a Subscription never Ready.
+  const listenPorts = await freePorts(sz.manifests / 2);
   for (let i = 0; i < sz.manifests / 2; i++) {
     files[`svc-${i}.yaml`] = service(`s${i}`, `path: /bench/footprint/s${i}\nport: ${30_000 + i}`);
-    files[`sub-${i}.yaml`] = subscription(`c${i}`, `service: /bench/footprint/s${i}\nlisten: { port: ${await freePort()} }\ncheck: { type: none }`);
+    files[`sub-${i}.yaml`] = subscription(`c${i}`, `service: /bench/footprint/s${i}\nlisten: { port: ${listenPorts[i]} }\ncheck: { type: none }`);
   }
   const row = (what: string, m: AgentMemory, goal: number) => [what, m.rssMiB.toFixed(1), m.heapUsedMiB.toFixed(1), m.peakMiB.toFixed(1), String(goal)];
   const idle = await measureMemory(env, pkg.bin, 'idle', ['--registry', 'memory://'], files, (o) => allReady(o, sz.manifests), sz.settleMs);
