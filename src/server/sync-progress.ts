@@ -26,11 +26,8 @@ export function syncCounts(agent: Agent): SyncCounts {
   return { total: keys.length, synced, ready };
 }
 
-/** Every object in force reconciled at its current generation, and nothing queued. */
-export function initialSyncDone(agent: Agent): boolean {
-  const c = syncCounts(agent);
-  return c.synced === c.total && agent.queue.depth === 0;
-}
+/** Every object in force (counted in `c`) reconciled at its current generation, and nothing queued. */
+const syncDone = (agent: Agent, c: SyncCounts): boolean => c.synced === c.total && agent.queue.depth === 0;
 
 export interface Readiness {
   readonly ready: boolean;
@@ -47,9 +44,11 @@ export interface Readiness {
 export function initialSyncReadiness(agent: Agent, started: () => boolean): () => Readiness {
   let ready = false;
   return () => {
-    if (!ready && started()) ready = initialSyncDone(agent);
     if (ready) return { ready };
-    return started() ? { ready, waiting: 'initial sync', counts: syncCounts(agent) } : { ready, waiting: 'start-up' };
+    if (!started()) return { ready, waiting: 'start-up' };
+    const counts = syncCounts(agent);
+    ready = syncDone(agent, counts);
+    return ready ? { ready } : { ready, waiting: 'initial sync', counts };
   };
 }
 
@@ -65,7 +64,7 @@ export function reportInitialSync(agent: Agent, log: Logger, opts: { intervalMs?
   let lastAt = started;
   const tick = (): boolean => {
     const c = syncCounts(agent);
-    if (c.synced === c.total && agent.queue.depth === 0) {
+    if (syncDone(agent, c)) {
       log.info({ ...c, durationMs: Date.now() - started }, `initial sync complete: ${c.ready}/${c.total} objects ready`);
       return true;
     }
