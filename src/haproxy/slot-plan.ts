@@ -58,9 +58,10 @@ const admin = (w: WantServer): Slot['admin'] => (w.maint ? 'maint' : 'ready');
 /** Commands that point slot `i` at `w` and open it (or hold it in maint). */
 export function fillOps(b: BackendShape, i: number, w: SlotState): string[] {
   const sv = `${b.backend}/${slotName(i)}`;
-  const state = `set server ${sv} state ${w.admin === 'drain' ? 'maint' : w.admin}`;
+  const opened = w.admin === 'drain' ? 'maint' : w.admin;
+  if (b.lua && i < b.rendered) return [luaSlotOp(sv, { ...w, admin: opened, ...(b.checkArgs && { health: true }) })];
+  const state = `set server ${sv} state ${opened}`;
   const health = b.checkArgs ? [`enable health ${sv}`] : [];
-  if (b.lua && i < b.rendered) return [luaSlotOp(sv, { ...w, admin: w.admin === 'drain' ? 'maint' : w.admin, ...(b.checkArgs && { health: true }) })];
   // A dynamic server starts in maint with its checks off.
   if (i >= b.rendered) return [`add server ${sv} ${serverArgs(w, i)}${b.checkArgs}`, ...health, ...(w.admin === 'ready' ? [state] : [])];
   return [`set server ${sv} addr ${w.ip} port ${w.port}`, `set weight ${sv} ${w.weight}`, ...health, state];
