@@ -4,6 +4,7 @@
  * and delivers what changed (a ListingChange) from the diff of the child list against the cache.
  */
 import type { Event } from 'node-zookeeper-client';
+import PQueue from 'p-queue';
 import { parseInstance } from './instance.ts';
 import type { Listing, ListingChange } from './registry.ts';
 import { WatchCache } from './watch-cache.ts';
@@ -125,15 +126,8 @@ export class ZookeeperWatch {
     const misses = children.filter((c) => this.stale.has(c) || !this.known.has(c));
     const gone = this.reset ? [] : [...this.known].filter((c) => !listed.has(c));
     for (const c of misses) this.stale.delete(c);
-    const read: (readonly [string, Awaited<ReturnType<ZkClient['getData']>>])[] = [];
-    let next = 0;
-    const reader = async () => {
-      while (next < misses.length) {
-        const c = misses[next++]!;
-        read.push([c, await client.getData(`${full}/${c}`, this.watcher)]);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, misses.length) }, reader));
+    const reads = new PQueue({ concurrency: READS_IN_FLIGHT });
+    const read = await reads.addAll(misses.map((c) => async () => [c, await client.getData(`${full}/${c}`, this.watcher)] as const));
     const key = (c: string) => `${this.path}/${c}`;
     if (this.reset) {
       const entries = new Map<string, ReturnType<typeof parseInstance>>();
