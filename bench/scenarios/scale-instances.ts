@@ -101,7 +101,7 @@ let checked: readonly string[] | undefined;
  * again. It is sorted by code unit (EndpointTable), so each address is a binary search: this runs
  * in the agent's process, and a Set of 10,000 per status change was CPU counted as the agent's.
  */
-function hasExactly(list: readonly string[], added: readonly string[], removed: readonly string[]): boolean {
+export function hasExactly(list: readonly string[], added: readonly string[], removed: readonly string[]): boolean {
   if (list === checked) return false;
   checked = list;
   const has = (x: string) => {
