@@ -125,7 +125,9 @@ export class ZookeeperWatch {
     // was ~40 ms of CPU per change at 10,000 children.
     const misses = children.filter((c) => this.stale.has(c) || !this.known.has(c));
     const gone = this.reset ? [] : [...this.known].filter((c) => !listed.has(c));
+    // A stale name the listing no longer holds is gone: kept, the Set grew by every deleted child.
     for (const c of misses) this.stale.delete(c);
+    for (const c of this.stale) if (!listed.has(c)) this.stale.delete(c);
     const reads = new PQueue({ concurrency: READS_IN_FLIGHT });
     const read = await reads.addAll(misses.map((c) => async () => [c, await client.getData(`${full}/${c}`, this.watcher)] as const));
     const key = (c: string) => `${this.path}/${c}`;
