@@ -10,6 +10,7 @@ import { keyOf } from '../object-key.ts';
 import { jsonPathValues, renderJsonPath } from './jsonpath.ts';
 import { renderTable, type LiveBackends } from './output.ts';
 import { terminalSafe } from './terminal-safe.ts';
+import { ordinal } from '../ordinal.ts';
 
 export interface OutputOptions {
   readonly output?: string;
@@ -32,7 +33,7 @@ export function sortItems(items: readonly ObjectView[], expr: string): ObjectVie
   return [...items].sort((a, b) => {
     const [x, y] = [key(a), key(b)];
     if (typeof x === 'number' && typeof y === 'number') return x - y;
-    return String(x ?? '').localeCompare(String(y ?? ''));
+    return ordinal(String(x ?? ''), String(y ?? ''));
   });
 }
 

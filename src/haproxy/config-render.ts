@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { HaproxyError } from '../errors.ts';
 import { NAME_RE, isValidHost } from '../manifest/schema.ts';
 import type { EndpointCheck, ListenerSpec } from '../proxy/proxy.ts';
+import { ordinal } from '../ordinal.ts';
 
 /** What one pre-allocated server slot holds: an IP literal, port, weight and admin state. */
 export interface SlotState {
@@ -143,7 +144,7 @@ export function renderConfig(g: GlobalRender, listeners: readonly ListenerRender
     '',
   ];
   const seen = new Set<string>();
-  for (const l of [...listeners].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const l of [...listeners].sort((a, b) => ordinal(a.name, b.name))) {
     if (seen.has(name(l.name))) fail('duplicate listener name', l.name);
     seen.add(l.name);
     out.push(...renderListener(l, g.accessLog), '');

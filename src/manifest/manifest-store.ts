@@ -9,6 +9,7 @@ import type { ObjectKey } from '../object-key.ts';
 import type { FileResult } from './file-result.ts';
 import { duplicateError } from './parse.ts';
 import type { Kind, Manifest } from './schema.ts';
+import { ordinal } from '../ordinal.ts';
 
 /** A manifest in force. `generation` is bumped only when its spec changes (metadata-only edits don't). */
 export interface StoredManifest {
@@ -29,8 +30,6 @@ interface Claim {
   readonly revision: string | undefined;
 }
 
-const byPath = <T extends string>(a: T, b: T) => (a < b ? -1 : a > b ? 1 : 0);
-
 /** The desired-state store. Not thread-hopping: `update` is synchronous and whole-snapshot. */
 export class ManifestStore {
   #desired = new Map<ObjectKey, StoredManifest>();
@@ -45,7 +44,7 @@ export class ManifestStore {
     const claim = (key: ObjectKey, c: Claim) => (claims.get(key) ?? claims.set(key, []).get(key)!).push(c);
     const unattributed: ManifestError[] = [];
 
-    for (const file of [...snapshot.keys()].sort(byPath)) {
+    for (const file of [...snapshot.keys()].sort(ordinal)) {
       const r = snapshot.get(file)!;
       if (r.fatal) {
         const kept = [...this.#desired.values()].filter((s) => s.file === r.file);
@@ -95,7 +94,7 @@ export class ManifestStore {
     this.#errors = errors;
     this.#failedRevisions = failedRevisions;
     this.#unattributed = unattributed;
-    return [...changed].sort(byPath);
+    return [...changed].sort(ordinal);
   }
 
   /** The manifest in force for `key` ("service/db"), if any. */
@@ -105,7 +104,7 @@ export class ManifestStore {
 
   /** Manifests in force, sorted by key, optionally of one kind. */
   list(kind?: Kind): StoredManifest[] {
-    return [...this.#desired.values()].filter((s) => kind === undefined || s.manifest.kind === kind).sort((a, b) => byPath(a.key, b.key));
+    return [...this.#desired.values()].filter((s) => kind === undefined || s.manifest.kind === kind).sort((a, b) => ordinal(a.key, b.key));
   }
 
   /** Current errors for `key`: its failed documents, duplicates elsewhere, or its unparseable file. */
@@ -125,7 +124,7 @@ export class ManifestStore {
 
   /** Every key with a manifest in force or errors, sorted. */
   keys(): ObjectKey[] {
-    return [...new Set([...this.#desired.keys(), ...this.#errors.keys()])].sort(byPath);
+    return [...new Set([...this.#desired.keys(), ...this.#errors.keys()])].sort(ordinal);
   }
 
   // Reuses the previous object when nothing changed, so "changed" is an identity check.

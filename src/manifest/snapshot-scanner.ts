@@ -11,6 +11,7 @@ import type { FileResult } from './file-result.ts';
 import { readBounded } from './load.ts';
 import { parseManifestBytes } from './parse.ts';
 import { walkManifests } from './walk.ts';
+import { ordinal } from '../ordinal.ts';
 
 interface Committed {
   sig: string;
@@ -47,7 +48,7 @@ export class SnapshotScanner {
 
   /** The committed snapshot, sorted by file. */
   snapshot(): Map<string, FileResult> {
-    return new Map([...this.#committed].sort(([a], [b]) => (a < b ? -1 : 1)).map(([f, c]) => [f, c.result]));
+    return new Map([...this.#committed].sort(([a], [b]) => ordinal(a, b)).map(([f, c]) => [f, c.result]));
   }
 
   /** Re-scan once. Never rejects: an unreadable directory leaves the snapshot as it was. */

@@ -5,10 +5,11 @@
 import type { ManifestError } from '../errors.ts';
 import type { FileResult, LoadedManifest } from './file-result.ts';
 import { duplicateError } from './parse.ts';
+import { ordinal } from '../ordinal.ts';
 
 /** All errors of `results`, in sorted file order, including cross-file duplicate names. */
 export function validateFiles(results: readonly FileResult[]): ManifestError[] {
-  const sorted = [...results].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const sorted = [...results].sort((a, b) => ordinal(a.file, b.file));
   const first = new Map<string, LoadedManifest>();
   const errors: ManifestError[] = [];
   for (const r of sorted) {

@@ -10,6 +10,7 @@ import { addressOf, canonicalIp } from '../net/address.ts';
 import type { HostResolver, Resolution } from '../net/host-resolver.ts';
 import type { Endpoint, EndpointChange } from '../proxy/proxy.ts';
 import type { Rejected } from '../registry/registry.ts';
+import { ordinal } from '../ordinal.ts';
 
 /** A server as the registry (or a fallback) names it: host may be a hostname. */
 export interface SourceServer {
@@ -26,8 +27,6 @@ export interface TableChange extends EndpointChange {
 
 /** An entry's server, and what it came to: an endpoint at an address, or why it was rejected. */
 type Entry = { readonly source: SourceServer } & ({ readonly addr: string; readonly endpoint: Endpoint } | { readonly reason: string });
-
-const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export class EndpointTable {
   /** Entry → its endpoint (held or not), or why it was rejected. */
@@ -115,7 +114,7 @@ export class EndpointTable {
         const i = search(next, a);
         if (next[i] === a) next.splice(i, 1);
       }
-      for (const a of [...c.added].sort(byCodeUnit)) next.splice(search(next, a), 0, a);
+      for (const a of [...c.added].sort(ordinal)) next.splice(search(next, a), 0, a);
       this.sorted = next;
     }
     this.pending.clear();

@@ -5,6 +5,7 @@
  */
 import type { ObjectKey } from '../object-key.ts';
 import type { AnyDetails, DetailsOf } from './object-details.ts';
+import { ordinal } from '../ordinal.ts';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -99,7 +100,7 @@ export class StatusStore {
 
   events(key?: ObjectKey): readonly StatusEvent[] {
     if (key !== undefined) return this.eventLog.get(key) ?? [];
-    return [...this.eventLog.values()].flat().sort((a, b) => a.time.localeCompare(b.time));
+    return [...this.eventLog.values()].flat().sort((a, b) => ordinal(a.time, b.time));
   }
 
   /** Forget an object (it was deleted); its events are kept (bounded) so `describe` can still explain. */

@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { isValidHost, LABEL_KEY_RE } from '../manifest/schema.ts';
 import { addressOf, canonicalIp } from '../net/address.ts';
 import type { Instance, Listing, Rejected } from './registry.ts';
+import { ordinal } from '../ordinal.ts';
 
 /** Largest node payload we parse; Nerve's are ~100 bytes. */
 export const MAX_INSTANCE_BYTES = 64 * 1024;
@@ -68,7 +69,7 @@ export function toListing(entries: ReadonlyArray<Instance | Rejected>): Listing 
       if (!byAddr.has(addr)) byAddr.set(addr, e);
     }
   }
-  const instances = [...byAddr.values()].sort((a, b) => addressOf(a).localeCompare(addressOf(b)));
+  const instances = [...byAddr.values()].sort((a, b) => ordinal(addressOf(a), addressOf(b)));
   return { instances, rejected };
 }
 

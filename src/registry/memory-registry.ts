@@ -9,6 +9,7 @@ import { RegistryStateCell } from './registry-state.ts';
 import type { Instance, Listing, ListingChange, Rejected, Registry, RegistryState } from './registry.ts';
 import { WatchCache } from './watch-cache.ts';
 import { throwIfAborted } from '../within.ts';
+import { ordinal } from '../ordinal.ts';
 
 interface MemoryWatch {
   readonly onChange: (change: ListingChange) => void;
@@ -68,7 +69,7 @@ export class MemoryRegistry implements Registry {
   async list(path: string, signal?: AbortSignal): Promise<Listing> {
     throwIfAborted(signal);
     this.assertOpen();
-    const children = [...(this.data.get(path) ?? new Map<string, string>())].sort(([a], [b]) => a.localeCompare(b));
+    const children = [...(this.data.get(path) ?? new Map<string, string>())].sort(([a], [b]) => ordinal(a, b));
     return toListing(children.map(([k, v]) => parseInstance(`${path}/${k}`, v)));
   }
 

@@ -6,6 +6,7 @@
  */
 import { addressOf, isRejected, toListing } from './instance.ts';
 import type { Instance, Listing, ListingChange, Rejected } from './registry.ts';
+import { ordinal } from '../ordinal.ts';
 
 type Entry = Instance | Rejected;
 
@@ -89,7 +90,7 @@ export class WatchCache {
 
   /** The sorted Listing of what is cached now (memoised until the next change). */
   listing(): Listing {
-    this.snapshot ??= toListing([...this.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e));
+    this.snapshot ??= toListing([...this.entries].sort(([a], [b]) => ordinal(a, b)).map(([, e]) => e));
     return this.snapshot;
   }
 
