@@ -25,6 +25,8 @@ interface Registration {
   /** The json last written to `znode`, and the node version that write produced. */
   written?: string;
   version?: number;
+  /** The connection (see `connection()`) the last successful ensure was issued on. */
+  ensuredOn?: number;
 }
 
 interface ZNode {
@@ -45,10 +47,13 @@ export class ZookeeperRegistry implements Registry {
   private readonly watches = new Set<ZookeeperWatch>();
   /** Per session: each path's children as first listed, plus the nodes we created since (see scanned()). */
   private scans = new Map<string, Promise<Set<string>>>();
+  /** Connections made so far, across sessions. */
+  private connections = 0;
   private readonly watchHost: ZkWatchHost = {
     client: () => this.client,
     full: (p) => this.full(p),
     connected: () => this.conn.value === 'connected',
+    connection: () => this.connection(),
     log: (t, m) => this.log(t, m),
   };
 
@@ -150,11 +155,19 @@ export class ZookeeperRegistry implements Registry {
     void old.close();
   }
 
+  /** The number of the connection a request issued now goes out on (the next one while disconnected). */
+  private connection(): number {
+    return this.conn.value === 'connected' ? this.connections : this.connections + 1;
+  }
+
   private async onConnected(client: ZkClient): Promise<void> {
+    const n = ++this.connections;
     this.setState('connected');
     this.scans = new Map();
+    // A register issued while connecting went out on this connection: at a cold start all of them
+    // did, and ensuring each again cost 500 `exists` of 1,000 manifests.
     const results = await Promise.allSettled(
-      [...this.regs].map(([key, reg]) => this.locked(key, () => this.ensure(reg))),
+      [...this.regs].map(([key, reg]) => this.locked(key, async () => void (reg.ensuredOn === n && reg.znode ? undefined : await this.ensure(reg)))),
     );
     for (const r of results) if (r.status === 'rejected') this.log('register-failed', String(r.reason));
     if (client !== this.client) return;
@@ -163,13 +176,19 @@ export class ZookeeperRegistry implements Registry {
 
   /** Make sure exactly one znode of ours holds `reg`'s data; once we hold one, only it is touched. */
   private async ensure(reg: Registration): Promise<string> {
+    const on = this.connection();
     const data = Buffer.from(reg.json);
-    if (reg.znode && (await this.refresh(reg, data))) return this.relative(reg.znode);
+    if (reg.znode && (await this.refresh(reg, data))) {
+      reg.ensuredOn = on;
+      return this.relative(reg.znode);
+    }
     reg.znode = undefined;
     const full = this.full(reg.path);
     const scans = this.scans;
     try {
-      return await this.place(reg, data, full, await this.scanned(full, scans));
+      const znode = await this.place(reg, data, full, await this.scanned(full, scans));
+      reg.ensuredOn = on;
+      return znode;
     } catch (err) {
       scans.delete(full);
       throw err;

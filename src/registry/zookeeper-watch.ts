@@ -15,6 +15,8 @@ export interface ZkWatchHost {
   /** `path` with the chroot prefixed. */
   full(path: string): string;
   connected(): boolean;
+  /** The number of the connection a request issued now goes out on. */
+  connection(): number;
   log(type: string, message: string): void;
 }
 
@@ -43,6 +45,8 @@ export class ZookeeperWatch {
   private arming = false;
   private again = false;
   private reset = true;
+  /** The connection the read rebuilding the cache (a reset) was issued on, while it is on its way or done. */
+  private rebuiltOn: number | undefined;
   /** The read done while (re)arming (whether it worked), for the one list() that follows the change it reports. */
   private fresh?: { readonly at: number; readonly read: Promise<boolean> };
 
@@ -58,8 +62,13 @@ export class ZookeeperWatch {
     this.closed = true;
   }
 
-  /** After a (re)connect watches may have been lost: read everything again. */
+  /**
+   * After a (re)connect watches may have been lost: read everything again, unless the cache is
+   * being (or was) rebuilt by a read issued on this very connection, as is every watch set up
+   * while the first connection was being made.
+   */
   reconnected(): void {
+    if (this.rebuiltOn === this.host.connection()) return;
     this.reset = true;
     this.stale.clear();
     for (const k of [...this.cache.keys()]) this.stale.add(k.slice(this.path.length + 1));
@@ -84,11 +93,15 @@ export class ZookeeperWatch {
       return;
     }
     this.arming = true;
-    const read = this.readWatched().finally(() => {
+    if (this.reset) this.rebuiltOn = this.host.connection();
+    const read = this.readWatched().then((ok) => {
       this.arming = false;
-      if (!this.again || this.closed) return;
-      this.again = false;
-      this.arm();
+      if (!ok) this.rebuiltOn = undefined;
+      if (this.again && !this.closed) {
+        this.again = false;
+        this.arm();
+      }
+      return ok;
     });
     this.fresh = { at: Date.now(), read };
   }
