@@ -69,22 +69,19 @@ export class EtcdRegistry implements Registry {
     };
     // The library's default grows to 30 s: watches would resume that late after an outage, and its
     // un-cancellable reconnect timer kept a closed client's process alive that long.
-    const liveness = livenessChannelOptions(Math.round((opts.leaseTtlSec * 1000) / 3), (why) => {
-      this.log('connection-dropped', `etcd: ${why}: trying another member`);
-      this.setState('disconnected');
-    });
     this.client = new Etcd3({
       ...common,
       faultHandling: { watchBackoff: watchBackoff(100, 2000), host: () => hostBreaker() },
-      grpcOptions: liveness,
+      grpcOptions: livenessChannelOptions(Math.round((opts.leaseTtlSec * 1000) / 3), (why) => {
+        this.log('connection-dropped', `etcd: ${why}: trying another member`);
+        this.setState('disconnected');
+      }),
     });
     // The default breaker opens a host after 3 failures of any kind: one path too large to receive
     // failed every other path's listing for 5 s. Here only an unreachable host retries or opens it.
     const hostDown = handleWhen((e) => e instanceof GRPCUnavailableError);
     this.lister = new Etcd3({
       ...common,
-      // Channels with equal options share one connection per member (grpc-js's global subchannel pool).
-      grpcOptions: { ...liveness, 'grpc.use_local_subchannel_pool': 1 },
       faultHandling: { host: () => circuitBreaker(hostDown, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(3) }), global: retry(hostDown, { maxAttempts: 3 }) },
     });
     this.limits = { ...DEFAULT_PATH_LIMITS, ...opts.pathLimits };
