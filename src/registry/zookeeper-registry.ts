@@ -167,7 +167,11 @@ export class ZookeeperRegistry implements Registry {
     // A register issued while connecting went out on this connection: at a cold start all of them
     // did, and ensuring each again cost 500 `exists` of 1,000 manifests.
     const results = await Promise.allSettled(
-      [...this.regs].map(([key, reg]) => this.locked(key, async () => void (reg.ensuredOn === n && reg.znode ? undefined : await this.ensure(reg)))),
+      [...this.regs].map(([key, reg]) =>
+        this.locked(key, async () => {
+          if (reg.ensuredOn !== n || !reg.znode) await this.ensure(reg);
+        }),
+      ),
     );
     for (const r of results) if (r.status === 'rejected') this.log('register-failed', String(r.reason));
     if (client !== this.client) return;
