@@ -101,6 +101,9 @@ registrySuite('etcd', async () => {
   return { url: `etcd://${etcd.endpoint}`, raw: rawEtcd(etcd.endpoint), stop: () => etcd.stop() };
 });
 
+/** Junk entries (port out of range) beside HOSTILE: more rejections than a status lists. */
+const JUNK = 150;
+
 describe('the HAProxy config rendered from a hostile path', () => {
   let srv: ZooKeeperServer;
   let raw: RawRegistry;
@@ -115,6 +118,7 @@ describe('the HAProxy config rendered from a hostile path', () => {
     backend = await startTcpBackend('good');
     port = await freePort();
     for (const [name, data] of HOSTILE) await raw.write('/hostile/web', name, data);
+    await Promise.all(Array.from({ length: JUNK }, (_, i) => raw.write('/hostile/web', `junk${String(i).padStart(3, '0')}`, JSON.stringify({ host: '127.0.0.1', port: 70_000 + i }))));
     await raw.write('/hostile/web', 'good', JSON.stringify({ host: '127.0.0.1', port: backend.port }));
     await writeFile(join(dir.path, 'sub.yaml'), subscription('web', `service: /hostile/web\nlisten: { port: ${port} }\ncheck: { type: none }`));
     agent = await startAgent({ manifestsDir: dir.path, registry: { url: `zk://${srv.connectString}` }, host: '127.0.0.1', statusAddr: '127.0.0.1:0', proxy: 'haproxy', haproxyDir: join(dir.path, '.state') });
@@ -127,10 +131,16 @@ describe('the HAProxy config rendered from a hostile path', () => {
     await dir?.cleanup();
   });
 
-  test('only validated servers reach haproxy.cfg; every rejection is on the status', async () => {
+  test('only validated servers reach haproxy.cfg; the status counts every rejection and lists the first 100 by key', async () => {
     await eventually(async () => assert.deepEqual([...(await answering(port, 4))], ['good']), { timeoutMs: 20_000 });
-    const rejected = agent.agent.viewOf('subscription/web')?.status.details.rejected as Array<{ key: string; reason: string }>;
-    assert.equal(rejected.length, HOSTILE.length);
+    const details = agent.agent.viewOf('subscription/web')?.status.details;
+    const rejected = details?.rejected as Array<{ key: string; reason: string }>;
+    assert.equal(details?.rejectedCount, HOSTILE.length + JUNK);
+    assert.equal(rejected.length, 100);
+    const keys = rejected.map((r) => r.key);
+    assert.deepEqual(keys, [...keys].sort());
+    const shown = new Set(rejected.map((r) => r.key.split('/').at(-1)!.replace(/_\d{10}$/, '')));
+    for (const [name] of HOSTILE.filter(([n]) => n < 'junk')) assert.ok(shown.has(name), `${name} sorts before the junk and is listed`);
     const cfg = await readFile(join(dir.path, '.state', 'haproxy.cfg'), 'utf8');
     const servers = cfg.split('\n').filter((l) => /^\s*server /.test(l));
     assert.ok(servers.length >= 1);

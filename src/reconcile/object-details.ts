@@ -31,7 +31,9 @@ export interface SubscriptionDetails {
   /** When the fail-static set was last read from the registry; null when served from it now. */
   lastSeen?: string | null;
   listen?: string;
+  /** The first REJECTED_SHOWN rejected entries by key; rejectedCount says how many there are in all. */
   rejected?: readonly Rejected[];
+  rejectedCount?: number;
 }
 
 /** Every field of either kind: what a reader holding a key of no particular kind sees. */

@@ -4,6 +4,7 @@
  * with its count. 2,000 junk entries are two log lines and two events, not 2,000 of each.
  */
 import type { Rejected } from '../registry/registry.ts';
+import { ordinal } from '../ordinal.ts';
 
 export interface RejectedGroup {
   /** The reason with its values blanked: what the entries of the group have in common. */
@@ -11,6 +12,15 @@ export interface RejectedGroup {
   readonly count: number;
   /** "1000 entries rejected: invalid port 70000 (/services/web/a_0000000001 and 999 more like it)" */
   readonly message: string;
+}
+
+/** How many rejected entries a Subscription's status lists: 100,000 junk entries must not make every status read megabytes. */
+export const REJECTED_SHOWN = 100;
+
+/** The entries a status lists: the first REJECTED_SHOWN by key, so the same junk lists the same way on every read. */
+export function shownRejections(now: readonly Rejected[]): { rejected: Rejected[]; rejectedCount: number } {
+  const sorted = [...now].sort((a, b) => ordinal(a.key, b.key) || ordinal(a.reason, b.reason));
+  return { rejected: sorted.slice(0, REJECTED_SHOWN), rejectedCount: now.length };
 }
 
 const idOf = (r: Rejected) => `${r.key}: ${r.reason}`;

@@ -20,7 +20,7 @@ import { ListenClaims } from './listen-claims.ts';
 import { listenerSpecOf } from './listener-spec.ts';
 import type { BackendSource } from './object-details.ts';
 import { RegistryView, type ViewChange } from './registry-view.ts';
-import { newRejections } from './rejected-report.ts';
+import { newRejections, shownRejections } from './rejected-report.ts';
 
 type Source = BackendSource;
 const READY_REASON: Record<Source, string> = { registry: 'Routing', 'fail-static': 'FailStatic', 'state-file': 'FailStatic', adopted: 'FailStatic', defaults: 'DefaultServers', none: 'NoBackends' };
@@ -227,7 +227,7 @@ export class SubscriptionController {
     const before = this.reported.get(key) ?? new Set<string>();
     const { groups, ids } = newRejections(before, rejected);
     for (const g of groups) this.ctx.status.event(key, 'Warning', 'RejectedInstance', g.message);
-    if (ids.size !== before.size || groups.length) this.ctx.status.patch(key, { details: { rejected } });
+    if (ids.size !== before.size || groups.length) this.ctx.status.patch(key, { details: shownRejections(rejected) });
     this.reported.set(key, ids);
   }
 
