@@ -21,6 +21,11 @@ import { WorkQueue, type Outcome, type ReconcileResult } from './reconcile/work-
 import type { Registry } from './registry/registry.ts';
 import type { HostResolver } from './net/host-resolver.ts';
 
+// Stop's registry steps together stay well under 2 s: a supervisor's stop timeout must not be spent
+// waiting on a registry that cannot answer.
+const DEREGISTER_MS = 1000;
+const REGISTRY_CLOSE_MS = 500;
+
 export interface AgentOptions {
   readonly source: ManifestSource;
   readonly registry: Registry;
@@ -112,10 +117,11 @@ export class Agent {
     this.unsubscribeState?.();
     await this.opts.source.close();
     await this.queue.shutdown();
-    await this.services.shutdown();
+    // Bounded, so that a registry that is down or silent does not hold the exit for its op deadlines.
+    await this.services.shutdown(AbortSignal.timeout(DEREGISTER_MS));
     await this.subscriptions.shutdown();
     await this.opts.proxy.close();
-    await this.opts.registry.close();
+    await this.opts.registry.close(AbortSignal.timeout(REGISTRY_CLOSE_MS));
   }
 
   /** Enqueue every known object. */

@@ -152,14 +152,25 @@ export class ServiceController {
     return { requeueAfterMs: CONFLICT_RETRY_MS };
   }
 
-  /** Deregister everything (graceful shutdown: deregister first, then exit). */
-  async shutdown(): Promise<void> {
+  /**
+   * Deregister everything (graceful shutdown: deregister first, then exit), giving up when `signal`
+   * aborts. An unreachable registry is not waited for: the warning says so, and the registrations
+   * go with the session or lease (ZooKeeper ephemerals, etcd leases) once it expires.
+   */
+  async shutdown(signal?: AbortSignal): Promise<void> {
     await Promise.all([...this.runners.values()].map(({ runner }) => runner.stop()));
     this.runners.clear();
-    await Promise.allSettled(
-      [...this.registered.values()].map((r) => this.registry.deregister(r.path, r.instanceId)),
-    );
+    const regs = [...this.registered.values()];
     this.registered.clear();
+    if (regs.length === 0) return;
+    const results = this.registry.state() === 'connected'
+      ? await Promise.allSettled(regs.map((r) => this.registry.deregister(r.path, r.instanceId, signal)))
+      : [];
+    const left = regs.filter((_, i) => results[i]?.status !== 'fulfilled');
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (left.length > 0) {
+      this.ctx.log.warn({ registry: this.registry.kind, state: this.registry.state(), skipped: left.map((r) => `${r.path}/${r.instanceId}`), ...(failed && { err: describeError(failed.reason) }) }, 'registry unreachable: deregistration skipped; the registrations expire with the session');
+    }
   }
 
   /** Forget `key`'s registration; true when it was known to have landed. */

@@ -149,13 +149,13 @@ export class EtcdRegistry implements Registry {
     return this.conn.value;
   }
 
-  async close(): Promise<void> {
+  async close(signal?: AbortSignal): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.regrantTimer);
     // Detach every watcher before closing: the library would re-establish a stream for one still attached.
     const cancels = Promise.allSettled([...this.watchers].map((w) => w.cancel()));
-    await within(cancels, { ms: this.opts.opTimeoutMs, onTimeout: () => [] });
+    await within(cancels, { ms: this.opts.opTimeoutMs, onTimeout: () => [], signal }).catch(() => undefined);
     this.watchers.clear();
     this.lease?.release();
     this.lease?.removeAllListeners();

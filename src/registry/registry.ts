@@ -78,6 +78,9 @@ export interface Registry {
   /** Current connection state and a listener for changes. Returns an unsubscribe. */
   onStateChange(cb: (state: RegistryState) => void): () => void;
   state(): RegistryState;
-  /** Stop keepalives and watches. Does not deregister: callers deregister first for a graceful stop. */
-  close(): Promise<void>;
+  /**
+   * Stop keepalives and watches. Does not deregister: callers deregister first for a graceful stop.
+   * When `signal` aborts, stop waiting for the registry to acknowledge and release everything now.
+   */
+  close(signal?: AbortSignal): Promise<void>;
 }

@@ -179,8 +179,8 @@ export class ZkClient {
     return this.call(`writing znode ${path}`, (cb) => this.raw.setData(path, data, version, cb));
   }
 
-  /** End the session (its ephemerals go with it) and release the socket, bounded by opTimeoutMs. */
-  async close(): Promise<void> {
+  /** End the session (its ephemerals go with it) and release the socket, bounded by opTimeoutMs and `signal`. */
+  async close(signal?: AbortSignal): Promise<void> {
     this.liveness.stop();
     const closed = new Promise<void>((resolve) => {
       const check = (s: zookeeper.State): void => {
@@ -192,7 +192,7 @@ export class ZkClient {
     // expires that session by itself.
     if (this.raw.getState() === State.SYNC_CONNECTED) {
       this.raw.close();
-      await within(closed, { ms: this.opts.opTimeoutMs, onTimeout: () => undefined });
+      await within(closed, { ms: this.opts.opTimeoutMs, onTimeout: () => undefined, signal }).catch(() => undefined);
     }
     this.forceDisconnect();
     for (const cb of this.listeners) cb('closed');

@@ -124,12 +124,12 @@ export class ZookeeperRegistry implements Registry {
     return this.conn.value;
   }
 
-  async close(): Promise<void> {
+  async close(signal?: AbortSignal): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const w of this.watches) w.close();
     this.watches.clear();
-    await this.client.close();
+    await this.client.close(signal);
     this.setState('closed');
   }
 

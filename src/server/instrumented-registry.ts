@@ -48,8 +48,8 @@ export class InstrumentedRegistry implements Registry {
     return this.inner.state();
   }
 
-  close(): Promise<void> {
-    return this.inner.close();
+  close(signal?: AbortSignal): Promise<void> {
+    return this.inner.close(signal);
   }
 
   private async timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
