@@ -1,6 +1,6 @@
 /** dockstack.lua's `dockstack slot` against the real HAProxy 2.6: used for config slots, every answer checked, hostile input refused. */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -81,5 +81,34 @@ describe('dockstack.lua slot command', () => {
     assert.match(await sendCommand(admin(), 'del server luad/s8'), /cannot be removed/);
     assert.deepEqual(await runAdminBatch(admin(), ['dockstack slot luad/s8 10.79.0.3 9000 2 maint -']), []);
     assert.equal((await state('luad'))[7]?.ip, '10.79.0.3');
+  });
+});
+
+describe('dockstack.lua unavailable', () => {
+  test('the proxy starts without lua-load, warns once, serves, and edits slots with native commands', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ds-nolua-'));
+    await mkdir(join(dir, 'dockstack.lua')); // a directory there: the file cannot be written
+    const events: { type: string; message: string }[] = [];
+    const proxy = new HaproxyProxy({ dir, reloadDebounceMs: 20, minReloadIntervalMs: 50, drainTimeoutMs: 60_000, onEvent: (e) => events.push(e) });
+    const backends = await Promise.all(['na', 'nb', 'nc'].map((n) => startTcpBackend(n)));
+    const [a, b, c] = backends;
+    try {
+      await proxy.start();
+      assert.deepEqual(events.map((e) => e.type), ['lua-unavailable']);
+      assert.match(events[0]!.message, /dockstack\.lua/);
+      assert.doesNotMatch(await readFile(join(dir, 'haproxy.cfg'), 'utf8'), /lua-load/);
+      assert.notEqual((await sendCommand(join(dir, 'admin.sock'), 'dockstack version')).trim(), 'dockstack 1');
+      const port = await freePort();
+      await proxy.apply('nolua', spec(port), [{ host: '127.0.0.1', port: a!.port }, { host: '127.0.0.1', port: b!.port }]);
+      await eventually(async () => assert.deepEqual([...(await answering(port, 12))].sort(), ['na', 'nb']), { message: 'a and b answer' });
+      const r = await proxy.update('nolua', { set: [{ host: '127.0.0.1', port: c!.port, weight: 7 }], removed: [{ host: '127.0.0.1', port: a!.port }] });
+      assert.deepEqual([r.reloaded, r.runtimeOps], [false, 5], 'native commands: 1 to drain a, 4 to fill c');
+      await eventually(async () => assert.deepEqual([...(await answering(port, 12))].sort(), ['nb', 'nc']), { message: 'b and c answer, a no longer' });
+      assert.equal(events.filter((e) => e.type === 'lua-unavailable').length, 1, 'one warning');
+    } finally {
+      await proxy.close();
+      await Promise.all(backends.map((x) => x.close()));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -17,7 +17,7 @@ import { HaproxyProcess } from './haproxy-process.ts';
 import { commit, newListenerState, runningRenders, setSlot, shapeOf, trimSlots, wantOf, wantOne, type ListenerModel, type ListenerState } from './listener-model.ts';
 import { ReloadManager, type ReloadOutcome, type RunResult } from './reload-manager.ts';
 import { renderAndReload } from './render-and-reload.ts';
-import { hasLuaSlots, writeLuaSlots } from './lua-slots.ts';
+import { hasLuaSlots, LUA_FILE, writeLuaSlots } from './lua-slots.ts';
 import { liveFields, runAdminBatch, sendCommand, serverStats } from './runtime-api.ts';
 import { parseServersState, repairFromState } from './runtime-repair.ts';
 import { keyOf, planChanges, type WantServer } from './slot-plan.ts';
@@ -31,7 +31,8 @@ export interface HaproxyProxyOptions {
   readonly dir: string;
   /** Default "haproxy". */
   readonly haproxyBin?: string;
-  /** 'runtime' (default): the runtime API, config slots through dockstack.lua when HAProxy has Lua;
+  /** 'runtime' (default): the runtime API, config slots through dockstack.lua when HAProxy has Lua
+   *  and the file could be written (else native commands, with a 'lua-unavailable' event);
    *  'native': HAProxy's own commands only; 'reload': re-render and reload on every change (baseline). */
   readonly updates?: 'runtime' | 'native' | 'reload';
   /** Minimum server slots per backend. Default 8. */
@@ -72,6 +73,8 @@ export class HaproxyProxy implements Proxy {
   private closed = false;
   /** The running worker has `dockstack slot` (lua-slots.ts); asked after every start and reload. */
   private lua = false;
+  /** dockstack.lua is in the state dir, so the config lua-loads it; false: native commands only. */
+  private luaFile = false;
 
   constructor(private readonly opts: HaproxyProxyOptions) {
     this.supervisor = new Supervisor({ restart: () => this.restart(), event: (t, m) => this.event(t, m) });
@@ -99,7 +102,14 @@ export class HaproxyProxy implements Proxy {
   /** Adopt a HAProxy left running under `dir` by a previous run, or write an empty config and start one. */
   async start(): Promise<void> {
     await secureStateDir(this.opts.dir);
-    if (this.opts.updates !== 'native') await writeLuaSlots(this.opts.dir);
+    if (this.opts.updates !== 'native') {
+      try {
+        await writeLuaSlots(this.opts.dir);
+        this.luaFile = true;
+      } catch (err) {
+        this.event('lua-unavailable', `cannot write ${LUA_FILE}: ${(err as Error).message}; rendering without lua-load, slots edited with native runtime-API commands`);
+      }
+    }
     if (await this.proc.adopt()) {
       this.lua = await this.hasLua();
       this.untrusted = true;
@@ -226,7 +236,7 @@ export class HaproxyProxy implements Proxy {
   private ctx(force: boolean) {
     const o = this.opts;
     const held: ReadonlySet<string> = this.adoptedBinds;
-    return { dir: o.dir, proc: this.proc, minSlots: o.minSlots ?? 8, hardStopAfterMs: o.hardStopAfterMs, runAs: o.runAs, accessLog: o.accessLog, lua: o.updates !== 'native', force, held, event: (t: string, m: string) => this.event(t, m) };
+    return { dir: o.dir, proc: this.proc, minSlots: o.minSlots ?? 8, hardStopAfterMs: o.hardStopAfterMs, runAs: o.runAs, accessLog: o.accessLog, lua: this.luaFile, force, held, event: (t: string, m: string) => this.event(t, m) };
   }
 
   private async reload(reasons: readonly ReloadReason[]): Promise<RunResult> {
@@ -290,7 +300,7 @@ export class HaproxyProxy implements Proxy {
   }
 
   private async hasLua(): Promise<boolean> {
-    return this.opts.updates !== 'native' && (await hasLuaSlots(this.proc.adminSocket));
+    return this.luaFile && (await hasLuaSlots(this.proc.adminSocket));
   }
 
   private event(type: string, message: string): void {
