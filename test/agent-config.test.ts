@@ -108,21 +108,6 @@ describe('agent --config', () => {
   });
 });
 
-test('--haproxy-dir or --state-file inside the watched --manifests is refused, exit 2; under a dot-directory it is not', async () => {
-  const m = join(dir.path, 'from-file');
-  const nested = await dockstack(['agent', '--manifests', m, '--haproxy-dir', join(m, 'haproxy'), '--proxy', 'none']);
-  assert.equal(nested.code, 2);
-  assert.equal(nested.stderr, `error: --haproxy-dir ${join(m, 'haproxy')} is inside --manifests ${m}: the agent would read its own files as manifests\nhint: put it outside --manifests, or under a dot-directory such as ${join(m, '.haproxy')}\n`);
-  const state = await dockstack(['agent', '--manifests', m, '--state-file', join(m, 'sub', 'state.json'), '--proxy', 'none']);
-  assert.equal(state.code, 2);
-  assert.match(state.stderr, /^error: --state-file .* is inside --manifests /);
-
-  // A dot-directory is ignored by the watcher; a sibling sharing the prefix ("from-file-state.json") is outside.
-  const a = `127.0.0.1:${await freePort()}`;
-  agent(['--manifests', m, '--haproxy-dir', join(m, '.haproxy'), '--state-file', `${m}-state.json`, '--proxy', 'none', '--status-addr', a]);
-  await eventually(async () => assert.deepEqual(await services(a), ['from-file']), { timeoutMs: 20_000 });
-});
-
 test('schemas/agent-config.schema.json (for editors) agrees with the agent on good and bad files', async () => {
   const validate = new Ajv2020({ allErrors: true, strict: true }).compile(JSON.parse(await readFile('schemas/agent-config.schema.json', 'utf8')) as object);
   const cases: [string, boolean][] = [

@@ -1,4 +1,3 @@
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import type { ManifestSource } from '../../manifest/manifest-source.ts';
@@ -7,7 +6,6 @@ import type { AgentOptions } from '../agent-options.ts';
 import type { ResolvedOptions } from '../agent-config.ts';
 import { tuneAgentHeap } from '../agent-heap.ts';
 import { credential, credentialFile } from '../credential-flags.ts';
-import { isIgnoredName } from '../../manifest/manifest-files.ts';
 
 /** What an agent runs with: every option but the Docker provider's (nerve and synapse have none). */
 export type RunOptions = Omit<AgentOptions, 'docker' | 'dockerSocket'>;
@@ -49,27 +47,8 @@ export interface AgentExtras {
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
-/**
- * Refuse an output path (--haproxy-dir, --state-file) inside the watched --manifests directory:
- * the watcher would read the agent's own files as manifests. A path the watcher ignores (under a
- * dot-directory, by the same isIgnoredName rule) is allowed.
- */
-function checkOutsideManifests(manifests: string, paths: readonly [flag: string, path: string | undefined][]): void {
-  const root = resolve(manifests);
-  for (const [flag, path] of paths) {
-    if (path === undefined) continue;
-    const rel = relative(root, resolve(path));
-    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) continue;
-    if (rel.split(sep).some((part) => part !== '' && isIgnoredName(part))) continue;
-    throw new UsageError(`${flag} ${path} is inside --manifests ${manifests}: the agent would read its own files as manifests`, {
-      hint: `put it outside --manifests, or under a dot-directory such as ${join(manifests, '.haproxy')}`,
-    });
-  }
-}
-
 /** Run an agent until SIGTERM/SIGINT/SIGHUP; deregisters before exiting. */
 export async function runAgent(flags: RunOptions, extras: AgentExtras = {}): Promise<void> {
-  if (extras.watchManifests !== false) checkOutsideManifests(flags.manifests, [['--haproxy-dir', flags.haproxyDir], ['--state-file', flags.stateFile]]);
   const untune = tuneAgentHeap();
   // Listen before starting: a signal during the start (even before the status API is up) must
   // stop the agent cleanly once started, not kill it half-way.
