@@ -107,7 +107,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
         metrics.onReload(reasons);
         log.info({ reasons: reasons.map(describeReason) }, 'haproxy reloaded');
       },
-      onEvent: (e) => (e.type === 'lua-unavailable' ? log.warn({ haproxyEvent: e.type }, e.message) : log.info({ haproxyEvent: e.type }, e.message)),
+      onEvent: (e) => log[e.type === 'lua-unavailable' ? 'warn' : 'info']({ haproxyEvent: e.type }, e.message),
     });
   } else proxy = new NullProxy();
   const lastKnown = new LastKnownState({
