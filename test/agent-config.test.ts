@@ -4,13 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import YAML from 'yaml';
 import { readConfigFile } from '../src/cli/agent-config.ts';
 import { AgentOptions } from '../src/cli/agent-options.ts';
+import { startTcpBackend, whoAnswers } from './harness/backends.ts';
 import { BIN, dockstack } from './harness/cli.ts';
 import { eventually } from './harness/eventually.ts';
 import { tempDir } from './harness/fs.ts';
@@ -106,6 +107,32 @@ describe('agent --config', () => {
     assert.equal(flag.stderr, 'error: --lease-ttl: expected a positive integer\n');
     assert.equal(flag.code, 2);
   });
+});
+
+test('--haproxy-dir or --state-file inside the watched --manifests is refused, exit 2; under a dot-directory it is not', async () => {
+  const m = join(dir.path, 'from-file');
+  const nested = await dockstack(['agent', '--manifests', m, '--haproxy-dir', join(m, 'haproxy'), '--proxy', 'none']);
+  assert.equal(nested.code, 2);
+  assert.equal(nested.stderr, `error: --haproxy-dir ${join(m, 'haproxy')} is inside --manifests ${m}: the agent would read its own files as manifests\nhint: put it outside --manifests, or under a dot-directory such as ${join(m, '.haproxy')}\n`);
+  const state = await dockstack(['agent', '--manifests', m, '--state-file', join(m, 'sub', 'state.json'), '--proxy', 'none']);
+  assert.equal(state.code, 2);
+  assert.match(state.stderr, /^error: --state-file .* is inside --manifests /);
+
+  // A dot-directory is ignored by the watcher; a sibling sharing the prefix ("watched-state.json") is
+  // outside. The agent starts HAProxy in DIR/.haproxy and routes through it.
+  const backend = await startTcpBackend('b1');
+  const w = join(dir.path, 'watched');
+  const listen = await freePort();
+  await mkdir(w);
+  await writeFile(join(w, 'sub.yaml'), `apiVersion: dockstack.io/v1alpha1\nkind: Subscription\nmetadata: {name: web}\nspec: {service: /services/web, listen: {address: 127.0.0.1, port: ${listen}}, mode: tcp, check: {type: none}, defaultServers: ["127.0.0.1:${backend.port}"]}\n`);
+  try {
+    const a = `127.0.0.1:${await freePort()}`;
+    agent(['--manifests', w, '--haproxy-dir', join(w, '.haproxy'), '--state-file', `${w}-state.json`, '--status-addr', a]);
+    await eventually(async () => assert.equal(await whoAnswers(listen), 'b1'), { timeoutMs: 20_000 });
+    await stat(join(w, '.haproxy', 'haproxy.cfg'));
+  } finally {
+    await backend.close();
+  }
 });
 
 test('schemas/agent-config.schema.json (for editors) agrees with the agent on good and bad files', async () => {

@@ -1,3 +1,4 @@
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import type { ManifestSource } from '../../manifest/manifest-source.ts';
@@ -47,8 +48,29 @@ export interface AgentExtras {
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
+/**
+ * Refuse an output path (--haproxy-dir, --state-file) inside the watched --manifests directory:
+ * the watcher would read the agent's own files as manifests. A path the watcher ignores (under a
+ * dot-directory, by the same isIgnoredName rule) is allowed.
+ */
+async function checkOutsideManifests(manifests: string, paths: readonly [flag: string, path: string | undefined][]): Promise<void> {
+  // Loaded here: a top-level import put manifest code on --version/--help/get (test/import-graph.test.ts).
+  const { isIgnoredName } = await import('../../manifest/manifest-files.ts');
+  const root = resolve(manifests);
+  for (const [flag, path] of paths) {
+    if (path === undefined) continue;
+    const rel = relative(root, resolve(path));
+    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) continue;
+    if (rel.split(sep).some((part) => part !== '' && isIgnoredName(part))) continue;
+    throw new UsageError(`${flag} ${path} is inside --manifests ${manifests}: the agent would read its own files as manifests`, {
+      hint: `put it outside --manifests, or under a dot-directory such as ${join(manifests, '.haproxy')}`,
+    });
+  }
+}
+
 /** Run an agent until SIGTERM/SIGINT/SIGHUP; deregisters before exiting. */
 export async function runAgent(flags: RunOptions, extras: AgentExtras = {}): Promise<void> {
+  if (extras.watchManifests !== false) await checkOutsideManifests(flags.manifests, [['--haproxy-dir', flags.haproxyDir], ['--state-file', flags.stateFile]]);
   const untune = tuneAgentHeap();
   // Listen before starting: a signal during the start (even before the status API is up) must
   // stop the agent cleanly once started, not kill it half-way.
