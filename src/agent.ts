@@ -70,6 +70,10 @@ export class Agent {
   private readonly log: Logger;
   /** The generation (undefined: no manifest) each running reconcile read: a snapshot that changes it supersedes the run. */
   private readonly running = new Map<ObjectKey, number | undefined>();
+  /** Running reconciles that started while the registry was not connected. */
+  private readonly startedOffline = new Set<ObjectKey>();
+  /** Of those, the ones a connect did not run again: they run again at once if they fail. */
+  private readonly rerunOnError = new Set<ObjectKey>();
   private resyncTimer: NodeJS.Timeout | undefined;
   private unsubscribeState: (() => void) | undefined;
 
@@ -89,6 +93,7 @@ export class Agent {
         else if (outcome === 'error' || outcome === 'terminal')
           this.log.warn({ object: key, generation: this.manifests.get(key)?.generation, outcome, err: describeError(err), retries: this.queue.retries(key) }, 'reconcile failed');
         else this.log.debug({ object: key, generation: this.manifests.get(key)?.generation, outcome, durationMs: Math.round(ms) }, 'reconciled');
+        if (this.rerunOnError.delete(key) && outcome === 'error') this.queue.add(key);
         opts.onReconcile?.(key, outcome, ms, err);
       },
     });
@@ -103,7 +108,7 @@ export class Agent {
     });
     this.unsubscribeState = this.opts.registry.onStateChange((state) => {
       this.log.info({ registry: this.opts.registry.kind, state }, 'registry state');
-      if (state === 'connected') this.resync();
+      if (state === 'connected') this.onConnected();
     });
     await this.opts.source.start((files) => this.onSnapshot(files));
     const every = this.opts.resyncMs ?? 30_000;
@@ -126,14 +131,29 @@ export class Agent {
 
   /** Enqueue every known object. */
   resync(): void {
-    for (const key of new Set([...this.manifests.keys(), ...this.status.keys()])) this.queue.add(key);
+    for (const key of this.keys()) this.queue.add(key);
+  }
+
+  /**
+   * Resync, except the reconciles in progress that started while the registry was not connected:
+   * their registry calls go out on this connection. At a cold start that is every reconcile, and
+   * running each again cost 500 more Service reconciles and 500 `exists` at 1,000 manifests.
+   */
+  private onConnected(): void {
+    for (const key of this.keys()) {
+      if (this.startedOffline.has(key)) this.rerunOnError.add(key);
+      else this.queue.add(key);
+    }
+  }
+
+  private keys(): Set<ObjectKey> {
+    return new Set([...this.manifests.keys(), ...this.status.keys()]);
   }
 
   /** All objects of `kind` (or all), sorted by name, as the status API serves them. */
   view(kind?: Kind): ObjectView[] {
-    const keys = new Set([...this.manifests.keys(), ...this.status.keys()]);
     const out: ObjectView[] = [];
-    for (const key of [...keys].sort()) {
+    for (const key of [...this.keys()].sort()) {
       const v = this.viewOf(key);
       if (v && (!kind || v.kind === kind)) out.push(v);
     }
@@ -189,11 +209,13 @@ export class Agent {
 
   private async reconcile(key: ObjectKey, signal: AbortSignal): Promise<void | { requeueAfterMs?: number }> {
     this.running.set(key, this.manifests.get(key)?.generation);
+    if (this.opts.registry.state() !== 'connected') this.startedOffline.add(key);
     try {
       const kind = parseKey(key)?.kind;
       if (kind) return await this.controllers[kind].reconcile(key, signal);
     } finally {
       this.running.delete(key);
+      this.startedOffline.delete(key);
       // A controller drops the status of an object it no longer has; invalid-only objects keep theirs.
       if (this.manifests.errors(key).length) this.markValidity(key);
     }

@@ -9,6 +9,8 @@ import { Agent } from '../src/agent.ts';
 import { MemoryProxy as RecordingProxy } from '../src/proxy/memory-proxy.ts';
 import type { HealthRunner } from '../src/reconcile/service-controller.ts';
 import { MemoryRegistry } from '../src/registry/memory-registry.ts';
+import type { Instance, RegistryState } from '../src/registry/registry.ts';
+import { RegistryError } from '../src/errors.ts';
 import { eventually } from './harness/eventually.ts';
 import { service, StaticSource, subscription } from './harness/static-source.ts';
 import { instanceIdFor } from '../src/reconcile/instance-id.ts';
@@ -30,8 +32,42 @@ class ScriptedHealth implements HealthRunner {
   }
 }
 
-function setup() {
-  const registry = new MemoryRegistry();
+/**
+ * 'connecting' until connect(), and a register() made before then waits for it, as ZooKeeper's
+ * requests wait in the client for the first connection. `failing` registers throw a transient
+ * error: at once while connecting, the one in flight when it connects as the connection comes up.
+ */
+class ConnectingRegistry extends MemoryRegistry {
+  registers = 0;
+  failing = 0;
+  private connected = false;
+  private readonly heard = new Set<(s: RegistryState) => void>();
+  private open!: () => void;
+  private readonly opened = new Promise<void>((r) => (this.open = r));
+
+  override state(): RegistryState {
+    return this.connected ? super.state() : 'connecting';
+  }
+  override onStateChange(cb: (s: RegistryState) => void): () => void {
+    this.heard.add(cb);
+    const off = super.onStateChange(cb);
+    return () => (this.heard.delete(cb), off());
+  }
+  override async register(path: string, instance: Instance, signal?: AbortSignal): Promise<string> {
+    const n = ++this.registers;
+    if (n < this.failing) throw new RegistryError('connection lost', { transient: true });
+    await this.opened;
+    if (n === this.failing) throw new RegistryError('connection lost', { transient: true });
+    return super.register(path, instance, signal);
+  }
+  connect(): void {
+    this.connected = true;
+    for (const cb of this.heard) cb('connected');
+    this.open();
+  }
+}
+
+function setup(registry = new MemoryRegistry()) {
   const proxy = new RecordingProxy();
   const source = new StaticSource();
   const agent = new Agent({
@@ -176,4 +212,32 @@ test('a proxy failure is retried with backoff and surfaces on the object', async
   proxy.failWith = undefined;
   await eventually(() => assert.equal(agent.status.condition('subscription/a', 'ProxyConfigured')?.status, 'True'), { timeoutMs: 15_000 });
   await eventually(() => assert.equal(agent.viewOf('subscription/a')?.status.retries, 0));
+});
+
+test('a register in flight when the registry first connects is not run again; one that then fails is retried at once', async () => {
+  const registry = new ConnectingRegistry();
+  const { source, agent } = setup(registry);
+  agents.push(agent);
+  source.set('a.yaml', service('a', 'path: /services/a\nport: 1001'));
+  source.set('b.yaml', service('b', 'path: /services/b\nport: 1002'));
+  await agent.start();
+  await eventually(() => assert.equal(registry.registers, 2));
+  registry.connect();
+  await eventually(() => assert.equal(agent.status.condition('service/b', 'Ready')?.status, 'True'));
+  await eventually(() => assert.equal(agent.status.condition('service/a', 'Ready')?.status, 'True'));
+  await agent.queue.idle();
+  assert.equal(registry.registers, 2, 'each Service registered once, not again for the connect');
+
+  // Five failures while connecting put the next retry 3.2 s ± 20 % away; the sixth fails on connect.
+  const late = new ConnectingRegistry();
+  late.failing = 6;
+  const s2 = setup(late);
+  agents.push(s2.agent);
+  s2.source.set('c.yaml', service('c', 'path: /services/c\nport: 1003'));
+  await s2.agent.start();
+  await eventually(() => assert.equal(late.registers, 6), { timeoutMs: 15_000 });
+  const connectedAt = Date.now();
+  late.connect();
+  await eventually(() => assert.equal(s2.agent.status.condition('service/c', 'Ready')?.status, 'True'), { timeoutMs: 15_000 });
+  assert.ok(Date.now() - connectedAt < 2000, `Ready ${Date.now() - connectedAt} ms after the connect, not after the backoff`);
 });
