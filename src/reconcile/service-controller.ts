@@ -167,10 +167,15 @@ export class ServiceController {
       ? await Promise.allSettled(regs.map((r) => this.registry.deregister(r.path, r.instanceId, signal)))
       : [];
     const left = regs.filter((_, i) => results[i]?.status !== 'fulfilled');
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (left.length > 0) {
-      this.ctx.log.warn({ registry: this.registry.kind, state: this.registry.state(), skipped: left.map((r) => `${r.path}/${r.instanceId}`), ...(failed && { err: describeError(failed.reason) }) }, 'registry unreachable: deregistration skipped; the registrations expire with the session');
-    }
+    if (left.length === 0) return;
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    // Not reached (not connected, a transient error, no answer before `signal`) or refused by a registry that answered (NoAuth…).
+    const refused = errors.find((e) => !(e instanceof RegistryError && e.transient) && !signal?.aborted);
+    const err = refused ?? errors[0];
+    this.ctx.log.warn(
+      { registry: this.registry.kind, state: this.registry.state(), skipped: left.map((r) => `${r.path}/${r.instanceId}`), ...(err !== undefined && { err: describeError(err) }) },
+      refused === undefined ? 'registry unreachable: deregistration skipped; the registrations expire with the session' : 'registry refused deregistration: the registrations left expire with the session',
+    );
   }
 
   /** Forget `key`'s registration; true when it was known to have landed. */
