@@ -37,8 +37,9 @@ export class ZookeeperWatch {
   /** Parsed data of each child read with `watcher` set; rebuilt (reset) on every (re)connect. */
   private readonly cache = new WatchCache();
   private readonly stale = new Set<string>();
-  /** Names of the children in the cache. */
+  /** Names of the children in the cache, and the same names in the order of the last listing. */
   private known = new Set<string>();
+  private order: readonly string[] = [];
   private closed = false;
   private pending = false;
   /** A read is in flight; `again` asks for one more after it (events meanwhile). */
@@ -116,6 +117,7 @@ export class ZookeeperWatch {
         if (!(await this.host.client().exists(full, this.watcher))) {
           this.cache.replaceAll(new Map(), this.reset);
           this.known = new Set();
+          this.order = [];
           return this.applied();
         }
       }
@@ -133,18 +135,12 @@ export class ZookeeperWatch {
     const full = this.host.full(this.path);
     const children = await client.getChildren(full, this.watcher);
     if (!children) return false;
-    const listed = new Set(children);
-    // Child names, not "<path>/<child>" keys: measured, hashing 10,000 fresh full keys twice per read
-    // was ~40 ms of CPU per change at 10,000 children.
-    const misses = children.filter((c) => this.stale.has(c) || !this.known.has(c));
-    const gone = this.reset ? [] : [...this.known].filter((c) => !listed.has(c));
-    // A stale name the listing no longer holds is gone: kept, the Set grew by every deleted child.
-    for (const c of misses) this.stale.delete(c);
-    for (const c of this.stale) if (!listed.has(c)) this.stale.delete(c);
-    const reads = new PQueue({ concurrency: READS_IN_FLIGHT });
-    const read = await reads.addAll(misses.map((c) => async () => [c, await client.getData(`${full}/${c}`, this.watcher)] as const));
     const key = (c: string) => `${this.path}/${c}`;
     if (this.reset) {
+      const listed = new Set(children);
+      const misses = children.filter((c) => this.stale.has(c) || !this.known.has(c));
+      this.stale.clear();
+      const read = await this.getAll(misses);
       const entries = new Map<string, ReturnType<typeof parseInstance>>();
       for (const c of listed) {
         const hit = this.cache.get(key(c));
@@ -153,14 +149,31 @@ export class ZookeeperWatch {
       for (const [c, d] of read) d ? entries.set(key(c), parseInstance(key(c), d.data)) : entries.delete(key(c));
       this.cache.replaceAll(entries, true);
       this.known = new Set([...entries.keys()].map((k) => k.slice(this.path.length + 1)));
+      this.order = children.filter((c) => this.known.has(c));
       return true;
     }
+    const { added, gone } = diffChildren(this.order, this.known, children);
+    // A stale name still listed is read again; one that is not is gone (or was never cached).
+    const misses = [...added];
+    for (const c of this.stale) if (this.known.has(c) && !gone.has(c)) misses.push(c);
+    this.stale.clear();
+    const read = await this.getAll(misses);
     for (const c of gone) this.cache.delete(key(c)), this.known.delete(c);
+    const missing = new Set<string>();
     for (const [c, d] of read) {
       if (d) this.cache.put(key(c), parseInstance(key(c), d.data)), this.known.add(c);
-      else this.cache.delete(key(c)), this.known.delete(c);
+      else this.cache.delete(key(c)), this.known.delete(c), missing.add(c);
     }
+    this.order = missing.size ? children.filter((c) => !missing.has(c)) : children;
     return true;
+  }
+
+  /** getData of each named child with the data watch set, READS_IN_FLIGHT at a time, in order. */
+  private getAll(names: readonly string[]): Promise<(readonly [string, Awaited<ReturnType<ZkClient['getData']>>])[]> {
+    const client = this.host.client();
+    const full = this.host.full(this.path);
+    const reads = new PQueue({ concurrency: READS_IN_FLIGHT });
+    return reads.addAll(names.map((c) => async () => [c, await client.getData(`${full}/${c}`, this.watcher)] as const));
   }
 
   /** Deliver what the read changed (coalesced). */
@@ -176,4 +189,30 @@ export class ZookeeperWatch {
     }
     return true;
   }
+}
+
+/**
+ * The names `children` adds to, and the names it no longer holds of, the last listing `prev` (whose
+ * names are `known`). ZooKeeper lists a node's children in its HashSet's order, which adding or
+ * removing a child leaves alone for the others, so the two lists are walked side by side comparing
+ * strings, and `known` is asked only where they differ; any other order is still diffed right.
+ * Measured at 10,000 children: hashing every name of each listing (a Set of it, a lookup per name
+ * in `known` and per known name in it) was 6–16 ms per read, 2–3 reads per 1 % change.
+ */
+export function diffChildren(prev: readonly string[], known: ReadonlySet<string>, children: readonly string[]): { added: string[]; gone: Set<string> } {
+  const added: string[] = [];
+  // Names of `prev` passed over: gone, unless listed further on.
+  const gone = new Set<string>();
+  let j = 0;
+  for (const c of children) {
+    if (prev[j] === c) j++;
+    else if (!known.has(c)) added.push(c);
+    else if (!gone.delete(c)) {
+      // c is further on in `prev`: the names before it are gone or listed further on.
+      while (j < prev.length && prev[j] !== c) gone.add(prev[j++]!);
+      j++;
+    }
+  }
+  while (j < prev.length) gone.add(prev[j++]!);
+  return { added, gone };
 }
