@@ -44,11 +44,11 @@ after(async () => {
 
 describe('HaproxyProxy failures', () => {
   test('a config HAProxy rejects: apply throws with its output, the old listeners keep serving, good ones coalesced with it still land', async () => {
-    // A haproxy that refuses any config containing "listen rejected-*" at `-c` time.
+    // A haproxy that refuses any config containing "backend rejected-*" at `-c` time.
     const bin = join(root, 'picky-haproxy');
     await writeFile(
       bin,
-      `#!/bin/sh\nif [ "$1" = "-c" ] && grep -q '^listen rejected' "$3"; then echo "[ALERT] simulated: listener rejected here" >&2; exit 1; fi\nexec haproxy "$@"\n`,
+      `#!/bin/sh\nif [ "$1" = "-c" ] && grep -q '^backend rejected' "$3"; then echo "[ALERT] simulated: listener rejected here" >&2; exit 1; fi\nexec haproxy "$@"\n`,
     );
     await chmod(bin, 0o755);
     const events: string[] = [];

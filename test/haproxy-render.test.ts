@@ -12,7 +12,7 @@ import { ReloadManager } from '../src/haproxy/reload-manager.ts';
 import type { ReloadReason } from '../src/proxy/proxy.ts';
 import { parseShowProc, parseShowStat, splitAnswers } from '../src/haproxy/runtime-api.ts';
 import { freeOps, layoutForReload, planRuntime, trim } from '../src/haproxy/slot-plan.ts';
-import { checkSample } from '../src/haproxy/render-and-reload.ts';
+import { blamedListener, checkSample } from '../src/haproxy/render-and-reload.ts';
 
 const spec = (over: Record<string, unknown> = {}) => listenerSpecOf(SubscriptionSpec.parse({ service: '/services/db', listen: { port: 3307 }, ...over }));
 const listener = (over: Partial<ListenerRender> = {}): ListenerRender => ({
@@ -40,9 +40,10 @@ async function haproxyCheck(text: string): Promise<{ ok: boolean; output: string
 }
 
 describe('renderConfig', () => {
-  test('renders a mysql-checked tcp listener with slots, accepted by haproxy -c', async () => {
+  test('renders a mysql-checked tcp listener as a frontend and a backend with slots, accepted by haproxy -c', async () => {
     const text = renderConfig({ dir }, [listener()]);
-    assert.match(text, /^listen db\n  bind 127\.0\.0\.1:3307\n  mode tcp\n  balance roundrobin$/m);
+    assert.match(text, /^frontend _fe_db\n  bind 127\.0\.0\.1:3307\n  mode tcp\n  timeout client 3600000ms\n  default_backend db\n\nbackend db\n  mode tcp\n  balance roundrobin\n  timeout connect 5000ms\n  timeout server 3600000ms$/m);
+    assert.doesNotMatch(text, /^listen /m);
     assert.match(text, /^  option mysql-check user haproxy_check$/m);
     assert.match(text, /^  server s1 10\.0\.0\.1:3306 id 1 weight 1 check inter 2000 rise 2 fall 3$/m);
     assert.match(text, /^  server s2 127\.0\.0\.1:1 id 2 disabled check inter 2000 rise 2 fall 3$/m);
@@ -56,6 +57,8 @@ describe('renderConfig', () => {
   test('renders http checks with the 2.6 http-check syntax and idle-close-on-response', async () => {
     const s = spec({ mode: 'http', check: { type: 'http', path: '/health?x=1', hostHeader: 'db.example', interMs: 500, rise: 1, fall: 2 } });
     const text = renderConfig({ dir }, [listener({ spec: s, slots: [{ ip: '::1', port: 80, weight: 3, admin: 'maint' }] })]);
+    // Listener-level options in the frontend, retries (and the rule that limits them) in the backend.
+    assert.match(text, /^frontend _fe_db\n(  .*\n)*  option idle-close-on-response\n  default_backend db\n\nbackend db\n  mode http\n(  .*\n)*  retry-on conn-failure empty-response\n  http-request disable-l7-retry unless METH_GET\n/m);
     assert.match(text, /^  option httpchk\n  http-check send meth GET uri '\/health\?x=1' hdr Host db\.example$/m);
     assert.match(text, /^  option idle-close-on-response$/m);
     assert.match(text, /^  server s1 \[::1\]:80 id 1 weight 3 disabled check inter 500 rise 1 fall 2$/m);
@@ -67,7 +70,7 @@ describe('renderConfig', () => {
     assert.match(renderConfig({ dir }, [listener({ spec: spec({ check: { type: 'redis' } }) })]), /option redis-check/);
     const none = renderConfig({ dir }, [listener({ spec: spec({ check: { type: 'none' } }) })]);
     assert.doesNotMatch(none, /^  server .* check|check$/m);
-    assert.doesNotMatch(renderConfig({ dir }, []), /^listen/m);
+    assert.doesNotMatch(renderConfig({ dir }, []), /^(listen|backend|frontend _fe_)/m);
     assert.ok((await haproxyCheck(renderConfig({ dir }, []))).ok);
   });
 
@@ -75,6 +78,7 @@ describe('renderConfig', () => {
     const hostile: ListenerRender[] = [
       listener({ name: 'db\n  stats enable' }),
       listener({ name: 'DB' }),
+      listener({ name: '_fe_db' }),
       listener({ spec: { ...spec(), check: { kind: 'mysql', user: 'x\nlisten evil', intervalMs: 100, rise: 1, fall: 1 } } }),
       listener({ spec: { ...spec(), check: { kind: 'http', path: "/a' hdr X y", intervalMs: 100, rise: 1, fall: 1 } } }),
       listener({ spec: { ...spec(), check: { kind: 'http', path: '/a\n', intervalMs: 100, rise: 1, fall: 1 } } }),
@@ -92,6 +96,12 @@ describe('renderConfig', () => {
   test('configKey changes with the listener, not with Subscription fields that do not reach it', () => {
     assert.equal(configKey(spec()), configKey(spec({ maintenance: ['10.0.0.1:1'], defaultServers: ['10.0.0.2:2'] })));
     assert.notEqual(configKey(spec()), configKey(spec({ listen: { port: 3308 } })));
+  });
+
+  test('a failed bind is blamed on the listener whose frontend HAProxy names', () => {
+    const out = '[ALERT]    (16632) : Binding [/d/h.cfg:7] for frontend _fe_web: cannot bind socket (Address already in use) for [127.0.0.1:45791]';
+    assert.equal(blamedListener(out, ['db', 'we', 'web']), 'web');
+    assert.equal(blamedListener(out, ['db', 'fe_web']), undefined);
   });
 
   test('source balancing hashes consistently, so dynamic servers can be added', async () => {

@@ -101,7 +101,7 @@ describe('the corpus in a watched directory beside good manifests', () => {
 
   test('HAProxy holds only the good listener: no corpus value reached its config', async () => {
     const cfg = await readFile(join(dir.path, '.state', 'haproxy.cfg'), 'utf8');
-    assert.deepEqual(cfg.match(/^listen .*$/gm), ['listen zz-good']);
+    assert.deepEqual(cfg.match(/^backend .*$/gm), ['backend zz-good']);
     assert.doesNotMatch(cfg, /evil|stats enable|transparent|backup|httpchk/);
   });
 });

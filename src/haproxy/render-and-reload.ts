@@ -86,9 +86,9 @@ async function listenConflict(ctx: ReloadContext, name: string, r: ListenerRende
   return new ListenerConflictError(name, r.spec.listen, code === 'EADDRINUSE' ? 'another process' : `nothing: binding failed with ${code}`);
 }
 
-/** The listener a failed start/reload names ("Starting proxy web: cannot bind socket …"). */
+/** The listener a failed start/reload names ("Starting frontend _fe_web: cannot bind socket …", "… for proxy 'web' …"). */
 export function blamedListener(output: string, names: Iterable<string>): string | undefined {
-  for (const n of names) if (new RegExp(`(?:proxy|for) '?${n.replace(/[.]/g, '\\.')}'?[: ]`).test(output)) return n;
+  for (const n of names) if (new RegExp(`(?:proxy|frontend|backend|for) '?(?:_fe_)?${n.replace(/[.]/g, '\\.')}'?[: ]`).test(output)) return n;
   return undefined;
 }
 

@@ -39,7 +39,10 @@ export function parseAccessLine(text: string): AccessRecord | undefined {
   if (!m) return undefined;
   const n = (i: number) => Number(m[i]);
   return {
-    subscription: m[1]!, client: m[2]!, slot: m[3]!, server: m[4]!,
+    // %f is the frontend (`_fe_NAME`, frontendName in config-render.ts), not %b: a request refused
+    // before a backend was chosen (400, 408) logs the frontend as its backend too. A line from a
+    // worker of an older config (`listen NAME`) has no prefix.
+    subscription: m[1]!.replace(/^_fe_/, ''), client: m[2]!, slot: m[3]!, server: m[4]!,
     queueMs: n(5), connectMs: n(6), totalMs: n(7), bytesOut: n(8), bytesIn: n(9), termination: m[10]!,
     ...(m[11] !== undefined && { status: n(11), requestMs: n(12), method: m[13]!, uri: m[14]! }),
   };
