@@ -63,6 +63,40 @@ function batchWrites(raw: Client): void {
   });
 }
 
+/**
+ * The library concatenates what it holds of an unfinished reply with every socket chunk, so a
+ * 10,000-name getChildren reply (~250 KB) was copied again at each chunk of it: the chunks of a
+ * reply are held here until it is whole, then handed over in one buffer. What the library leaves
+ * of a next reply is taken back, and nothing held from one connection reaches the next.
+ * Uses the library's private ConnectionManager, as batchWrites does; installed before
+ * ZkLiveness wraps the same method, so liveness still sees every chunk.
+ */
+function wholeReplies(raw: Client): void {
+  const cm = (raw as unknown as { connectionManager: { socket?: Socket; pendingBuffer: Buffer | null; onSocketData(b: Buffer): void } }).connectionManager;
+  const onSocketData = cm.onSocketData;
+  let held: Buffer[] = [];
+  let bytes = 0;
+  let from: Socket | undefined;
+  cm.onSocketData = (chunk: Buffer): void => {
+    // The library's own call for the rest of a buffer that held several replies.
+    if (chunk.length === 0) return onSocketData.call(cm, chunk);
+    if (cm.socket !== from) [held, bytes, from] = [[], 0, cm.socket];
+    held.push(chunk);
+    bytes += chunk.length;
+    if (held[0]!.length < 4 && bytes >= 4) held = [Buffer.concat(held, bytes)];
+    if (bytes < 4 || bytes < held[0]!.readInt32BE(0) + 4) return;
+    const whole = held.length === 1 ? held[0]! : Buffer.concat(held, bytes);
+    [held, bytes] = [[], 0];
+    try {
+      onSocketData.call(cm, whole);
+    } finally {
+      const rest = cm.pendingBuffer;
+      cm.pendingBuffer = null;
+      if (rest) [held, bytes] = [[rest], rest.length];
+    }
+  };
+}
+
 /** A typed, deadline-bounded ZooKeeper session. Reconnects by itself; after 'expired' it is dead. */
 export class ZkClient {
   private readonly raw: Client;
@@ -73,6 +107,7 @@ export class ZkClient {
   constructor(private readonly opts: ZkClientOptions) {
     this.raw = zookeeper.createClient(opts.servers, { sessionTimeout: opts.sessionTimeoutMs, spinDelay: 1000, retries: 0 });
     if (opts.auth) this.raw.addAuthInfo('digest', Buffer.from(opts.auth));
+    wholeReplies(this.raw);
     this.liveness = new ZkLiveness(this.raw, opts.connectTimeoutMs ?? 2000, (why) => opts.onDrop?.(why));
     batchWrites(this.raw);
     this.raw.on('state', (s) => {
