@@ -24,14 +24,16 @@ function newestSource(dir) {
   return newest;
 }
 
-const built = mtime(new URL('dist/cli/main.js', root));
+// `validate` starts at its own entry, which runs the plain form without commander (src/cli/validate-main.ts).
+const entry = process.argv[2] === 'validate' ? 'validate-main' : 'main';
+const built = mtime(new URL(`dist/cli/${entry}.js`, root));
 const sources = mtime(new URL('src/', root)) === undefined ? undefined : newestSource(new URL('src/', root));
 const why = built === undefined ? 'no dist/ build' : sources !== undefined && sources > built ? 'dist/ is older than src/' : undefined;
 if (why === undefined) {
-  await import('../dist/cli/main.js');
+  await import(`../dist/cli/${entry}.js`);
 } else {
   process.env.DOCKSTACK_RUNNING_FROM = `sources: ${why}, run npm run build`;
   const { register } = await import('tsx/esm/api');
   register();
-  await import('../src/cli/main.ts');
+  await import(`../src/cli/${entry}.ts`);
 }

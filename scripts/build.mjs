@@ -1,5 +1,6 @@
-// `npm run build`: bundles the CLI (src/cli/main.ts and everything it imports, dependencies
-// included) with esbuild into dist/cli/: main.js plus split chunks, one per lazily imported module
+// `npm run build`: bundles the CLI (src/cli/main.ts, and validate-main.ts, the entry of `validate`,
+// with everything they import, dependencies included) with esbuild into dist/cli/: main.js and
+// validate-main.js plus split chunks, one per lazily imported module
 // set, so each command still loads only what it runs (test/import-graph.test.ts). Measured: the
 // tsc output loaded hundreds of module files per command (zod alone ~220); `validate manifests/`
 // took 3.3× `node -e 0` from the installed package. Type checks stay with tsc (npm run typecheck).
@@ -17,7 +18,7 @@ const OUT = 'dist/cli';
 
 rmSync('dist', { recursive: true, force: true });
 const { metafile } = await build({
-  entryPoints: ['src/cli/main.ts'],
+  entryPoints: ['src/cli/main.ts', 'src/cli/validate-main.ts'],
   outdir: OUT,
   bundle: true,
   splitting: true,

@@ -15,7 +15,7 @@ import { MAX_ALIAS_COUNT, MAX_MANIFEST_BYTES } from '../manifest/parse.ts';
 import { nodePosition } from '../manifest/yaml-locate.ts';
 import { etcdUrlFromEndpoints } from '../registry/create-registry.ts';
 import { fieldInfo, optionMeta } from './agent-options.ts';
-import { flagOf } from './shared-options.ts';
+import { flagOf } from './parse-flags.ts';
 
 type OptionsSchema = z.ZodObject<z.ZodRawShape>;
 

@@ -1,10 +1,11 @@
 /**
  * `dockstack` — one commander program, one file per command under ./commands, one error
- * formatter here. Actions throw; nothing inside them calls process.exit.
+ * formatter (error-exit.ts). Actions throw; nothing inside them calls process.exit. A plain
+ * `validate PATH…` does not come here (validate-main.ts).
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { DockstackError, USAGE_EXIT_CODE } from '../errors.ts';
+import { USAGE_EXIT_CODE } from '../errors.ts';
 import { addLazyOptions, agentCommand } from './commands/agent.ts';
 import { applyCommand, deleteCommand, diffCommand } from './commands/apply.ts';
 import { createCommand } from './commands/create.ts';
@@ -17,7 +18,7 @@ import { schemaCommand } from './commands/schema.ts';
 import { synapseCommand } from './commands/synapse.ts';
 import { validateCommand } from './commands/validate.ts';
 import { waitCommand } from './commands/wait.ts';
-import { ExitCode } from './exit-code.ts';
+import { reportError } from './error-exit.ts';
 
 /** The package version, plus where the code runs from when that is not the build (bin/dockstack.js). */
 function versionLine(): string {
@@ -41,13 +42,6 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Render any error as one clear line (plus a hint); stack traces only with DOCKSTACK_DEBUG. */
-export function formatError(err: unknown): string {
-  if (err instanceof DockstackError) return `error: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`;
-  if (err instanceof Error) return process.env.DOCKSTACK_DEBUG ? String(err.stack) : `error: ${err.message}`;
-  return `error: ${String(err)}`;
-}
-
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
@@ -55,9 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // commander's own errors (unknown option or command, missing argument, bad choice) are usage errors; --help and --version exit 0.
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
-    if (err instanceof ExitCode) return err.code;
-    process.stderr.write(`${formatError(err)}\n`);
-    return err instanceof DockstackError ? err.exitCode : 1;
+    return reportError(err);
   }
 }
 

@@ -7,7 +7,9 @@
 import * as z from 'zod';
 import { UsageError } from '../errors.ts';
 import { issueMessage } from '../manifest/issue-format.ts';
-import { flagOf } from './shared-options.ts';
+
+/** --status-addr for `statusAddr`: the flag of an options key. Here, not beside the commander options, so validate's fast path loads no commander. */
+export const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** `raw` (commander's opts) as `schema` says, or a UsageError naming the first bad flag (exit 2). */
 export function parseFlags<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {

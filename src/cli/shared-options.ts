@@ -15,9 +15,6 @@ export const statusAddrOption = () => new Option('--status-addr <addr>', 'the ag
 /** `--status-token TOKEN` of the commands that write through the agent (drain, maintenance). */
 export const statusTokenOption = () => new Option('--status-token <token>', 'the agent\'s write token').env('DOCKSTACK_STATUS_TOKEN');
 
-/** --status-addr for `statusAddr`: the flag of an options key. */
-export const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-
 /** What the options above give an action. */
 export interface StatusOpts {
   readonly statusAddr: string;
