@@ -139,6 +139,31 @@ describe('ZooKeeper registry on a real server', () => {
     assert.deepEqual((await other.getChildren('/conflict/svc'))?.map((c) => `/conflict/svc/${c}`), [mine]);
   });
 
+  it('getDataAll reads in order, a missing node as undefined, and fails transiently naming the znode when answers stop', async () => {
+    await other.mkdirp('/batch');
+    const names = Array.from({ length: 600 }, (_, i) => `n${i}`);
+    for (const n of names) await other.create(`/batch/${n}`, Buffer.from(n), CreateMode.PERSISTENT);
+    const read = await other.getDataAll([...names, 'gone'].map((n) => `/batch/${n}`), undefined, 16);
+    assert.deepEqual(read.map((r) => r?.data?.toString()), [...names, undefined]);
+    assert.deepEqual(await other.getDataAll([], undefined, 16), []);
+
+    const proxy = await startTcpProxy(zk.port);
+    const c = new ZkClient({ servers: `127.0.0.1:${proxy.port}`, sessionTimeoutMs: 20_000, opTimeoutMs: 500, connectTimeoutMs: 10_000 });
+    try {
+      c.connect();
+      await eventually(() => c.getData('/batch/n0'), { timeoutMs: 10_000 });
+      proxy.blackhole();
+      const t0 = Date.now();
+      const err = await c.getDataAll(names.map((n) => `/batch/${n}`), undefined, 16).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof ZkOpError && err.transient, String(err));
+      assert.match(err.message, /^reading znode \/batch\/n\d+: /);
+      assert.ok(Date.now() - t0 < 3000, `failed after ${Date.now() - t0} ms, deadline 500 ms`);
+    } finally {
+      await proxy.close();
+      await c.close();
+    }
+  });
+
   it('operations fail transiently while the server is unreachable, without waiting for it at construction', async () => {
     const proxy = await startTcpProxy(zk.port);
     proxy.cut();

@@ -4,7 +4,6 @@
  * and delivers what changed (a ListingChange) from the diff of the child list against the cache.
  */
 import type { Event } from 'node-zookeeper-client';
-import PQueue from 'p-queue';
 import { parseInstance } from './instance.ts';
 import type { Listing, ListingChange } from './registry.ts';
 import { WatchCache } from './watch-cache.ts';
@@ -169,11 +168,10 @@ export class ZookeeperWatch {
   }
 
   /** getData of each named child with the data watch set, READS_IN_FLIGHT at a time, in order. */
-  private getAll(names: readonly string[]): Promise<(readonly [string, Awaited<ReturnType<ZkClient['getData']>>])[]> {
-    const client = this.host.client();
+  private async getAll(names: readonly string[]): Promise<(readonly [string, Awaited<ReturnType<ZkClient['getData']>>])[]> {
     const full = this.host.full(this.path);
-    const reads = new PQueue({ concurrency: READS_IN_FLIGHT });
-    return reads.addAll(names.map((c) => async () => [c, await client.getData(`${full}/${c}`, this.watcher)] as const));
+    const read = await this.host.client().getDataAll(names.map((c) => `${full}/${c}`), this.watcher, READS_IN_FLIGHT);
+    return names.map((c, i) => [c, read[i]] as const);
   }
 
   /** Deliver what the read changed (coalesced). */
