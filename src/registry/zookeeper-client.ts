@@ -148,13 +148,7 @@ export class ZkClient {
    * every new service path, and 1,000 paths under one prefix re-created the same parents 1,000 times.
    */
   mkdirp(path: string): Promise<void> {
-    let made = this.dirs.get(path);
-    if (!made) {
-      made = this.makeDir(path);
-      this.dirs.set(path, made);
-      made.catch(() => this.dirs.get(path) === made && this.dirs.delete(path));
-    }
-    return made;
+    return this.dirs.get(path) ?? this.remember(path, this.makeDir(path));
   }
 
   /** Forget that `path` exists (it was deleted behind us). */
@@ -162,16 +156,40 @@ export class ZkClient {
     this.dirs.delete(path);
   }
 
+  private remember(path: string, made: Promise<void>): Promise<void> {
+    this.dirs.set(path, made);
+    made.catch(() => this.dirs.get(path) === made && this.dirs.delete(path));
+    return made;
+  }
+
+  // The first child of a parent not known to exist finds out whether it does; its siblings wait for
+  // that rather than each trying and failing. Measured, 500 new paths under one new prefix (the
+  // cold start of 1,000 manifests): 1,001 creates of paths, 500 of them answered NO_NODE -> 502.
   private async makeDir(path: string): Promise<void> {
-    const create = () => this.call(`creating znode ${path}`, (cb) => this.raw.create(path, cb), [Exception.NODE_EXISTS]);
-    try {
-      await create();
-    } catch (err) {
-      const parent = path.slice(0, path.lastIndexOf('/'));
-      if (!(err instanceof ZkOpError && err.zkCode === Exception.NO_NODE) || !parent) throw err;
-      await this.mkdirp(parent);
-      await create();
+    const parent = path.slice(0, path.lastIndexOf('/'));
+    let parentMade = parent ? this.dirs.get(parent) : undefined;
+    if (parent && !parentMade) {
+      const probe = this.createDir(path);
+      parentMade = this.remember(parent, probe.then(async (made) => void (made || (await this.makeDir(parent)))));
+      if (await probe) return;
     }
+    await parentMade;
+    if (await this.createDir(path)) return;
+    if (!parent) throw new ZkOpError(`creating znode ${path}: no node`, { transient: false, zkCode: Exception.NO_NODE });
+    this.forgetDir(parent); // deleted behind us
+    await this.mkdirp(parent);
+    if (!(await this.createDir(path))) throw new ZkOpError(`creating znode ${path}: no node`, { transient: false, zkCode: Exception.NO_NODE });
+  }
+
+  /** Create the persistent node `path` (existing is fine); false when its parent is missing. */
+  private createDir(path: string): Promise<boolean> {
+    return this.call(`creating znode ${path}`, (cb) => this.raw.create(path, cb), [Exception.NODE_EXISTS]).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof ZkOpError && err.zkCode === Exception.NO_NODE) return false;
+        throw err;
+      },
+    );
   }
 
   /** Remove `path`; a missing node is not an error. */
