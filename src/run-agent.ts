@@ -6,7 +6,6 @@ import type { ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Agent } from './agent.ts';
 import { hostAddress, registryEndpoints } from './host-address.ts';
-import { UsageError } from './errors.ts';
 import { haproxyRunAs } from './haproxy/run-as.ts';
 import { HaproxyProxy } from './haproxy/haproxy-proxy.ts';
 import { NullProxy } from './proxy/null-proxy.ts';
@@ -31,7 +30,7 @@ import { Dashboard } from './server/dashboard.ts';
 import { haproxyMetricsRoute } from './server/haproxy-metrics.ts';
 import { sourceInfo } from './server/source-info.ts';
 import { Operations } from './server/operations.ts';
-import { StatusServer } from './server/status-server.ts';
+import { parseStatusAddr, StatusServer } from './server/status-server.ts';
 import { initialSyncReadiness, reportInitialSync } from './server/sync-progress.ts';
 
 export interface AgentConfig {
@@ -41,6 +40,13 @@ export interface AgentConfig {
   readonly host?: string;
   /** "host:port"; port 0 picks a free one. */
   readonly statusAddr: string;
+  /**
+   * A status API already listening, with no agent yet (the CLI's, so /healthz answers while this
+   * module loads): used instead of listening on `statusAddr`, with its own token and allowed hosts
+   * (statusToken then only decides whether the dashboard offers writes). Closed by stop() or a
+   * failed start.
+   */
+  readonly statusServer?: StatusServer;
   readonly proxy: 'haproxy' | 'none';
   readonly haproxyDir: string;
   readonly haproxyBin?: string;
@@ -84,9 +90,18 @@ export interface RunningAgent {
 }
 
 export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
+  try {
+    return await start(cfg);
+  } catch (err) {
+    await cfg.statusServer?.close();
+    throw err;
+  }
+}
+
+async function start(cfg: AgentConfig): Promise<RunningAgent> {
   const log = cfg.log ?? silentLogger;
   const metrics = new AgentMetrics();
-  const [host, portStr] = splitAddr(cfg.statusAddr);
+  const [host, port] = cfg.statusServer ? [] : parseStatusAddr(cfg.statusAddr);
   const registry = 'url' in cfg.registry ? await createRegistry({ ...cfg.registry, onEvent: (e) => log.info({ registryEvent: e.type }, e.message) }) : cfg.registry;
   const address = await hostAddress(cfg.host, 'url' in cfg.registry ? registryEndpoints(cfg.registry.url) : []);
   const unwatchRoute = registry.onStateChange((s) => void (s === 'connected' && address.refresh()));
@@ -137,13 +152,15 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   if (cfg.proxy === 'haproxy') routes.push(haproxyMetricsRoute(join(resolve(cfg.haproxyDir), 'promex.sock')));
   let started = false;
   const readiness = initialSyncReadiness(agent, () => started);
-  const server = new StatusServer(agent, { host, port: Number(portStr), metrics: () => metrics.render(), readiness, operations, routes, ...(cfg.statusToken && { token: cfg.statusToken }), ...(cfg.statusAllowedHosts && { allowedHosts: cfg.statusAllowedHosts }) });
+  const served = { metrics: () => metrics.render(), readiness, operations, routes };
+  const server = cfg.statusServer ?? new StatusServer(undefined, { host, port: port!, ...(cfg.statusToken && { token: cfg.statusToken }), ...(cfg.statusAllowedHosts && { allowedHosts: cfg.statusAllowedHosts }) });
   let statusAddr: string;
   try {
     // The status API listens first (/healthz answers, /readyz says what is pending), then HAProxy
     // starts: measured from the installed package, HAProxy's start and the state file took 180–280 ms
     // of the 650 ms before /healthz answered. A status address in use fails before HAProxy runs.
-    statusAddr = await server.start();
+    statusAddr = cfg.statusServer?.address ?? (await server.start());
+    server.attach(agent, served);
     await Promise.all([haproxy?.start(), lastKnown.load()]);
     await agent.start();
     started = true;
@@ -177,10 +194,4 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
         log.info({}, 'stopped');
       })()),
   };
-}
-
-function splitAddr(addr: string): [string, string] {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(addr);
-  if (!m || Number(m[3]) > 65535) throw new UsageError(`--status-addr: expected host:port, got "${addr}"`, { hint: 'e.g. --status-addr 127.0.0.1:7070' });
-  return [(m[1] ?? m[2])!, m[3]!];
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import YAML from 'yaml';
-import { readConfigFile } from '../src/cli/agent-config.ts';
+import { readConfigFile } from '../src/cli/config-file.ts';
 import { AgentOptions } from '../src/cli/agent-options.ts';
 import { startTcpBackend, whoAnswers } from './harness/backends.ts';
 import { BIN, dockstack } from './harness/cli.ts';

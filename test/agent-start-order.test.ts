@@ -11,6 +11,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startAgent, type RunningAgent } from '../src/run-agent.ts';
+import { StatusServer } from '../src/server/status-server.ts';
 import { eventually } from './harness/eventually.ts';
 import { tempDir } from './harness/fs.ts';
 import { freePort } from './harness/ports.ts';
@@ -58,6 +59,34 @@ test('/healthz answers before HAProxy has started; /readyz is 503 until HAProxy 
   } finally {
     release(gate); // a failed test must not leave a haproxy run waiting on it
     await (await starting.catch(() => undefined))?.stop();
+    await d.cleanup();
+  }
+});
+
+test('a status API listening before the agent exists (as the CLI starts): /healthz 200, /readyz 503, other requests wait for the agent; stop() closes it', async () => {
+  const d = await tempDir('ds-start-early');
+  const m = join(d.path, 'manifests');
+  await mkdir(m);
+  await writeFile(join(m, 'svc.yaml'), service('early', `path: /services/early\nport: ${await freePort()}`));
+  const status = new StatusServer(undefined, { port: 0 });
+  const addr = await status.start();
+  let agent: RunningAgent | undefined;
+  try {
+    assert.equal((await get(`http://${addr}/healthz`)).status, 200);
+    assert.deepEqual(await get(`http://${addr}/readyz`), { status: 503, body: { ready: false, waiting: 'start-up' } });
+    let answered = false;
+    const services = get(`http://${addr}/api/v1/services`).then((r) => ((answered = true), r));
+    assert.equal((await get(`http://${addr}/healthz`)).status, 200); // a later request has been answered, the list has not
+    assert.equal(answered, false);
+    agent = await startAgent({ manifestsDir: m, registry: { url: 'memory://' }, host: '127.0.0.1', statusAddr: 'unused', statusServer: status, proxy: 'none', haproxyDir: join(d.path, 'hp') });
+    assert.equal(agent.statusAddr, addr);
+    assert.equal((await services).status, 200);
+    await eventually(async () => assert.deepEqual(await get(`http://${addr}/readyz`), { status: 200, body: { ready: true } }), { timeoutMs: 20_000 });
+    await agent.stop();
+    await assert.rejects(fetch(`http://${addr}/healthz`));
+  } finally {
+    await agent?.stop();
+    await status.close();
     await d.cleanup();
   }
 });

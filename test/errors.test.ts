@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError } from '../src/cli/agent-config.ts';
+import { ConfigError } from '../src/cli/config-file.ts';
 import { DockstackError, ERROR_CODES, describeError, InstanceConflictError, ManifestError, RegistryError, UsageError } from '../src/errors.ts';
 
 describe('errors', () => {

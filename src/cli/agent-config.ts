@@ -4,20 +4,15 @@
  * Precedence: flag > environment > file > the schema's default. Every error names where the bad
  * value came from (the flag, the variable, or file:line:col) and is a usage error (exit 2).
  */
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { LineCounter, isMap, isScalar, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
-import { DockstackError, ManifestError, UsageError, USAGE_EXIT_CODE } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { issueMessage } from '../manifest/issue-format.ts';
-import { issueErrors, locator, syntaxErrors } from '../manifest/located-issues.ts';
-import { MAX_ALIAS_COUNT, MAX_MANIFEST_BYTES } from '../manifest/parse.ts';
-import { nodePosition } from '../manifest/yaml-locate.ts';
 import { etcdUrlFromEndpoints } from '../registry/create-registry.ts';
 import { fieldInfo, optionMeta } from './agent-options.ts';
 import { flagOf } from './parse-flags.ts';
 
-type OptionsSchema = z.ZodObject<z.ZodRawShape>;
+export type OptionsSchema = z.ZodObject<z.ZodRawShape>;
 
 /** The schema's options as commander options (help, placeholder, env, shown default), plus --config. */
 export function addAgentOptions(cmd: Command, schema: OptionsSchema): void {
@@ -41,21 +36,14 @@ export interface ResolvedOptions<T> {
   readonly given: ReadonlySet<string>;
 }
 
-/** A bad --config file (a usage error, exit 2). */
-export class ConfigError extends DockstackError {
-  constructor(message: string, opts: { context?: Record<string, unknown>; cause?: unknown; hint?: string } = {}) {
-    super('E_CONFIG', message, { ...opts, exitCode: USAGE_EXIT_CODE });
-  }
-}
-
-/** The ConfigError of `errors` in `file`: every located error, one per line. */
-const configError = (file: string, errors: readonly ManifestError[]): ConfigError =>
-  new ConfigError(errors.map((e) => e.message).join('\n'), { context: { file, errors } });
-
-/** Merge and validate the layers of `cmd`'s options (after commander parsed the command line). */
-export function resolveAgentOptions<S extends OptionsSchema>(cmd: Command, schema: S, env: NodeJS.ProcessEnv = process.env): ResolvedOptions<z.output<S>> {
+/**
+ * Merge and validate the layers of `cmd`'s options (after commander parsed the command line). The
+ * YAML parser and the manifest schemas (for located errors) load only when there is a --config file:
+ * the agent's start-up before its status API listens is paid on every start.
+ */
+export async function resolveAgentOptions<S extends OptionsSchema>(cmd: Command, schema: S, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedOptions<z.output<S>>> {
   const raw = cmd.opts<Record<string, unknown>>();
-  const fromFile = typeof raw.config === 'string' ? readConfigFile(raw.config, schema) : {};
+  const fromFile = typeof raw.config === 'string' ? (await import('./config-file.ts')).readConfigFile(raw.config, schema) : {};
   const layer: Record<string, unknown> = {};
   const origin = new Map<string, string>();
   for (const [key, field] of Object.entries(schema.shape)) {
@@ -87,48 +75,4 @@ function seedRegistryEnv(env: NodeJS.ProcessEnv): { url: string; from: string } 
   if (env.ZK_HOSTS) return { url: `zk://${env.ZK_HOSTS}`, from: 'ZK_HOSTS' };
   if (env.ETCD_ENDPOINTS) return { url: etcdUrlFromEndpoints(env.ETCD_ENDPOINTS), from: 'ETCD_ENDPOINTS' };
   return undefined;
-}
-
-/** The file's options as written (validated, not yet defaulted), or a ConfigError with located errors. */
-export function readConfigFile(file: string, schema: OptionsSchema): Record<string, unknown> {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new UsageError(`--config: reading ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  const fatal = (detail: string): never => {
-    throw configError(file, [new ManifestError(detail, { context: { file, position: { line: 1, column: 1 } } })]);
-  };
-  if (bytes.byteLength > MAX_MANIFEST_BYTES) fatal(`file is ${bytes.byteLength} bytes, larger than the ${MAX_MANIFEST_BYTES}-byte limit`);
-  let text = '';
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    fatal('binary content: not valid UTF-8');
-  }
-  const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const list = Array.isArray(docs) ? docs : [];
-  const syntax = syntaxErrors(list, lc, file);
-  if (syntax.length) throw configError(file, syntax);
-  const [doc, extra] = list;
-  if (extra) throw configError(file, [new ManifestError('expected one YAML document, found another', { context: { file, position: nodePosition(lc, extra.contents, extra.range[0]) } })]);
-  if (!doc || doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return {};
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (err) {
-    fatal(`cannot expand the document: ${(err as Error).message}`);
-  }
-  if (!isMap(doc.contents) || data === null || typeof data !== 'object' || Array.isArray(data))
-    throw configError(file, [new ManifestError('expected a mapping of agent options (statusAddr: …, registry: …)', { context: { file, position: nodePosition(lc, doc.contents, doc.range[0]) } })]);
-  const parsed = schema.safeParse(data, { error: issueMessage });
-  if (!parsed.success) {
-    const at = locator(doc, lc);
-    const errors = parsed.error.issues.flatMap((issue) => issueErrors(file, data, issue, at));
-    const order = (e: ManifestError) => (e.position?.line ?? 0) * 1e6 + (e.position?.column ?? 0);
-    throw configError(file, errors.sort((x, y) => order(x) - order(y)));
-  }
-  return data as Record<string, unknown>;
 }

@@ -3,7 +3,6 @@
  * `etcd://h1:2379,h2:2379`, `etcds://h1:2379` (etcd over TLS). Never waits for the server: operations fail transiently until it is up.
  */
 import { UsageError } from '../errors.ts';
-import { MemoryRegistry } from './memory-registry.ts';
 import type { Registry } from './registry.ts';
 
 export interface RegistryOptions {
@@ -46,7 +45,9 @@ export function etcdUrlFromEndpoints(raw: string, what = 'ETCD_ENDPOINTS'): stri
 /**
  * Create the registry named by `opts.url`; a malformed URL rejects with UsageError. Only the client
  * the URL names is loaded: etcd3 (gRPC, protobufjs) costs ~60 ms and ~25 MB an agent on ZooKeeper
- * should not pay, and the other way round.
+ * should not pay, and the other way round. Even the memory registry is imported here, not at the
+ * top: it brings the manifest schemas, which the agent's options (importing this module for
+ * etcdUrlFromEndpoints) must not build before the status API listens.
  */
 export async function createRegistry(opts: RegistryOptions): Promise<Registry> {
   const m = /^([a-z]+):\/\/(.*)$/.exec(opts.url);
@@ -57,6 +58,7 @@ export async function createRegistry(opts: RegistryOptions): Promise<Registry> {
   const onEvent = opts.onEvent ? { onEvent: opts.onEvent } : {};
   if (scheme === 'memory') {
     if (rest !== '') throw bad('memory:// takes nothing after the scheme');
+    const { MemoryRegistry } = await import('./memory-registry.ts');
     return new MemoryRegistry();
   }
   if (scheme === 'zk') {

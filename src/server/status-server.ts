@@ -3,11 +3,13 @@
  * /healthz (the process answers), /readyz (start-up done, when a readiness function is given) and
  * /metrics when a metrics handler is given. Binds 127.0.0.1 by default. Read-only
  * unless a token is configured; then the POST operations of write-api.ts are allowed.
+ * It can listen before the agent exists (the CLI does, so /healthz answers while the rest of the
+ * agent loads): until attach(), /readyz says 503 "start-up" and every other request waits.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Agent } from '../agent.ts';
-import { DockstackError } from '../errors.ts';
+import { DockstackError, UsageError } from '../errors.ts';
 import type { Kind } from '../manifest/schema.ts';
 import { keyOf, toKey } from '../object-key.ts';
 import { hostGuard } from './host-guard.ts';
@@ -16,14 +18,20 @@ import { handleWrite, type WriteApiOptions } from './write-api.ts';
 
 const KIND_BY_PLURAL: Record<string, Kind> = { services: 'Service', subscriptions: 'Subscription' };
 
-export interface StatusServerOptions extends WriteApiOptions {
-  readonly host?: string;
-  readonly port: number;
+/** What the API serves from the agent; given to the constructor, or later to attach(). */
+export interface StatusRoutes extends Pick<WriteApiOptions, 'operations' | 'defaultDrainMs'> {
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
   /** GET /readyz: 200 when ready, else 503; the body says what is pending. */
   readonly readiness?: () => Readiness;
   /** More GET routes (the dashboard…), tried in order before the API's own; each says whether it served. */
   readonly routes?: readonly GetRoute[];
+}
+
+export interface StatusServerOptions extends StatusRoutes {
+  readonly host?: string;
+  readonly port: number;
+  /** Bearer token allowing the write operations; none = read-only. */
+  readonly token?: string;
   /** More Host header names to serve besides the bind address, localhost and 127.0.0.1. */
   readonly allowedHosts?: readonly string[];
   /** At most this many open /api/v1/watch streams (default 32); more get 503. */
@@ -43,11 +51,24 @@ const MAX_CONNECTIONS = 256;
 export class StatusServer {
   private server: Server | undefined;
   private readonly streams = new Set<ServerResponse>();
+  private served: { agent: Agent; routes: StatusRoutes } | undefined;
+  private onAttach: (() => void) | undefined;
+  private readonly attached = new Promise<void>((resolve) => (this.onAttach = resolve));
 
+  /** `agent` undefined: serve only /healthz and /readyz (503 "start-up") until attach(). */
   constructor(
-    private readonly agent: Agent,
+    agent: Agent | undefined,
     private readonly opts: StatusServerOptions,
-  ) {}
+  ) {
+    if (agent) this.attach(agent, opts);
+  }
+
+  /** Serve `agent` (once); requests waiting for it go on. */
+  attach(agent: Agent, routes: StatusRoutes): void {
+    if (this.served) throw new Error('StatusServer.attach: already serving an agent');
+    this.served = { agent, routes };
+    this.onAttach?.();
+  }
 
   /** Listen; resolves with the bound address ("127.0.0.1:7070"). */
   async start(): Promise<string> {
@@ -66,8 +87,13 @@ export class StatusServer {
       server.once('error', (err) => reject(new DockstackError('E_STATUS_LISTEN', `starting the status API on ${this.opts.host ?? '127.0.0.1'}:${this.opts.port}: ${err.message}`, { cause: err, hint: 'pick another --status-addr' })));
       server.listen(this.opts.port, this.opts.host ?? '127.0.0.1', resolve);
     });
-    const a = server.address() as AddressInfo;
-    return `${a.address}:${a.port}`;
+    return this.address!;
+  }
+
+  /** The bound address ("127.0.0.1:7070") once listening. */
+  get address(): string | undefined {
+    const a = this.server?.address() as AddressInfo | null | undefined;
+    return a ? `${a.address}:${a.port}` : undefined;
   }
 
   async close(): Promise<void> {
@@ -75,6 +101,7 @@ export class StatusServer {
     this.streams.clear();
     const server = this.server;
     if (!server) return;
+    this.server = undefined;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -82,38 +109,45 @@ export class StatusServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
     const parts = url.pathname.split('/').filter(Boolean);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      const [code, body] = await handleWrite(req, parts, this.opts);
+    const isGet = req.method === 'GET' || req.method === 'HEAD';
+    if (isGet && url.pathname === '/healthz') return send(res, 200, { ok: true });
+    if (!this.served) {
+      if (isGet && url.pathname === '/readyz') return send(res, 503, { ready: false, waiting: 'start-up' } satisfies Readiness);
+      await this.attached;
+    }
+    const { routes } = this.served!;
+    if (!isGet) {
+      const [code, body] = await handleWrite(req, parts, { ...routes, ...(this.opts.token !== undefined && { token: this.opts.token }) });
       return send(res, code, body);
     }
-    if (url.pathname === '/healthz') return send(res, 200, { ok: true });
-    if (url.pathname === '/readyz' && this.opts.readiness) {
-      const r = this.opts.readiness();
+    if (url.pathname === '/readyz' && routes.readiness) {
+      const r = routes.readiness();
       return send(res, r.ready ? 200 : 503, r);
     }
-    if (url.pathname === '/metrics' && this.opts.metrics) {
-      const m = await this.opts.metrics();
+    if (url.pathname === '/metrics' && routes.metrics) {
+      const m = await routes.metrics();
       res.writeHead(200, { 'content-type': m.contentType });
       return void res.end(m.body);
     }
-    for (const route of this.opts.routes ?? []) if (await route(url.pathname, res)) return;
+    for (const route of routes.routes ?? []) if (await route(url.pathname, res)) return;
     if (parts[0] !== 'api' || parts[1] !== 'v1') return send(res, 404, { error: `no route ${url.pathname}` });
+    const { agent } = this.served!;
     const [, , resource, name] = parts;
     if (resource === 'events') {
       const object = url.searchParams.get('object');
       const key = object === null ? undefined : toKey(object);
-      return send(res, 200, object === null ? this.agent.status.events() : key ? this.agent.status.events(key) : []);
+      return send(res, 200, object === null ? agent.status.events() : key ? agent.status.events(key) : []);
     }
-    if (resource === 'watch') return this.watch(res, KIND_BY_PLURAL[url.searchParams.get('kind') ?? '']);
+    if (resource === 'watch') return this.watch(agent, res, KIND_BY_PLURAL[url.searchParams.get('kind') ?? '']);
     const kind = KIND_BY_PLURAL[resource ?? ''];
     if (!kind) return send(res, 404, { error: `unknown resource ${resource}` });
-    if (name === undefined) return send(res, 200, this.agent.view(kind));
-    const view = this.agent.viewOf(keyOf(kind, name));
+    if (name === undefined) return send(res, 200, agent.view(kind));
+    const view = agent.viewOf(keyOf(kind, name));
     return view ? send(res, 200, view) : send(res, 404, { error: `${kind.toLowerCase()} "${name}" not found` });
   }
 
   /** NDJSON: every object now, then each object again whenever its status or manifest changes. */
-  private watch(res: ServerResponse, kind: Kind | undefined): void {
+  private watch(agent: Agent, res: ServerResponse, kind: Kind | undefined): void {
     if (this.streams.size >= (this.opts.maxWatchStreams ?? 32))
       return send(res, 503, { error: `too many watch streams open (${this.streams.size})`, hint: 'close some `get -w` clients' });
     const maxBuffered = this.opts.maxWatchBufferedBytes ?? 1024 * 1024;
@@ -126,9 +160,9 @@ export class StatusServer {
     };
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
     res.flushHeaders(); // the client knows it is subscribed even while nothing changes
-    for (const v of this.agent.view(kind)) write(`${JSON.stringify(v)}\n`);
-    const unsubscribe = this.agent.status.subscribe((key) => {
-      const v = this.agent.viewOf(key);
+    for (const v of agent.view(kind)) write(`${JSON.stringify(v)}\n`);
+    const unsubscribe = agent.status.subscribe((key) => {
+      const v = agent.viewOf(key);
       if (v && (!kind || v.kind === kind)) write(`${JSON.stringify(v)}\n`);
       else if (!v) write(`${JSON.stringify({ deleted: key })}\n`);
     });
@@ -138,6 +172,13 @@ export class StatusServer {
       this.streams.delete(res);
     });
   }
+}
+
+/** "host:port" (IPv6 in brackets) → [host, port]; a usage error names --status-addr. */
+export function parseStatusAddr(addr: string): [string, number] {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(addr);
+  if (!m || Number(m[3]) > 65535) throw new UsageError(`--status-addr: expected host:port, got "${addr}"`, { hint: 'e.g. --status-addr 127.0.0.1:7070' });
+  return [(m[1] ?? m[2])!, Number(m[3])];
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {

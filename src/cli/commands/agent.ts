@@ -84,10 +84,6 @@ export async function runAgent(flags: RunOptions, extras: AgentExtras = {}): Pro
     };
     for (const s of STOP_SIGNALS) process.on(s, onSignal);
   });
-  // Loaded here, not at the top: every other command stays free of pino, prom-client, HAProxy and
-  // registry code (test/import-graph.test.ts).
-  const [{ createLogger }, { startAgent }] = await Promise.all([import('../../log.ts'), import('../../run-agent.ts')]);
-  const log = createLogger(flags.logLevel);
   const zkAuth = credential('--zk-auth', flags.zkAuth, flags.zkAuthFile);
   const etcdPassword = credential('--etcd-password', flags.etcdPassword, flags.etcdPasswordFile);
   const statusToken = credential('--status-token', flags.statusToken, flags.statusTokenFile);
@@ -95,7 +91,20 @@ export async function runAgent(flags: RunOptions, extras: AgentExtras = {}): Pro
   if ((flags.etcdUser === undefined) !== (etcdPassword === undefined)) throw new UsageError('--etcd-user and --etcd-password go together');
   if ((flags.etcdCertFile === undefined) !== (flags.etcdKeyFile === undefined)) throw new UsageError('--etcd-cert-file and --etcd-key-file go together');
   const etcdTls = { ca: credentialFile('--etcd-ca-file', flags.etcdCaFile), cert: credentialFile('--etcd-cert-file', flags.etcdCertFile), key: credentialFile('--etcd-key-file', flags.etcdKeyFile) };
+  // The status API listens before the rest of the agent loads, so /healthz answers while it does.
+  // Loaded here, not at the top: every other command stays free of pino, prom-client, HAProxy and
+  // registry code (test/import-graph.test.ts).
+  const { parseStatusAddr, StatusServer } = await import('../../server/status-server.ts');
+  const [host, port] = parseStatusAddr(flags.statusAddr);
+  const statusServer = new StatusServer(undefined, { host, port, ...(statusToken && { token: statusToken }), ...(flags.statusAllowedHosts && { allowedHosts: flags.statusAllowedHosts }) });
+  await statusServer.start();
+  const [{ createLogger }, { startAgent }] = await Promise.all([import('../../log.ts'), import('../../run-agent.ts')]).catch(async (err: unknown) => {
+    await statusServer.close();
+    throw err;
+  });
+  const log = createLogger(flags.logLevel);
   const running = await startAgent({
+    statusServer,
     manifestsDir: flags.manifests,
     registry: {
       url: flags.registry ?? 'memory://',
@@ -135,7 +144,7 @@ export function agentCommand(): Command {
     .addHelpText('after', '\nExamples:\n  dockstack agent --manifests manifests --registry mem://\n  ZK_HOSTS=zk1:2181,zk2:2181 dockstack agent --host eth0\n  dockstack agent --registry etcd://127.0.0.1:2379 --status-addr 127.0.0.1:7070\n  dockstack agent --config /etc/dockstack/agent.yaml --log-level debug\n  dockstack agent --docker --registry zk://127.0.0.1:2181')
     .action(async (_flags: unknown, cmd: Command) => {
       const [{ resolveAgentOptions }, { AgentOptions }] = await Promise.all([import('../agent-config.ts'), import('../agent-options.ts')]);
-      const { docker, dockerSocket, ...options } = resolveAgentOptions(cmd, AgentOptions).options;
+      const { docker, dockerSocket, ...options } = (await resolveAgentOptions(cmd, AgentOptions)).options;
       if (!docker) return runAgent(options);
       const { DockerSource } = await import('../../providers/docker/docker-source.ts');
       return runAgent(options, { sources: (log) => [new DockerSource({ socketPath: dockerSocket, log })] });
