@@ -285,7 +285,7 @@ describe('HAProxy privileges when the agent is root', () => {
     const running = await startAgent({ manifestsDir: tmp.path, source, registry: { url: 'memory://' }, host: '127.0.0.1', statusAddr: '127.0.0.1:0', proxy: 'haproxy', haproxyDir: join(tmp.path, 'hp') });
     try {
       const master = Number((await readFile(join(tmp.path, 'hp', 'haproxy.pid'), 'utf8')).trim());
-      await eventually(async () => assert.match(await readFile(join(tmp.path, 'hp', 'haproxy.cfg'), 'utf8'), /listen low/), { timeoutMs: 10_000 });
+      await eventually(async () => assert.match(await readFile(join(tmp.path, 'hp', 'haproxy.cfg'), 'utf8'), /backend low/), { timeoutMs: 10_000 });
       assert.equal(await uidOf(master), 0, 'the master keeps root to bind on reload');
       // A reload can replace a worker between the listing and the read of its status: retry then.
       await eventually(async () => {
