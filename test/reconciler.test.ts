@@ -67,10 +67,11 @@ class ConnectingRegistry extends MemoryRegistry {
   }
 }
 
-function setup(registry = new MemoryRegistry()) {
+function setup(registry = new MemoryRegistry(), onReconcile?: (key: string) => void) {
   const proxy = new RecordingProxy();
   const source = new StaticSource();
   const agent = new Agent({
+    ...(onReconcile && { onReconcile }),
     source,
     registry,
     proxy,
@@ -240,4 +241,16 @@ test('a register in flight when the registry first connects is not run again; on
   late.connect();
   await eventually(() => assert.equal(s2.agent.status.condition('service/c', 'Ready')?.status, 'True'), { timeoutMs: 15_000 });
   assert.ok(Date.now() - connectedAt < 2000, `Ready ${Date.now() - connectedAt} ms after the connect, not after the backoff`);
+});
+
+test("a Subscription's first reconcile takes the watch's first delivery and is not run again for it", async () => {
+  const runs: string[] = [];
+  const { registry, source, agent } = setup(new MemoryRegistry(), (key) => runs.push(key));
+  agents.push(agent);
+  await registry.register('/services/f', { host: '10.0.0.9', port: 80, name: 'f-1' });
+  await agent.start();
+  source.set('f.yaml', subscription('f', 'service: /services/f\nlisten: { port: 17009 }'));
+  await eventually(() => assert.equal(agent.status.condition('subscription/f', 'Ready')?.status, 'True'));
+  await agent.queue.idle();
+  assert.deepEqual(runs, ['subscription/f']);
 });

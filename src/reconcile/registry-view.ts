@@ -20,6 +20,8 @@ export class RegistryView {
   private dirty = new Set<string>();
   private all = true;
   private last: ListingChange | undefined;
+  /** Reconciles waiting in ready() for the first delivery. */
+  private waiting = 0;
   private delivered!: () => void;
   private readonly first = new Promise<void>((r) => (this.delivered = r));
 
@@ -31,16 +33,24 @@ export class RegistryView {
     this.unwatch = registry.watch(path, (c) => {
       if (c.reset) this.all = true;
       for (const list of [c.added, c.removed, c.updated]) for (const i of list) this.dirty.add(addressOf(i));
+      // A reconcile waiting for the first delivery takes it next: asking for another would run the
+      // same work twice (500 Subscription reconciles of 1,000 manifests at a cold start).
+      const awaited = !this.last && this.waiting > 0;
       this.last = c;
       this.delivered();
-      onChange();
+      if (!awaited) onChange();
     });
   }
 
   /** Wait (at most `ms`) for the first delivery; resolves whether there was one. Rejects when `signal` aborts. */
   async ready(ms: number, signal?: AbortSignal): Promise<boolean> {
     if (this.last) return true;
-    await within(this.first, { ms, onTimeout: () => undefined, signal });
+    this.waiting++;
+    try {
+      await within(this.first, { ms, onTimeout: () => undefined, signal });
+    } finally {
+      this.waiting--;
+    }
     return this.last !== undefined;
   }
 
