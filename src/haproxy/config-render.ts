@@ -153,7 +153,7 @@ export function renderConfig(g: GlobalRender, listeners: readonly ListenerRender
 }
 
 /**
- * The frontend of listener `name`. Each listener is a `frontend` + `backend` pair, not one
+ * The prefix of each listener's frontend name. Each listener is a `frontend` + `backend` pair, not one
  * `listen`: HAProxy 2.6 builds a Lua object per server for every table a proxy is in
  * (core.proxies, .frontends, .backends; a `listen` is in all three), at every start. Measured,
  * 10,240 tcp-checked servers with dockstack.lua: a start 390–510 ms of CPU (medians) as `listen`,
@@ -161,13 +161,14 @@ export function renderConfig(g: GlobalRender, listeners: readonly ListenerRender
  * listener's name, so `show stat NAME` / `show servers state NAME` find it (and its servers) and
  * not the frontend; the leading underscore keeps this name apart from every listener name (NAME_RE).
  */
-export const frontendName = (name: string): string => `_fe_${name}`;
+export const FRONTEND_PREFIX = '_fe_';
 
 function renderListener(l: ListenerRender, accessLog: GlobalRender['accessLog']): string[] {
   const { spec } = l;
   const mode = spec.protocol === 'http' ? 'http' : spec.protocol === 'tcp' ? 'tcp' : fail('protocol', spec.protocol);
+  const backend = name(l.name);
   const fe = [
-    `frontend ${frontendName(name(l.name))}`,
+    `frontend ${FRONTEND_PREFIX}${backend}`,
     `  bind ${bindAddr(spec.listen.host, spec.listen.port)}`,
     `  mode ${mode}`,
     `  timeout client ${int('timeout', spec.timeouts.clientMs, 1, 86_400_000)}ms`,
@@ -179,9 +180,9 @@ function renderListener(l: ListenerRender, accessLog: GlobalRender['accessLog'])
   }
   // Measured: without it, keep-alive requests fail while an old worker is shutting down.
   if (mode === 'http') fe.push('  option idle-close-on-response');
-  fe.push(`  default_backend ${l.name}`);
+  fe.push(`  default_backend ${backend}`);
   const lines = [
-    `backend ${l.name}`,
+    `backend ${backend}`,
     `  mode ${mode}`,
     `  balance ${Object.hasOwn(BALANCE, spec.balance) ? BALANCE[spec.balance] : fail('balance', spec.balance)}`,
     `  timeout connect ${int('timeout', spec.timeouts.connectMs, 1, 86_400_000)}ms`,

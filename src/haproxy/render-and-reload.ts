@@ -12,7 +12,7 @@ import { DockstackError, HaproxyError, TerminalError } from '../errors.ts';
 import { testBind } from '../net/test-bind.ts';
 import { ListenerConflictError, listenKey } from '../proxy/listener-conflict.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
-import { renderConfig, type GlobalRender, type ListenerRender, type SlotState } from './config-render.ts';
+import { FRONTEND_PREFIX, renderConfig, type GlobalRender, type ListenerRender, type SlotState } from './config-render.ts';
 import type { HaproxyProcess } from './haproxy-process.ts';
 import { runningRenders, type ListenerModel, type ReloadVerdict } from './listener-model.ts';
 import { layoutForReload } from './slot-plan.ts';
@@ -88,7 +88,7 @@ async function listenConflict(ctx: ReloadContext, name: string, r: ListenerRende
 
 /** The listener a failed start/reload names ("Starting frontend _fe_web: cannot bind socket …", "… for proxy 'web' …"). */
 export function blamedListener(output: string, names: Iterable<string>): string | undefined {
-  for (const n of names) if (new RegExp(`(?:proxy|frontend|backend|for) '?(?:_fe_)?${n.replace(/[.]/g, '\\.')}'?[: ]`).test(output)) return n;
+  for (const n of names) if (new RegExp(`(?:proxy|frontend|backend|for) '?(?:${FRONTEND_PREFIX})?${n.replace(/[.]/g, '\\.')}'?[: ]`).test(output)) return n;
   return undefined;
 }
 

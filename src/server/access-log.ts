@@ -39,7 +39,7 @@ export function parseAccessLine(text: string): AccessRecord | undefined {
   if (!m) return undefined;
   const n = (i: number) => Number(m[i]);
   return {
-    // %f is the frontend (`_fe_NAME`, frontendName in config-render.ts), not %b: a request refused
+    // %f is the frontend (`_fe_NAME`, FRONTEND_PREFIX in config-render.ts), not %b: a request refused
     // before a backend was chosen (400, 408) logs the frontend as its backend too. A line from a
     // worker of an older config (`listen NAME`) has no prefix.
     subscription: m[1]!.replace(/^_fe_/, ''), client: m[2]!, slot: m[3]!, server: m[4]!,
