@@ -30,7 +30,7 @@ import { Dashboard } from './server/dashboard.ts';
 import { haproxyMetricsRoute } from './server/haproxy-metrics.ts';
 import { sourceInfo } from './server/source-info.ts';
 import { Operations } from './server/operations.ts';
-import { parseStatusAddr, StatusServer } from './server/status-server.ts';
+import { statusServerAt, type StatusServer } from './server/status-server.ts';
 import { initialSyncReadiness, reportInitialSync } from './server/sync-progress.ts';
 
 export interface AgentConfig {
@@ -101,7 +101,8 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
 async function start(cfg: AgentConfig): Promise<RunningAgent> {
   const log = cfg.log ?? silentLogger;
   const metrics = new AgentMetrics();
-  const [host, port] = cfg.statusServer ? [] : parseStatusAddr(cfg.statusAddr);
+  // Made (not yet listening) before anything else, so that a bad status address fails first.
+  const server = cfg.statusServer ?? statusServerAt(cfg.statusAddr, { token: cfg.statusToken, allowedHosts: cfg.statusAllowedHosts });
   const registry = 'url' in cfg.registry ? await createRegistry({ ...cfg.registry, onEvent: (e) => log.info({ registryEvent: e.type }, e.message) }) : cfg.registry;
   const address = await hostAddress(cfg.host, 'url' in cfg.registry ? registryEndpoints(cfg.registry.url) : []);
   const unwatchRoute = registry.onStateChange((s) => void (s === 'connected' && address.refresh()));
@@ -153,7 +154,6 @@ async function start(cfg: AgentConfig): Promise<RunningAgent> {
   let started = false;
   const readiness = initialSyncReadiness(agent, () => started);
   const served = { metrics: () => metrics.render(), readiness, operations, routes };
-  const server = cfg.statusServer ?? new StatusServer(undefined, { host, port: port!, ...(cfg.statusToken && { token: cfg.statusToken }), ...(cfg.statusAllowedHosts && { allowedHosts: cfg.statusAllowedHosts }) });
   let statusAddr: string;
   try {
     // The status API listens first (/healthz answers, /readyz says what is pending), then HAProxy

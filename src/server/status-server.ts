@@ -175,6 +175,12 @@ export class StatusServer {
 }
 
 /** "host:port" (IPv6 in brackets) → [host, port]; a usage error names --status-addr. */
+/** A StatusServer on "host:port" (a usage error when malformed) with no agent yet: start(), then attach(). */
+export function statusServerAt(addr: string, opts: { token?: string | undefined; allowedHosts?: readonly string[] | undefined }): StatusServer {
+  const [host, port] = parseStatusAddr(addr);
+  return new StatusServer(undefined, { host, port, ...(opts.token && { token: opts.token }), ...(opts.allowedHosts && { allowedHosts: opts.allowedHosts }) });
+}
+
 export function parseStatusAddr(addr: string): [string, number] {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(addr);
   if (!m || Number(m[3]) > 65535) throw new UsageError(`--status-addr: expected host:port, got "${addr}"`, { hint: 'e.g. --status-addr 127.0.0.1:7070' });

@@ -94,9 +94,8 @@ export async function runAgent(flags: RunOptions, extras: AgentExtras = {}): Pro
   // The status API listens before the rest of the agent loads, so /healthz answers while it does.
   // Loaded here, not at the top: every other command stays free of pino, prom-client, HAProxy and
   // registry code (test/import-graph.test.ts).
-  const { parseStatusAddr, StatusServer } = await import('../../server/status-server.ts');
-  const [host, port] = parseStatusAddr(flags.statusAddr);
-  const statusServer = new StatusServer(undefined, { host, port, ...(statusToken && { token: statusToken }), ...(flags.statusAllowedHosts && { allowedHosts: flags.statusAllowedHosts }) });
+  const { statusServerAt } = await import('../../server/status-server.ts');
+  const statusServer = statusServerAt(flags.statusAddr, { token: statusToken, allowedHosts: flags.statusAllowedHosts });
   await statusServer.start();
   const [{ createLogger }, { startAgent }] = await Promise.all([import('../../log.ts'), import('../../run-agent.ts')]).catch(async (err: unknown) => {
     await statusServer.close();
