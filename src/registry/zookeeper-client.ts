@@ -38,6 +38,13 @@ export interface ZkClientOptions {
 }
 
 type Watcher = (event: Event) => void;
+
+/** A change to a node under a persistent watch (see ZkClient.addWatch). */
+export interface ZkNodeEvent {
+  readonly type: 'created' | 'deleted' | 'changed';
+  readonly path: string;
+}
+type NodeWatcher = (event: ZkNodeEvent) => void;
 const TRANSIENT = new Set([Exception.CONNECTION_LOSS, Exception.SESSION_EXPIRED, Exception.OPERATION_TIMEOUT]);
 
 /**
@@ -97,17 +104,77 @@ function wholeReplies(raw: Client): void {
   };
 }
 
+// ZooKeeper's wire codes (zookeeper.jute, ZooDefs.OpCode, Watcher.Event.EventType).
+const OP_DELETE = 2;
+const OP_ADD_WATCH = 106;
+const PERSISTENT_RECURSIVE = 1;
+const EVENT_TYPES: Record<number, ZkNodeEvent['type'] | undefined> = { 1: 'created', 2: 'deleted', 3: 'changed' };
+
+/**
+ * Notifications of persistent watches arrive like those of one-shot watches (xid -1), and the
+ * library's WatcherManager hands each only to the one-shot watchers it registered, throwing on a
+ * type it does not know. Each is also offered here to the persistent watches on its path and its
+ * ancestors; the library still sees the types it knows, so one-shot watches work as before.
+ * Uses the library's private ConnectionManager, as batchWrites does.
+ */
+function persistentWatches(raw: Client): Map<string, Set<NodeWatcher>> {
+  type WatcherEvent = { type: number; path: string };
+  const wm = (raw as unknown as { connectionManager: { watcherManager: { emit(e: WatcherEvent): void } } }).connectionManager.watcherManager;
+  const emit = wm.emit;
+  const watches = new Map<string, Set<NodeWatcher>>();
+  wm.emit = (e: WatcherEvent): void => {
+    const type = EVENT_TYPES[e.type];
+    if (type && watches.size > 0) {
+      const event = { type, path: e.path };
+      for (let p = e.path; ; p = p.slice(0, Math.max(1, p.lastIndexOf('/')))) {
+        for (const w of watches.get(p) ?? []) w(event);
+        if (p.length <= 1) break;
+      }
+    }
+    if (e.type >= 1 && e.type <= 4) emit.call(wm, e);
+  };
+  return watches;
+}
+
+/**
+ * An AddWatchRequest {path, mode} in the library's queue: the same packet as a library request,
+ * serialised here because the library's jute has no such record. The library reads a reply by the
+ * request's type and drops the connection on one it does not know, so once the request is written
+ * its type says DELETE, whose reply is the same bare header.
+ */
+function addWatchRequest(path: string, mode: number): { header: { xid: number; type: number }; payload: null; toBuffer(): Buffer } {
+  const header = { xid: 0, type: OP_ADD_WATCH };
+  return {
+    header,
+    payload: null,
+    toBuffer() {
+      const name = Buffer.from(path);
+      const b = Buffer.alloc(4 + 8 + 4 + name.length + 4);
+      b.writeInt32BE(b.length - 4, 0);
+      b.writeInt32BE(header.xid, 4);
+      b.writeInt32BE(OP_ADD_WATCH, 8);
+      b.writeInt32BE(name.length, 12);
+      name.copy(b, 16);
+      b.writeInt32BE(mode, 16 + name.length);
+      header.type = OP_DELETE;
+      return b;
+    },
+  };
+}
+
 /** A typed, deadline-bounded ZooKeeper session. Reconnects by itself; after 'expired' it is dead. */
 export class ZkClient {
   private readonly raw: Client;
   private readonly listeners = new Set<(e: ZkSessionEvent) => void>();
   private readonly liveness: ZkLiveness;
   private readonly dirs = new Map<string, Promise<void>>();
+  private readonly persistent: Map<string, Set<NodeWatcher>>;
 
   constructor(private readonly opts: ZkClientOptions) {
     this.raw = zookeeper.createClient(opts.servers, { sessionTimeout: opts.sessionTimeoutMs, spinDelay: 1000, retries: 0 });
     if (opts.auth) this.raw.addAuthInfo('digest', Buffer.from(opts.auth));
     wholeReplies(this.raw);
+    this.persistent = persistentWatches(this.raw);
     this.liveness = new ZkLiveness(this.raw, opts.connectTimeoutMs ?? 2000, (why) => opts.onDrop?.(why));
     batchWrites(this.raw);
     this.raw.on('state', (s) => {
@@ -282,6 +349,37 @@ export class ZkClient {
       while (next < Math.min(inFlight, paths.length) && !failed) send(next++);
       arm();
     });
+  }
+
+  /**
+   * Set a persistent recursive watch on `path` (ZooKeeper 3.6+): `onEvent` hears the creation,
+   * deletion and data change of `path` and of every node under it, each with its path, in order
+   * with the replies of this session, and the watch stays after it fires. The server forgets it
+   * when the connection drops and the library does not restore it: add it again on every connect.
+   * A server older than 3.6 fails it with zkCode ZkException.UNIMPLEMENTED.
+   */
+  async addWatch(path: string, onEvent: NodeWatcher): Promise<void> {
+    const set = this.persistent.get(path) ?? new Set();
+    this.persistent.set(path, set);
+    set.add(onEvent);
+    const cm = (this.raw as unknown as { connectionManager: { queue(r: unknown, cb: (err: Error | null) => void): void } }).connectionManager;
+    try {
+      await this.call(`watching znode ${path} and its descendants`, (cb) => cm.queue(addWatchRequest(path, PERSISTENT_RECURSIVE), (err) => cb(err, undefined)));
+    } catch (err) {
+      this.removeWatch(path, onEvent);
+      throw err;
+    }
+  }
+
+  /**
+   * Stop handing `path`'s events to `onEvent`. The server's watch stays until the connection drops:
+   * removing it (removeWatches) answers NO_WATCHER when it is already gone, a code the library
+   * throws on while reading the socket.
+   */
+  removeWatch(path: string, onEvent: NodeWatcher): void {
+    const set = this.persistent.get(path);
+    set?.delete(onEvent);
+    if (set?.size === 0) this.persistent.delete(path);
   }
 
   setData(path: string, data: Buffer, version = -1): Promise<Stat> {
