@@ -18,9 +18,24 @@ export interface RejectedGroup {
 export const REJECTED_SHOWN = 100;
 
 /** The entries a status lists: the first REJECTED_SHOWN by key, so the same junk lists the same way on every read. */
-export function shownRejections(now: readonly Rejected[]): { rejected: Rejected[]; rejectedCount: number } {
-  const sorted = [...now].sort((a, b) => ordinal(a.key, b.key) || ordinal(a.reason, b.reason));
-  return { rejected: sorted.slice(0, REJECTED_SHOWN), rejectedCount: now.length };
+export function shownRejections(now: readonly Rejected[], limit = REJECTED_SHOWN): { rejected: Rejected[]; rejectedCount: number } {
+  // A bounded selection, not a sort of all of `now`: each entry is compared with the current
+  // last-shown one, and only one that would be shown is binary-inserted. Same result as a stable sort then slice.
+  const cmp = (a: Rejected, b: Rejected) => ordinal(a.key, b.key) || ordinal(a.reason, b.reason);
+  const shown: Rejected[] = [];
+  for (const r of now) {
+    if (shown.length === limit && (limit === 0 || cmp(r, shown[limit - 1]!) >= 0)) continue;
+    let lo = 0;
+    let hi = shown.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cmp(r, shown[mid]!) < 0) hi = mid;
+      else lo = mid + 1;
+    }
+    shown.splice(lo, 0, r);
+    if (shown.length > limit) shown.pop();
+  }
+  return { rejected: shown, rejectedCount: now.length };
 }
 
 const idOf = (r: Rejected) => `${r.key}: ${r.reason}`;
