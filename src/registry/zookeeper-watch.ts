@@ -1,13 +1,17 @@
 /**
- * One ZooKeeper watch and its cache: the children of a path and each child's parsed data, read
- * with watches set. A change re-reads only the children that are new or whose data watch fired,
- * and delivers what changed (a ListingChange) from the diff of the child list against the cache.
+ * One ZooKeeper watch and its cache: the children of a path and each child's parsed data. On every
+ * (re)connect a persistent recursive watch is set on the path and everything is read once (no
+ * watches); after that each event names the child it is about, so a created or changed child is
+ * read and a deleted one dropped, and the path is never listed again. Delivers what changed (a
+ * ListingChange) coalesced. A server without persistent watches (ZooKeeper < 3.6) gets one-shot
+ * watches instead: a child watch on the path and a data watch per child, and every change re-lists
+ * the path and diffs it against the cache.
  */
 import type { Event } from 'node-zookeeper-client';
 import { parseInstance } from './instance.ts';
 import type { Listing, ListingChange } from './registry.ts';
 import { WatchCache } from './watch-cache.ts';
-import type { ZkClient } from './zookeeper-client.ts';
+import { ZkException, ZkOpError, type ZkClient, type ZkNodeEvent } from './zookeeper-client.ts';
 
 export interface ZkWatchHost {
   client(): ZkClient;
@@ -27,12 +31,43 @@ const FRESH_MS = 1000;
 // with the sync no slower (3–7 s either way on the shared machine).
 const READS_IN_FLIGHT = 256;
 
+export interface ZkWatchOptions {
+  /** false: one-shot watches even where the server has persistent ones (tests of the fallback). */
+  readonly persistent?: boolean;
+}
+
 export class ZookeeperWatch {
   readonly watcher = (event: Event): void => {
     const prefix = `${this.host.full(this.path)}/`;
     if (event.getPath().startsWith(prefix)) this.stale.add(event.getPath().slice(prefix.length));
     if (!this.closed) this.arm();
   };
+  /** The persistent watch's events: the path's own creation or deletion, and its children's changes. */
+  private readonly onNode = (e: ZkNodeEvent): void => {
+    if (this.closed) return;
+    const full = this.host.full(this.path);
+    if (e.path === full) {
+      if (e.type === 'changed') return;
+      this.relist = true;
+    } else {
+      const name = e.path.slice(full.length + 1);
+      if (name.includes('/')) return;
+      this.dirty.set(name, e.type === 'deleted' ? 'gone' : 'read');
+    }
+    // The events of one socket read (a burst) go into one round of reads.
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.closed) this.arm();
+    });
+  };
+  private persistent: boolean;
+  /** Children whose events are not applied yet: the last event of each says read it or drop it. */
+  private dirty = new Map<string, 'read' | 'gone'>();
+  /** The path itself was created or deleted: list it again. */
+  private relist = false;
+  private scheduled = false;
   /** Parsed data of each child read with `watcher` set; rebuilt (reset) on every (re)connect. */
   private readonly cache = new WatchCache();
   private readonly stale = new Set<string>();
@@ -54,12 +89,16 @@ export class ZookeeperWatch {
     readonly path: string,
     private readonly onChange: (change: ListingChange) => void,
     private readonly host: ZkWatchHost,
+    opts: ZkWatchOptions = {},
   ) {
+    this.persistent = opts.persistent ?? true;
     this.arm();
   }
 
+  /** Stop acting on events (the server's persistent watch stays until the connection drops: see ZkClient.removeWatch). */
   close(): void {
     this.closed = true;
+    this.host.client().removeWatch(this.host.full(this.path), this.onNode);
   }
 
   /**
@@ -71,6 +110,8 @@ export class ZookeeperWatch {
     if (this.rebuiltOn === this.host.connection()) return;
     this.reset = true;
     this.stale.clear();
+    // Everything is read again; an event from before the reconnect must not undo that read.
+    this.dirty.clear();
     for (const k of [...this.cache.keys()]) this.stale.add(k.slice(this.path.length + 1));
     this.arm();
   }
@@ -84,7 +125,7 @@ export class ZookeeperWatch {
   }
 
   /**
-   * Re-read with watches set. Events during a read (a burst of N changes fires up to 2N watches)
+   * Read what changed. Events during a read (a burst of N changes fires up to 2N one-shot watches)
    * coalesce into one more read, followed by one more delivery of the newest read.
    */
   private arm(): void {
@@ -106,14 +147,21 @@ export class ZookeeperWatch {
     this.fresh = { at: Date.now(), read };
   }
 
-  /** Read the path with watches set (on the path itself when it is missing); undefined on failure. */
+  /**
+   * A reset sets the persistent watch and lists the path; after it, only the children events named
+   * are read (one-shot watches: the path is listed again, with watches set, on the path itself
+   * when it is missing). False on failure.
+   */
   private async readWatched(): Promise<boolean> {
     const full = this.host.full(this.path);
     try {
+      if (this.reset && this.persistent) await this.addWatch(full);
+      if (this.persistent && !this.reset && !this.relist) return await this.drain();
+      this.relist = false;
       for (let attempt = 0; attempt < 3 && !this.closed; attempt++) {
         const read = await this.read();
         if (read) return this.applied();
-        if (!(await this.host.client().exists(full, this.watcher))) {
+        if (this.persistent || !(await this.host.client().exists(full, this.watcher))) {
           this.cache.replaceAll(new Map(), this.reset);
           this.known = new Set();
           this.order = [];
@@ -128,14 +176,53 @@ export class ZookeeperWatch {
     return false;
   }
 
+  /** Set the persistent watch on this connection; a server without them turns this watch to one-shot watches. */
+  private async addWatch(full: string): Promise<void> {
+    try {
+      await this.host.client().addWatch(full, this.onNode);
+    } catch (err) {
+      if (!(err instanceof ZkOpError && err.zkCode === ZkException.UNIMPLEMENTED)) throw err;
+      this.persistent = false;
+      this.host.log('watch-fallback', `watching ${full}: the server has no persistent watches (ZooKeeper < 3.6); using one-shot watches`);
+    }
+  }
+
+  /**
+   * Apply the children's events: drop the deleted, read the created and changed. Replies and events
+   * come in one order, so a read answered NO_NODE was deleted (an event says so, or will), and an
+   * event arriving during the reads is applied by the next round, after them.
+   */
+  private async drain(): Promise<boolean> {
+    const batch = this.dirty;
+    this.dirty = new Map();
+    const key = (c: string) => `${this.path}/${c}`;
+    const reads: string[] = [];
+    for (const [c, what] of batch) {
+      if (what === 'read') reads.push(c);
+      else this.cache.delete(key(c)), this.known.delete(c);
+    }
+    try {
+      for (const [c, d] of await this.getAll(reads)) {
+        if (d) this.cache.put(key(c), parseInstance(key(c), d.data)), this.known.add(c);
+        else this.cache.delete(key(c)), this.known.delete(c);
+      }
+    } catch (err) {
+      for (const c of reads) if (!this.dirty.has(c)) this.dirty.set(c, 'read');
+      throw err;
+    }
+    return this.applied();
+  }
+
   /** getChildren, then the data of new and stale children only; false when the path is missing. */
   private async read(): Promise<boolean> {
     const client = this.host.client();
     const full = this.host.full(this.path);
-    const children = await client.getChildren(full, this.watcher);
+    const children = await client.getChildren(full, this.persistent ? undefined : this.watcher);
     if (!children) return false;
     const key = (c: string) => `${this.path}/${c}`;
-    if (this.reset) {
+    // With the persistent watch, the cached data is current (events say what changed): a listing
+    // only adds the new children and drops the missing ones.
+    if (this.reset || this.persistent) {
       const listed = new Set(children);
       const misses = children.filter((c) => this.stale.has(c) || !this.known.has(c));
       this.stale.clear();
@@ -146,7 +233,7 @@ export class ZookeeperWatch {
         if (hit) entries.set(key(c), hit);
       }
       for (const [c, d] of read) d ? entries.set(key(c), parseInstance(key(c), d.data)) : entries.delete(key(c));
-      this.cache.replaceAll(entries, true);
+      this.cache.replaceAll(entries, this.reset);
       this.known = new Set([...entries.keys()].map((k) => k.slice(this.path.length + 1)));
       this.order = children.filter((c) => this.known.has(c));
       return true;
@@ -167,10 +254,11 @@ export class ZookeeperWatch {
     return true;
   }
 
-  /** getData of each named child with the data watch set, READS_IN_FLIGHT at a time, in order. */
+  /** getData of each named child (with the data watch set, one-shot), READS_IN_FLIGHT at a time, in order. */
   private async getAll(names: readonly string[]): Promise<(readonly [string, Awaited<ReturnType<ZkClient['getData']>>])[]> {
     const full = this.host.full(this.path);
-    const read = await this.host.client().getDataAll(names.map((c) => `${full}/${c}`), this.watcher, READS_IN_FLIGHT);
+    const watcher = this.persistent ? undefined : this.watcher;
+    const read = await this.host.client().getDataAll(names.map((c) => `${full}/${c}`), watcher, READS_IN_FLIGHT);
     return names.map((c, i) => [c, read[i]] as const);
   }
 
