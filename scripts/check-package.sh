@@ -17,6 +17,8 @@ if [[ -e $lib/src ]]; then echo "check-package: the package ships src/" >&2; exi
 while IFS= read -r asset; do   # files the bundle does not hold (dashboard, Lua) must be beside it (scripts/build.mjs)
   [[ -n $(find "$lib/dist/cli" -name "$(basename "$asset")" -print -quit) ]] || { echo "check-package: $asset is missing from dist/cli/" >&2; exit 1; }
 done < <(find src -type f ! -name '*.ts')
+# validate's code cache (scripts/build.mjs) is made at build time; a package without it still works, slower.
+[[ -s $lib/dist/cli/validate-code.cjs.cache ]] || { echo "check-package: dist/cli/validate-code.cjs.cache is missing" >&2; exit 1; }
 version=$("$bin" --version)
 [[ $version == "$(node -p 'require("./package.json").version')" ]] || { echo "check-package: --version said '$version'" >&2; exit 1; }
 printf 'apiVersion: dockstack.io/v1alpha1\nkind: Service\nmetadata: { name: web }\nspec:\n  path: /services/web\n  port: "http"\n' > "$work/bad.yaml"

@@ -6,7 +6,7 @@
  * child_process and with it net, dgram, streams) were ~0.4× `node -e 0` of validate's 2.28×; this
  * entry saves ~35 ms of CPU of ~370 (BENCHMARKS.md, Footprint).
  */
-import { reportError } from './error-exit.ts';
+import { loadCachedCommonJs } from './cached-commonjs.ts';
 
 /** The paths of a plain `validate PATH… [-R|--recursive]` (`args` after `validate`), else undefined. */
 function plainPaths(args: readonly string[]): string[] | undefined {
@@ -19,6 +19,9 @@ const paths = process.argv[2] === 'validate' ? plainPaths(process.argv.slice(3))
 if (paths === undefined) {
   await import('./main.ts');
 } else {
-  const { runValidate } = await import('./run-validate.ts');
+  // Built, the validate code is one CommonJS file with a V8 code cache (cached-commonjs.ts); from the
+  // sources, the module. Its reportError, not another copy: errors are told apart by their classes.
+  const built = loadCachedCommonJs(new URL('./validate-code.cjs', import.meta.url)) as typeof import('./validate-code.ts') | undefined;
+  const { runValidate, reportError } = built ?? (await import('./validate-code.ts'));
   process.exitCode = await runValidate(paths, { recursive: true }).then(() => 0, reportError);
 }
