@@ -60,7 +60,7 @@ test('a tcp connection is one line: client, server, bytes, timings, termination'
   assert.equal(line.server, `127.0.0.1:${tcp.port}`);
   assert.match(String(line.slot), /^s\d+$/);
   assert.ok(Number(line.bytesOut) >= 3, 'the greeting "db\\n" went to the client');
-  assert.ok(Number(line.totalMs) >= 0 && Number(line.connectMs) >= 0);
+  assert.ok(Number(line.totalMs) >= 0 && Number(line.connectMs) >= 0, 'Number(line.totalMs) >= 0 && Number(line.connectMs) >= 0');
   assert.match(String(line.termination), /^[-A-Z]{2}$/);
   assert.equal(line.status, undefined);
   const m = /^dockstack_access_log_lines_total\{result="logged"\} (\d+)$/m.exec(await (await fetch(`http://${running.statusAddr}/metrics`)).text());

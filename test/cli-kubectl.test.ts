@@ -105,9 +105,9 @@ describe('get output formats', () => {
     const sorted = await run(['get', 'services', '-o', 'custom-columns=NAME:.metadata.name,PORT:.spec.port', '--sort-by', '.spec.port', '--no-headers']);
     const lines = sorted.stdout.trim().split('\n');
     assert.equal(lines.length, 2);
-    assert.ok(!sorted.stdout.includes('NAME'));
+    assert.ok(!sorted.stdout.includes('NAME'), "!sorted.stdout.includes('NAME')");
     const table = await run(['get', 'subs', '--no-headers', '--sort-by={.status.details.listen}']);
-    assert.ok(!table.stdout.includes('READY'));
+    assert.ok(!table.stdout.includes('READY'), "!table.stdout.includes('READY')");
     assert.equal(table.stdout.trim().split('\n').length, 2);
   });
 

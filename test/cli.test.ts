@@ -214,6 +214,6 @@ describe('user mistakes', () => {
     const r = await dockstack(['schema', 'service']);
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as { properties: { kind: unknown } };
-    assert.ok(s.properties.kind);
+    assert.ok(s.properties.kind, 's.properties.kind');
   });
 });

@@ -120,6 +120,6 @@ describe('listen addresses', () => {
     source.set('dup-a.yaml', undefined);
     await eventually(() => assert.equal(cond('subscription/dup-b', 'ProxyConfigured')?.status, 'True'), { timeoutMs: 15_000 });
     assert.equal(probe.counts().failed, 0, probe.counts().errors.join('\n'));
-    assert.ok(probe.counts().ok > 10);
+    assert.ok(probe.counts().ok > 10, 'probe.counts().ok > 10');
   });
 });

@@ -17,7 +17,7 @@ const container = (o: { labels?: Record<string, string>; health?: string; runnin
 
 const spec = (c: ContainerInfo) => {
   const m = containerManifest(c);
-  assert.ok(m);
+  assert.ok(m, 'm');
   const r = parseManifestText(m.text, m.file);
   assert.deepEqual(r.errors.map((e) => e.message), []);
   const s = r.manifests[0]!.manifest;

@@ -185,7 +185,7 @@ export function e2eSuite(name: string, start: () => Promise<RegistryUnderTest>):
 
     test('HAProxy killed: restarted with the last good config and routing again', async () => {
       const pid = haproxy().masterPid;
-      assert.ok(pid);
+      assert.ok(pid, 'pid');
       process.kill(pid, 'SIGKILL');
       await eventually(() => assert.notEqual(haproxy().masterPid, pid), { timeoutMs: 15_000 });
       await eventually(async () => assert.equal(await whoAnswers(webPort), 'b2'), { timeoutMs: 15_000 });

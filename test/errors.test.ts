@@ -15,7 +15,7 @@ describe('errors', () => {
     const cause = new Error('EACCES');
     const errs = [new ManifestError('bad', { context: { file: 'a.yaml', position: { line: 1, column: 2 }, field: 'spec.port' }, cause }), new RegistryError('x', { transient: false, cause }), new UsageError('u', { hint: 'h' })];
     for (const e of errs) {
-      assert.ok(e instanceof DockstackError);
+      assert.ok(e instanceof DockstackError, 'e instanceof DockstackError');
       assert.ok((ERROR_CODES as readonly string[]).includes(e.code), e.code);
       assert.equal(typeof e.context, 'object');
     }

@@ -188,7 +188,7 @@ describe('3-member etcd cluster', () => {
   for (const which of ['the leader', 'the first endpoint'] as const) {
     test(`${which} killed: the lease is kept alive, the watch moves on, no connection fails`, async (t) => {
       const leader = await cluster.leader();
-      assert.ok(leader !== undefined);
+      assert.ok(leader !== undefined, 'leader !== undefined');
       const victim = which === 'the leader' ? leader : 0;
       const others = cluster.endpoints.filter((_, i) => i !== victim);
       raw = rawEtcd(others[0]!);

@@ -162,7 +162,7 @@ describe('health-check faults', () => {
     // Several more timed-out rounds (rise is 1: a single pass would register), and still nothing.
     const seen = hole.accepted();
     await eventually(() => assert.ok(hole.accepted() >= seen + 6, `${hole.accepted() - seen} more attempts`), { timeoutMs: 10_000 });
-    assert.ok(agent.agent.services.registeredKeys().every((k) => !k.startsWith('service/hole-')));
+    assert.ok(agent.agent.services.registeredKeys().every((k) => !k.startsWith('service/hole-')), "agent.agent.services.registeredKeys().every((k) => !k.startsWith('service/hole-'))");
     off();
     assert.deepEqual(registered.filter((k) => k.startsWith('service/hole-')), []);
   });

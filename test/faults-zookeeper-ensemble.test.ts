@@ -79,7 +79,7 @@ describe('ZooKeeper ensemble faults', () => {
   for (const role of ['leader', 'follower'] as const) {
     test(`the ${role} killed: registrations stay, watches resume, no connection fails`, async (t) => {
       const leader = await zk.leader();
-      assert.ok(leader !== undefined);
+      assert.ok(leader !== undefined, 'leader !== undefined');
       const victim = role === 'leader' ? leader : (leader + 1) % 3;
       const probe = probeTraffic(port);
       const t0 = Date.now();

@@ -94,7 +94,7 @@ describe('fleet: MySQL across hosts over a 3-member etcd cluster', { timeout: 18
 
   test('the etcd leader\'s host partitioned away: no registration lost, no backend removed, 0 failed queries', async (t) => {
     const leader = await etcd.leader();
-    assert.ok(leader !== undefined);
+    assert.ok(leader !== undefined, 'leader !== undefined');
     const lh = hosts[leader]!;
     const drops = (): number[] => agents.map((a) => (a.log().match(/"registryEvent":"connection-dropped"/g) ?? []).length);
     // The lease's keepalive stream goes to a member picked at random: steer host4's onto the leader,

@@ -52,7 +52,7 @@ describe('fleet: ZooKeeper ensemble across hosts, the leader\'s host partitioned
     await eventually(async () => assert.deepEqual(await backends(), both), { timeoutMs: 60_000, message: `both registered (${consumer.log().slice(-1500)})` });
     const client = probe(() => hosts[5]!.greeting(LISTEN, '127.0.0.1'), { intervalMs: 50 });
     const leader = await zk.leader();
-    assert.ok(leader !== undefined);
+    assert.ok(leader !== undefined, 'leader !== undefined');
     const lh = hosts[leader]!;
     const allWork = async (): Promise<void> => {
       for (const a of agents) assert.equal((await a.view(a === consumer ? 'subscriptions' : 'services', 'echo'))?.status.conditions.find((c) => c.type === (a === consumer ? 'Synced' : 'Registered'))?.status, 'True', a.host.name);

@@ -62,7 +62,7 @@ describe('HaproxyProxy failures', () => {
     assert.ok(err instanceof TerminalError && err.cause instanceof HaproxyError, `not retried: ${String(err)}`);
     assert.match(err.cause.output, /simulated: listener rejected here/);
     assert.equal(await whoAnswers(good), 'picky-a', 'the previous config keeps serving');
-    assert.ok(events.includes('listener-rejected'));
+    assert.ok(events.includes('listener-rejected'), "events.includes('listener-rejected')");
 
     const [ok, rejected] = await Promise.allSettled([proxy.apply('late', spec(late), srv(a)), proxy.apply('rejected-1', spec(bad), srv(a))]);
     assert.equal(ok.status, 'fulfilled');
@@ -109,7 +109,7 @@ describe('HaproxyProxy failures', () => {
     const events: string[] = [];
     const second = await newProxy('adopt', { onEvent: (e) => events.push(e.type) });
     assert.equal(second.masterPid, pid);
-    assert.ok(events.includes('adopted'));
+    assert.ok(events.includes('adopted'), "events.includes('adopted')");
     // The file on disk renders a, the runtime routes to b: the bytes are equal, yet the reload runs (a fresh worker from the model).
     const r = await second.apply('svc', spec(port), srv(a));
     assert.equal(r.reloaded, true);

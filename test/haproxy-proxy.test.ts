@@ -42,7 +42,7 @@ describe('HaproxyProxy (runtime updates)', () => {
   });
 
   test('starts with no listeners', async () => {
-    assert.ok(proxy.masterPid);
+    assert.ok(proxy.masterPid, 'proxy.masterPid');
     assert.equal(await masterReloads(), 0);
     assert.deepEqual(await proxy.status('web'), []);
   });
@@ -61,7 +61,7 @@ describe('HaproxyProxy (runtime updates)', () => {
     const reloadsBefore = await masterReloads();
     const second = await proxy.apply('web', spec(port), srv(kept, c));
     assert.equal(second.reloaded, false);
-    assert.ok(second.runtimeOps > 0);
+    assert.ok(second.runtimeOps > 0, 'second.runtimeOps > 0');
     assert.equal(await masterReloads(), reloadsBefore, 'no HAProxy reload');
     assert.equal(reloads.length, 1);
     await eventually(async () => sameSet(await answering(port, 6), [kept.name, 'c']), { message: 'new set answers' });

@@ -71,7 +71,7 @@ describe('renderConfig', () => {
     const none = renderConfig({ dir }, [listener({ spec: spec({ check: { type: 'none' } }) })]);
     assert.doesNotMatch(none, /^  server .* check|check$/m);
     assert.doesNotMatch(renderConfig({ dir }, []), /^(listen|backend|frontend _fe_)/m);
-    assert.ok((await haproxyCheck(renderConfig({ dir }, []))).ok);
+    assert.ok((await haproxyCheck(renderConfig({ dir }, []))).ok, '(await haproxyCheck(renderConfig({ dir }, []))).ok');
   });
 
   test('rejects hostile values even when the schema was bypassed', () => {
@@ -107,7 +107,7 @@ describe('renderConfig', () => {
   test('source balancing hashes consistently, so dynamic servers can be added', async () => {
     const text = renderConfig({ dir }, [listener({ spec: spec({ balance: 'source' }) })]);
     assert.match(text, /balance source\n  hash-type consistent/);
-    assert.ok((await haproxyCheck(text)).ok);
+    assert.ok((await haproxyCheck(text)).ok, '(await haproxyCheck(text)).ok');
   });
 });
 

@@ -97,7 +97,7 @@ describe('a running agent with secrets in its manifests', () => {
     const r = await dockstack(['validate', f]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr + r.stdout, /password: expected a string \(the value is not shown/);
-    assert.ok(!(r.stderr + r.stdout).includes('987654321'));
+    assert.ok(!(r.stderr + r.stdout).includes('987654321'), "!(r.stderr + r.stdout).includes('987654321')");
   });
 
   test('DNS rebinding: a request whose Host is not ours gets 403; ours, localhost and the allow-list pass', async () => {
@@ -105,7 +105,7 @@ describe('a running agent with secrets in its manifests', () => {
     const evil = await getWithHost(agent.addr, '/api/v1/services', `rebind.attacker.example:${port}`);
     assert.equal(evil.status, 403);
     assert.match(JSON.parse(evil.body).error, /^Host "rebind\.attacker\.example:\d+" is not one this agent serves/);
-    assert.ok(!evil.body.includes(SECRET) && !evil.body.includes('/services/db'));
+    assert.ok(!evil.body.includes(SECRET) && !evil.body.includes('/services/db'), "!evil.body.includes(SECRET) && !evil.body.includes('/services/db')");
     for (const host of [agent.addr, `localhost:${port}`, 'dockstack.internal', `DockStack.Internal:${port}`])
       assert.equal((await getWithHost(agent.addr, '/api/v1/services', host)).status, 200, host);
   });
@@ -161,19 +161,19 @@ describe('signals and credentials', () => {
         fetch(`http://${agent.addr}/api/v1/services/none/drain`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"on":true}' });
       assert.equal((await post('wrong')).status, 401);
       assert.equal((await post('file-token-42')).status, 404); // authorized; the Service does not exist
-      assert.ok(!agent.out().includes('file-token-42'));
+      assert.ok(!agent.out().includes('file-token-42'), "!agent.out().includes('file-token-42')");
     } finally {
       agent.proc.kill('SIGKILL');
     }
     const bad = await dockstack(['agent', '--manifests', dir.path, '--registry', 'zk://127.0.0.1:1', '--proxy', 'none'], { env: { DOCKSTACK_ZK_AUTH: 'no colon secret-zk-99' } });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--zk-auth: expected user:password \(the value is not shown\)/);
-    assert.ok(!bad.stderr.includes('secret-zk-99'));
+    assert.ok(!bad.stderr.includes('secret-zk-99'), "!bad.stderr.includes('secret-zk-99')");
     const pwFile = join(dir.path, 'etcd-pw');
     await writeFile(pwFile, 'line1-secret\nline2\n');
     const two = await dockstack(['agent', '--manifests', dir.path, '--registry', 'etcd://127.0.0.1:1', '--proxy', 'none', '--etcd-user', 'u', '--etcd-password-file', pwFile]);
     assert.equal(two.code, 2);
     assert.match(two.stderr, /--etcd-password-file: .* must hold the secret on one line/);
-    assert.ok(!two.stderr.includes('line1-secret'));
+    assert.ok(!two.stderr.includes('line1-secret'), "!two.stderr.includes('line1-secret')");
   });
 });

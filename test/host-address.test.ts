@@ -26,5 +26,5 @@ test('unset: loopback for memory:// and loopback registries, else the route\'s l
   const local = await hostAddress(undefined, [{ host: '127.0.0.1', port: 2181 }]);
   assert.equal(local.current(), '127.0.0.1');
   assert.equal(local.remoteRegistry, false);
-  assert.ok(isLoopback('127.0.0.2') && isLoopback('::1') && !isLoopback('10.0.0.1'));
+  assert.ok(isLoopback('127.0.0.2') && isLoopback('::1') && !isLoopback('10.0.0.1'), "isLoopback('127.0.0.2') && isLoopback('::1') && !isLoopback('10.0.0.1')");
 });

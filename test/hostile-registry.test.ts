@@ -143,9 +143,9 @@ describe('the HAProxy config rendered from a hostile path', () => {
     for (const [name] of HOSTILE.filter(([n]) => n < 'junk')) assert.ok(shown.has(name), `${name} sorts before the junk and is listed`);
     const cfg = await readFile(join(dir.path, '.state', 'haproxy.cfg'), 'utf8');
     const servers = cfg.split('\n').filter((l) => /^\s*server /.test(l));
-    assert.ok(servers.length >= 1);
+    assert.ok(servers.length >= 1, 'servers.length >= 1');
     for (const l of servers) assert.match(l, /^  server s(\d+) (127\.0\.0\.1:1 id \1 disabled|127\.0\.0\.1:\d{1,5} id \1 weight \d{1,3}( disabled)?)$/, l);
-    assert.ok(servers.some((l) => new RegExp(`127\\.0\\.0\\.1:${backend.port} id \\d+ weight 1`).test(l)));
+    assert.ok(servers.some((l) => new RegExp(`127\\.0\\.0\\.1:${backend.port} id \\d+ weight 1`).test(l)), `a server line for 127.0.0.1:${backend.port} with weight 1`);
     assert.doesNotMatch(cfg, /evil|6\.6\.6\.6|backup|stats enable|check inter 1|65536|xxxx/);
   });
 });

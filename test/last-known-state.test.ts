@@ -38,7 +38,7 @@ test('a set older than the TTL is not used', async () => {
   now = 999;
   const fresh = new LastKnownState({ file, ttlMs: 1000, now: () => now });
   await fresh.load();
-  assert.ok(fresh.get('subscription/db', '/services/db'));
+  assert.ok(fresh.get('subscription/db', '/services/db'), "fresh.get('subscription/db', '/services/db')");
   now = 1001;
   assert.equal(fresh.get('subscription/db', '/services/db'), undefined);
 });
@@ -70,7 +70,7 @@ test('a corrupt, truncated or foreign file is reported once with its path and ig
     const again = new LastKnownState({ file, onProblem: (m) => problems.push(m) });
     await again.load();
     assert.equal(problems.length, 1);
-    assert.ok(again.get('subscription/db', '/services/db'));
+    assert.ok(again.get('subscription/db', '/services/db'), "again.get('subscription/db', '/services/db')");
   }
 });
 

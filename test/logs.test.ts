@@ -90,6 +90,6 @@ test('SIGTERM deregisters, logs "stopped" and exits 0', async () => {
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
   const msgs = lines().map((l) => l.msg);
-  assert.ok(msgs.indexOf('shutting down') < msgs.indexOf('stopped'));
+  assert.ok(msgs.indexOf('shutting down') < msgs.indexOf('stopped'), "msgs.indexOf('shutting down') < msgs.indexOf('stopped')");
   assert.equal(msgs.at(-1), 'stopped');
 });

@@ -92,7 +92,7 @@ describe('loadPath and validateFiles', () => {
   it('loads the good fixtures and the examples without errors', async () => {
     for (const path of [GOOD, 'manifests']) {
       const results = await loadPath(path);
-      assert.ok(results.length >= 3);
+      assert.ok(results.length >= 3, 'results.length >= 3');
       assert.deepEqual(validateFiles(results).map((e) => e.message), []);
     }
     const keys = (await loadPath(GOOD)).flatMap((r) => r.manifests.map((m) => m.key));

@@ -68,12 +68,12 @@ test('registration, checks and a new listener show in the metrics', async () => 
     assert.equal(sample(t, 'dockstack_subscription_backends', { subscription: 'web', state: 'up' }), 1);
     return t;
   });
-  assert.ok(sample(m, 'dockstack_registry_operations_total', { backend: 'memory', operation: 'register' })! >= 1);
+  assert.ok(sample(m, 'dockstack_registry_operations_total', { backend: 'memory', operation: 'register' })! >= 1, "sample(m, 'dockstack_registry_operations_total', { backend: 'memory', operation: 'register' })! >= 1");
   // The Subscription reads the watch's cache: no list() of its own while the registry is connected.
-  assert.ok(sample(m, 'dockstack_registry_watch_events_total', { backend: 'memory' })! >= 1);
-  assert.ok(sample(m, 'dockstack_check_results_total', { service: 'web', type: 'tcp', result: 'pass' })! >= 1);
-  assert.ok(sample(m, 'dockstack_check_duration_seconds_count', { service: 'web' })! >= 1);
-  assert.ok(sample(m, 'dockstack_reconcile_duration_seconds_count', { kind: 'subscription', outcome: 'success' })! >= 1);
+  assert.ok(sample(m, 'dockstack_registry_watch_events_total', { backend: 'memory' })! >= 1, "sample(m, 'dockstack_registry_watch_events_total', { backend: 'memory' })! >= 1");
+  assert.ok(sample(m, 'dockstack_check_results_total', { service: 'web', type: 'tcp', result: 'pass' })! >= 1, "sample(m, 'dockstack_check_results_total', { service: 'web', type: 'tcp', result: 'pass' })! >= 1");
+  assert.ok(sample(m, 'dockstack_check_duration_seconds_count', { service: 'web' })! >= 1, "sample(m, 'dockstack_check_duration_seconds_count', { service: 'web' })! >= 1");
+  assert.ok(sample(m, 'dockstack_reconcile_duration_seconds_count', { kind: 'subscription', outcome: 'success' })! >= 1, "sample(m, 'dockstack_reconcile_duration_seconds_count', { kind: 'subscription', outcome: 'success' })! >= 1");
   assert.equal(sample(m, 'dockstack_haproxy_reloads_total', { reason: 'listener_added' }), 1);
   assert.equal(sample(m, 'dockstack_objects', { kind: 'service', ready: 'true' }), 1);
   assert.equal(sample(m, 'dockstack_queue_depth'), 0);
@@ -88,8 +88,8 @@ test('a backend joining through the registry moves watch events and runtime comm
     assert.equal(sample(t, 'dockstack_subscription_backends', { subscription: 'web', state: 'up' }), 2);
     return t;
   });
-  assert.ok(sample(after, 'dockstack_registry_watch_events_total', { backend: 'memory' })! > (sample(before, 'dockstack_registry_watch_events_total', { backend: 'memory' }) ?? 0));
-  assert.ok(sample(after, 'dockstack_haproxy_runtime_commands_total')! > sample(before, 'dockstack_haproxy_runtime_commands_total')!);
+  assert.ok(sample(after, 'dockstack_registry_watch_events_total', { backend: 'memory' })! > (sample(before, 'dockstack_registry_watch_events_total', { backend: 'memory' }) ?? 0), "sample(after, 'dockstack_registry_watch_events_total', { backend: 'memory' })! > (sample(before, 'dockstack_registry_watch_events_total', { backend: 'memory' }) ?? 0)");
+  assert.ok(sample(after, 'dockstack_haproxy_runtime_commands_total')! > sample(before, 'dockstack_haproxy_runtime_commands_total')!, "sample(after, 'dockstack_haproxy_runtime_commands_total')! > sample(before, 'dockstack_haproxy_runtime_commands_total')!");
   assert.equal(sample(after, 'dockstack_events_total', { kind: 'subscription', reason: 'BackendAdded' }), 2);
   assert.equal(sample(after, 'dockstack_haproxy_reloads_total', { reason: 'listener_added' }), 1, 'no reload for a membership change');
   assert.equal(sample(after, 'dockstack_haproxy_reloads_total', { reason: 'listener_changed' }), undefined);

@@ -62,7 +62,7 @@ export function proxyConformance(name: string, setup: () => Promise<ProxyUnderTe
       await t.proxy.apply('conf-u', spec(port), Array.from({ length: 20 }, (_, i) => ep(7001 + i)));
       const r = await t.proxy.update('conf-u', { set: [ep(7100), ep(7002, { weight: 4 })], removed: [ep(7001)] });
       assert.equal(r.reloaded, false);
-      assert.ok(r.runtimeOps > 0);
+      assert.ok(r.runtimeOps > 0, 'r.runtimeOps > 0');
       const st = await t.proxy.status('conf-u');
       const live = st.filter((s) => s.state !== 'draining').map((s) => s.address);
       assert.ok(live.includes('127.0.0.1:7100') && !live.includes('127.0.0.1:7001') && live.length === 20, live.join(','));
@@ -71,7 +71,7 @@ export function proxyConformance(name: string, setup: () => Promise<ProxyUnderTe
       assert.deepEqual([none.reloaded, none.runtimeOps], [false, 0], 'nothing changed, nothing sent');
       await assert.rejects(t.proxy.update('conf-never', { set: [ep(1)], removed: [] }), DockstackError);
       await assert.rejects(t.proxy.update('conf-u', { set: [ep(7200, { weight: 300 })], removed: [] }), DockstackError);
-      assert.ok(!(await addrs(t.proxy, 'conf-u')).includes('127.0.0.1:7200'));
+      assert.ok(!(await addrs(t.proxy, 'conf-u')).includes('127.0.0.1:7200'), "!(await addrs(t.proxy, 'conf-u')).includes('127.0.0.1:7200')");
     });
 
     it('a listener-level change needs a reload', async () => {

@@ -93,7 +93,7 @@ describe('etcd registry on a real server', () => {
       carrier.blackhole();
       try {
         // Heard, not polled: the other member can answer before any poll sees "disconnected".
-        await eventually(() => assert.ok(disconnectedAt !== undefined), { timeoutMs: 8000, message: 'the cut-off client notices' });
+        await eventually(() => assert.ok(disconnectedAt !== undefined, 'disconnectedAt !== undefined'), { timeoutMs: 8000, message: 'the cut-off client notices' });
         const noticed = disconnectedAt! - t0;
         await eventually(() => assert.equal(r.state(), 'connected'), { timeoutMs: 10_000, message: 'keepalives through the other member' });
         t.diagnostic(`noticed ${noticed} ms after the cut (lease TTL 3 s); keepalives answered through the other member ${Date.now() - t0} ms after it`);

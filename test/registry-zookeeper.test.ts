@@ -229,7 +229,7 @@ describe('ZooKeeper registry on a real server', () => {
       used[0]!.blackhole();
       // Heard, not polled: the other server answers within milliseconds, so "disconnected" can last
       // less than any polling interval (measured: 4 ms).
-      await eventually(() => assert.ok(disconnectedAt !== undefined), { timeoutMs: 8000, message: 'the cut-off client notices' });
+      await eventually(() => assert.ok(disconnectedAt !== undefined, 'disconnectedAt !== undefined'), { timeoutMs: 8000, message: 'the cut-off client notices' });
       const noticed = disconnectedAt! - t0;
       await eventually(() => assert.equal(r.state(), 'connected'), { timeoutMs: 10_000, message: 'reconnected through the other server' });
       t.diagnostic(`noticed ${noticed} ms after the cut (session 4000 ms); connected through the other server ${Date.now() - t0} ms after it`);

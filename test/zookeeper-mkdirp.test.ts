@@ -2,27 +2,13 @@
  * ZkClient.mkdirp on a real ZooKeeper: the requests it sends for many new paths at once, and a path
  * deleted behind it.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zookeeper from 'node-zookeeper-client';
-import { ZkClient, ZkException } from '../src/registry/zookeeper-client.ts';
-import { startZooKeeper, type ZooKeeperServer } from './harness/zookeeper.ts';
+import { ZkException } from '../src/registry/zookeeper-client.ts';
+import { zooKeeperForFile } from './harness/zookeeper-clients.ts';
 
-let zk: ZooKeeperServer;
-const clients: ZkClient[] = [];
-const client = (): ZkClient => {
-  const c = new ZkClient({ servers: zk.connectString, sessionTimeoutMs: 4000, opTimeoutMs: 5000 });
-  c.connect();
-  clients.push(c);
-  return c;
-};
-before(async () => {
-  zk = await startZooKeeper();
-});
-after(async () => {
-  for (const c of clients) await c.close();
-  await zk?.stop();
-});
+const { client } = zooKeeperForFile();
 
 test('paths made at once under a new prefix try the prefix once, not once each; a path deleted behind it is made again', async () => {
   const c = client();

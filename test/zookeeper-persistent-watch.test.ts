@@ -2,7 +2,7 @@
  * ZkClient.addWatch (ZooKeeper's persistent recursive watch, sent through the library's queue) and
  * ZookeeperWatch on it, and on its one-shot fallback, on a real ZooKeeper 3.8.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRegistry } from '../src/registry/create-registry.ts';
 import type { Instance, ListingChange } from '../src/registry/registry.ts';
@@ -10,7 +10,7 @@ import { CreateMode, ZkClient, type ZkNodeEvent } from '../src/registry/zookeepe
 import { ZookeeperWatch } from '../src/registry/zookeeper-watch.ts';
 import { eventually } from './harness/eventually.ts';
 import { startTcpProxy } from './harness/tcp-proxy.ts';
-import { startZooKeeper, type ZooKeeperServer } from './harness/zookeeper.ts';
+import { zooKeeperForFile } from './harness/zookeeper-clients.ts';
 
 // Every listing and every persistent watch set, by any ZkClient of this process.
 let lists = 0;
@@ -35,21 +35,8 @@ async function createAll(c: ZkClient, path: string, ids: readonly number[]): Pro
   for (let i = 0; i < ids.length; i += 200) await Promise.all(ids.slice(i, i + 200).map((id) => c.create(`${path}/c${id}`, json(id), CreateMode.PERSISTENT)));
 }
 
-let zk: ZooKeeperServer;
-const clients: ZkClient[] = [];
-const client = (): ZkClient => {
-  const c = new ZkClient({ servers: zk.connectString, sessionTimeoutMs: 4000, opTimeoutMs: 5000 });
-  c.connect();
-  clients.push(c);
-  return c;
-};
-before(async () => {
-  zk = await startZooKeeper();
-});
-after(async () => {
-  for (const c of clients) await c.close();
-  await zk?.stop();
-});
+const zk = zooKeeperForFile();
+const client = zk.client;
 
 test('addWatch hears every create, data change and delete under the path, in order, and stays after firing', async () => {
   const c = client();
@@ -139,7 +126,7 @@ test('the persistent watch hears its path created, emptied, deleted and created 
   let deliveries = 0;
   const host = { client: () => c, full: (p: string) => p, connected: () => true, connection: () => 1, log: () => {} };
   const w = new ZookeeperWatch(path, (ch) => ((last = ch), deliveries++), host);
-  await eventually(() => assert.ok(last?.reset));
+  await eventually(() => assert.ok(last?.reset, 'last?.reset'));
   await other.mkdirp(path);
   await createAll(other, path, [1, 2, 3]);
   await eventually(() => assert.deepEqual(seen(last), expect(new Map([[1, 1], [2, 1], [3, 1]]))));
@@ -167,7 +154,7 @@ test('after a connection drop the registry sets its persistent watch again and d
   const want = new Map<number, number>();
   for (let i = 0; i < 200; i++) want.set(i, 1);
   await createAll(other, path, [...want.keys()]);
-  const proxy = await startTcpProxy(zk.port);
+  const proxy = await startTcpProxy(zk.server().port);
   const r = await createRegistry({ url: `zk://127.0.0.1:${proxy.port}`, sessionTimeoutMs: 10_000, opTimeoutMs: 3000 });
   try {
     let last: ListingChange | undefined;
