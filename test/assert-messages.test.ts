@@ -15,13 +15,7 @@ import ts from 'typescript';
 const root = new URL('..', import.meta.url).pathname;
 
 async function tsFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(join(root, dir), { withFileTypes: true })) {
-    const rel = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await tsFiles(rel)));
-    else if (rel.endsWith('.ts')) out.push(rel);
-  }
-  return out;
+  return (await readdir(join(root, dir), { recursive: true })).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f));
 }
 
 /** "file:line assert.ok(…)" for each call with a single argument. */
