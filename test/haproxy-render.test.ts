@@ -86,6 +86,8 @@ describe('renderConfig', () => {
       listener({ spec: { ...spec(), balance: 'round-robin\n  option x' as 'round-robin' } }),
       listener({ slots: [{ ip: 'evil.example\n', port: 1, weight: 1, admin: 'ready' }] }),
       listener({ slots: [{ ip: '10.0.0.1', port: 70000, weight: 1, admin: 'ready' }] }),
+      // node's isIP takes a zone; HAProxy cannot resolve it, and a sampled `haproxy -c` may not see the line.
+      listener({ slots: [{ ip: '::1', port: 1, weight: 1, admin: 'ready' }, { ip: 'fe80::1%lo', port: 1, weight: 1, admin: 'ready' }] }),
       listener({ spec: { ...spec(), timeouts: { connectMs: 1.5, clientMs: 1, serverMs: 1 } } }),
     ];
     for (const l of hostile) assert.throws(() => renderConfig({ dir }, [l]), HaproxyError, JSON.stringify(l).slice(0, 120));

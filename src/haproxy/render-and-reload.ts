@@ -31,8 +31,6 @@ export interface ReloadContext {
   readonly force: boolean;
   /** Addresses the running HAProxy listens on besides the model's (an adopted config's): ours, not taken. */
   readonly held: ReadonlySet<string>;
-  /** Check every server line, not a sample (set after a reload failed that a sampled check passed). */
-  readonly fullCheck?: boolean;
   event(type: string, message: string): void;
 }
 
@@ -40,8 +38,9 @@ let trials = 0;
 
 /**
  * The slots a check needs: the first empty one and the first of each kind of server line (address
- * family, admin state, weight). Every other line differs only in values each renderer re-checked,
- * canonical IP literals, ports and ids, and 10,240 lines cost `haproxy -c` ~90 ms of CPU.
+ * family, admin state, weight). Every other line differs only in values the renderer refuses
+ * unless HAProxy takes them (IP literals without a zone, ports 1-65535, ids), and 10,240 lines
+ * cost `haproxy -c` ~90 ms of CPU.
  */
 export function checkSample(slots: readonly (SlotState | undefined)[]): (SlotState | undefined)[] {
   const seen = new Set<string>();
@@ -54,13 +53,13 @@ export function checkSample(slots: readonly (SlotState | undefined)[]): (SlotSta
 }
 
 /**
- * Render `chosen` and have HAProxy check it (each listener's server lines sampled unless `full`);
- * resolves the whole text, throws HaproxyError otherwise (also for a value the renderer refuses).
+ * Render `chosen` and have HAProxy check it (each listener's server lines sampled); resolves the
+ * whole text, throws HaproxyError otherwise (also for a value the renderer refuses).
  */
-async function check(ctx: ReloadContext, chosen: ReadonlyMap<string, ListenerRender>, full = ctx.fullCheck === true): Promise<string> {
+async function check(ctx: ReloadContext, chosen: ReadonlyMap<string, ListenerRender>): Promise<string> {
   const g = { dir: ctx.dir, hardStopAfterMs: ctx.hardStopAfterMs, runAs: ctx.runAs, accessLog: ctx.accessLog, lua: ctx.lua };
   const text = renderConfig(g, [...chosen.values()]);
-  const checked = full ? text : renderConfig(g, [...chosen.values()].map((r) => ({ ...r, slots: checkSample(r.slots) })));
+  const checked = renderConfig(g, [...chosen.values()].map((r) => ({ ...r, slots: checkSample(r.slots) })));
   const tmp = join(ctx.dir, `.check-${process.pid}-${++trials}.cfg`);
   try {
     await writeFile(tmp, checked, { mode: 0o600 });
@@ -152,13 +151,7 @@ export async function renderAndReload(ctx: ReloadContext, model: ListenerModel):
     if (previous !== undefined) await writeFileAtomic(ctx.proc.configPath, previous).catch(() => undefined);
     const e = err instanceof HaproxyError ? err : new HaproxyError('reloading HAProxy', { cause: err });
     const blamed = blamedListener(e.output, changed.filter((n) => chosen.has(n)));
-    if (blamed === undefined) {
-      // Not a bind: if a line the sample left out is what HAProxy refuses, the full check says so,
-      // and a run with full checks sets the listener it belongs to apart.
-      const fullFails = !ctx.fullCheck && (await check(ctx, chosen, true).then(() => false, (x: unknown) => x instanceof HaproxyError));
-      if (fullFails) return renderAndReload({ ...ctx, fullCheck: true }, model);
-      throw e;
-    }
+    if (blamed === undefined) throw e;
     // HAProxy named the listener that broke it: the others go ahead without it.
     rejected.set(blamed, new ListenerConflictError(blamed, chosen.get(blamed)!.spec.listen, 'another process (HAProxy could not bind it)', e));
     ctx.event('listener-rejected', `HAProxy could not start listener ${blamed}: ${e.output.trim().split('\n').slice(-3).join(' | ')}`);
