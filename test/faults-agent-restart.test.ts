@@ -32,6 +32,7 @@ describe('agent SIGKILL and restart', () => {
   let port: number;
   let a: TestBackend, b: TestBackend;
   const agents: ChildProcess[] = [];
+  let probe: ReturnType<typeof probeTraffic> | undefined;
   const hdir = () => join(dir.path, 'haproxy');
   const pidFile = async () => Number((await readFile(join(hdir(), 'haproxy.pid'), 'utf8')).trim());
   const names = async () => [...(await raw.read(PATH)).keys()].map((k) => k.replace(/_\d{10}$/, '')).sort();
@@ -62,6 +63,8 @@ describe('agent SIGKILL and restart', () => {
   });
 
   after(async () => {
+    // A failed assertion leaves the probe running: its loop would hold the file open until its bound.
+    await probe?.stop();
     for (const c of agents) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     // A HAProxy left by a failed run: stop it by its pid file, never by name.
     const pid = await pidFile().catch(() => undefined);
@@ -84,7 +87,7 @@ describe('agent SIGKILL and restart', () => {
     await eventually(routes, { timeoutMs: 20_000 });
     const master = await pidFile();
     const before = [...(await raw.read(PATH)).keys()];
-    const probe = probeTraffic(port, { intervalMs: 20 });
+    probe = probeTraffic(port, { intervalMs: 20 });
     const t0 = Date.now();
     first.kill('SIGKILL');
     await new Promise<void>((r) => (first.exitCode !== null || first.signalCode !== null ? r() : first.once('exit', () => r())));

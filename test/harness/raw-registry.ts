@@ -31,16 +31,23 @@ export async function rawZooKeeper(connectString: string): Promise<RawRegistry> 
     },
     remove: (key) => cb<void>((d) => client.remove(key, -1, (e) => d(e))),
     async read(path) {
-      const children = await cb<string[]>((d) => client.getChildren(path, (e, c) => d(e, c))).catch(() => [] as string[]);
-      const out = new Map<string, string>();
-      for (const c of children.sort()) {
-        // A child deleted between the listing and this read is simply gone (the successor agent
-        // removes its predecessor's nodes while a test polls): skip it, never fail on NO_NODE.
-        const data = await cb<Buffer>((d) => client.getData(`${path}/${c}`, (e, b) => d(e, b))).catch((e: unknown) => {
-          if ((e as { code?: number }).code === zookeeper.Exception.NO_NODE) return undefined;
-          throw e;
-        });
-        if (data !== undefined) out.set(c, data.toString());
+      // A child deleted between the listing and its read makes the listing stale: a successor
+      // agent creates its node, then deletes its predecessor's, so reading only the survivors of
+      // an older listing would show that instance with no entry. List again until one reads whole.
+      let out = new Map<string, string>();
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const children = await cb<string[]>((d) => client.getChildren(path, (e, c) => d(e, c))).catch(() => [] as string[]);
+        out = new Map();
+        let vanished = false;
+        for (const c of children.sort()) {
+          const data = await cb<Buffer>((d) => client.getData(`${path}/${c}`, (e, b) => d(e, b))).catch((e: unknown) => {
+            if ((e as { code?: number }).code === zookeeper.Exception.NO_NODE) return undefined;
+            throw e;
+          });
+          if (data === undefined) vanished = true;
+          else out.set(c, data.toString());
+        }
+        if (!vanished) break;
       }
       return out;
     },
