@@ -39,7 +39,8 @@ export function probe(ask: () => Promise<string>, opts: { intervalMs?: number; m
         failed++;
         if (errors.length < 10) errors.push(`${new Date().toISOString()} ${(err as Error).message}`);
       }
-      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+      // Unref'd: a probe a failed test never stopped does not hold its file's process open.
+      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50).unref());
     }
   })();
   return {
