@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
 import { describe, test } from 'node:test';
 import { isValidHost, parseHostPort } from '../src/manifest/host-syntax.ts';
+import { canonicalIp, isRoutableIp } from '../src/net/address.ts';
 
 // The rules as they were written before the regular expressions: the oracle.
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -75,5 +76,15 @@ describe('host syntax', () => {
       if (oracleHostPort(s)) accepted++;
     }
     assert.ok(accepted > 2000 && accepted < inputs.length - 2000, `a mix of valid and invalid inputs (${accepted} of ${inputs.length} valid)`);
+  });
+
+  test("isRoutableIp (the renderer's check) accepts exactly what canonicalIp does", () => {
+    const inputs = [...EDGES, ...Array.from({ length: 20_000 }, () => pick([hostish, v6ish, noise])())];
+    let accepted = 0;
+    for (const h of inputs) {
+      assert.equal(isRoutableIp(h), 'ip' in canonicalIp(h), JSON.stringify(h));
+      if (isRoutableIp(h)) accepted++;
+    }
+    assert.ok(accepted > 200 && accepted < inputs.length - 200, `a mix of routable and other inputs (${accepted} of ${inputs.length})`);
   });
 });

@@ -4,7 +4,7 @@
  * validated it already: nothing that could start a new line, a comment or a quoted word reaches
  * the file.
  */
-import { canonicalIp } from '../net/address.ts';
+import { isRoutableIp } from '../net/address.ts';
 import { HaproxyError } from '../errors.ts';
 import { NAME_RE, isValidHost } from '../manifest/schema.ts';
 import type { EndpointCheck, ListenerSpec } from '../proxy/proxy.ts';
@@ -90,7 +90,7 @@ function int(what: string, v: number, min: number, max: number): number {
   return Number.isInteger(v) && v >= min && v <= max ? v : fail(what, v);
 }
 function ip(v: string): string {
-  return typeof v === 'string' && 'ip' in canonicalIp(v) ? v : fail('server address', v);
+  return typeof v === 'string' && isRoutableIp(v) ? v : fail('server address', v);
 }
 /** "ip:port" with IPv6 bracketed. */
 function ipPort(host: string, port: number): string {

@@ -6,6 +6,11 @@ export function addressOf(a: { host: string; port: number }): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
+/** Whether canonicalIp accepts `ip`, without building its canonical form (for IPv6 ~10× the cost of this check). */
+export function isRoutableIp(ip: string): boolean {
+  return isIP(ip) !== 0 && !ip.includes('%');
+}
+
 /**
  * The one spelling of an IP literal that a proxy accepts and reports back, or a reason it cannot
  * be used: IPv6 lower-cased and compressed ("0:0::1" → "::1"), IPv4-mapped IPv6 as IPv4
