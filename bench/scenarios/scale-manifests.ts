@@ -33,12 +33,12 @@ export async function manifestRun(env: BenchEnv, registry: RegistryKind | 'memor
   if (ports.length < pairs) throw new Error(`no ${pairs} free ports in 20000-32767`);
   const subText = (i: number, maint: boolean) =>
     subscription(`c${i}`, `service: ${base}/s${i}\nlisten: { port: ${ports[i]} }\ncheck: { type: none }${maint ? `\nmaintenance: ["127.0.0.1:${30_000 + i}"]` : ''}`);
-  const source = new StaticSource();
+  const texts: [string, string][] = [];
   for (let i = 0; i < pairs; i++) {
     // Each Service registers a distinct address (no checks: healthy at once); nothing listens there,
     // and with check none HAProxy never connects.
-    source.set(`svc-${i}.yaml`, service(`s${i}`, `path: ${base}/s${i}\nport: ${30_000 + i}\ninstanceId: s${i}`));
-    source.set(`sub-${i}.yaml`, subText(i, false));
+    texts.push([`svc-${i}.yaml`, service(`s${i}`, `path: ${base}/s${i}\nport: ${30_000 + i}\ninstanceId: s${i}`)]);
+    texts.push([`sub-${i}.yaml`, subText(i, false)]);
   }
   const keys = Array.from({ length: pairs }, (_, i) => [`service/s${i}` as const, `subscription/c${i}` as const]).flat();
   // The registry server is started (once per run, lazily) before the clock, and a ZooKeeper is
@@ -52,6 +52,8 @@ export async function manifestRun(env: BenchEnv, registry: RegistryKind | 'memor
     await w.close();
   }
   const t0 = now();
+  // Parsed inside the clock, as an agent starting on a directory of manifests parses them.
+  const source = new StaticSource(texts);
   const agent = await env.agent(registry, 'runtime', source, proxy);
   const started = now() - t0;
   const { agent: a } = agent.running;
