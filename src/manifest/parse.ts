@@ -11,6 +11,7 @@ import { keyOf, type ObjectKey } from '../object-key.ts';
 import { KINDS, Manifest, type Kind } from './schema.ts';
 import { issueErrors, locator, syntaxErrors } from './located-issues.ts';
 import { nodePosition } from './yaml-locate.ts';
+import { plainDocuments } from './plain-yaml.ts';
 
 /** Files larger than this are refused as a whole (one located error). */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -31,8 +32,11 @@ export function parseManifestBytes(bytes: Uint8Array, file: string): FileResult 
   return parseManifestText(text, file);
 }
 
-/** Parse manifest text. `file` is only used in error messages and results. */
-export function parseManifestText(text: string, file: string): FileResult {
+/**
+ * Parse manifest text. `file` is only used in error messages and results. `plain: false` skips the
+ * fast path (plain-yaml.ts), for the test that holds it to the parser of record.
+ */
+export function parseManifestText(text: string, file: string, { plain = true } = {}): FileResult {
   if (text.length > MAX_MANIFEST_BYTES && Buffer.byteLength(text) > MAX_MANIFEST_BYTES) return tooLarge(file, Buffer.byteLength(text));
   const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const nul = src.indexOf('\0');
@@ -44,6 +48,29 @@ export function parseManifestText(text: string, file: string): FileResult {
   }
   const deep = tooDeep(src);
   if (deep) return fatalResult(file, [new ManifestError(`nesting deeper than ${MAX_FLOW_DEPTH} levels`, { context: { file, position: deep } })]);
+  return (plain ? plainResult(src, file) : undefined) ?? yamlResult(src, file);
+}
+
+/** A text of valid manifests only, read by the fast path; undefined when `yaml` must read it. */
+function plainResult(src: string, file: string): FileResult | undefined {
+  const docs = plainDocuments(src);
+  if (!docs) return undefined;
+  const manifests: LoadedManifest[] = [];
+  const seen = new Set<ObjectKey>();
+  for (const [index, { data, position }] of docs.entries()) {
+    if (data === null) continue;
+    const parsed = Manifest.safeParse(data);
+    if (!parsed.success) return undefined;
+    const key = keyOf(parsed.data.kind, parsed.data.metadata.name);
+    if (seen.has(key)) return undefined;
+    seen.add(key);
+    manifests.push({ manifest: parsed.data, key, file, index, position });
+  }
+  return { file, manifests, errors: [], errorKeys: new Map(), fatal: false };
+}
+
+/** The parser of record, which locates every error. */
+function yamlResult(src: string, file: string): FileResult {
   const lc = new LineCounter();
   let docs: Document.Parsed[];
   try {
