@@ -39,8 +39,10 @@ const CORE_1_2 = jsyaml.FAILSAFE_SCHEMA.extend({
     scalar('null', /^(?:~|[Nn]ull|NULL)?$/, () => null),
     scalar('bool', /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, (s) => s[0] === 't' || s[0] === 'T'),
     scalar('int', /^(?:0o[0-7]+|[-+]?[0-9]+|0x[0-9a-fA-F]+)$/, (s) => (s[1] === 'o' ? parseInt(s.slice(2), 8) : s[1] === 'x' ? parseInt(s.slice(2), 16) : parseInt(s, 10))),
-    scalar('float', /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+|[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*))$/, (s) =>
-      s.endsWith('inf') || s.endsWith('Inf') || s.endsWith('INF') ? (s[0] === '-' ? -Infinity : Infinity) : s.slice(-3).toLowerCase() === 'nan' ? NaN : parseFloat(s)),
+    scalar('float', /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+|[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*))$/, (s) => {
+      const tail = s.slice(-3).toLowerCase();
+      return tail === 'inf' ? (s[0] === '-' ? -Infinity : Infinity) : tail === 'nan' ? NaN : parseFloat(s);
+    }),
   ],
 });
 
@@ -96,12 +98,14 @@ function simpleLine(src: string, from: number, to: number): boolean {
   if ((src.startsWith('---', i) || src.startsWith('...', i)) && (i + 3 >= to || /\s/.test(src[i + 3]!))) i += 3;
   let entry = i > from; // a marker line is complete by itself
   let valueStart = true; // at the start of a value: a block scalar indicator here is declined
+  let content = false; // anything but blanks and a comment
   let depth = 0;
   for (; i < to; i++) {
     const c = src[i]!;
-    if (c === ' ' || c === '\t' || c === '\r') continue;
+    if (c === ' ' || c === '\r') continue; // (tabs are declined before this scan)
     if (c === '#' && (i === from || /\s/.test(src[i - 1]!))) break;
     if (c === '#' && /['"\]},]/.test(src[i - 1]!)) return false; // `yaml` wants a space before that comment, js-yaml does not
+    content = true;
     if (valueStart && depth === 0 && (c === '|' || c === '>')) return false;
     if (c === '-' && valueStart && depth === 0 && (i + 1 >= to || /\s/.test(src[i + 1]!))) {
       entry = true;
@@ -120,7 +124,7 @@ function simpleLine(src: string, from: number, to: number): boolean {
     }
   }
   // A line with content that is neither an entry nor a marker continues the previous line's scalar.
-  return depth === 0 && (entry || i === from || /^\s*(#|$)/.test(src.slice(from, to)));
+  return depth === 0 && (entry || !content);
 }
 
 /** The index of the quote closing the one at `at` on this line, or -1. */
