@@ -107,7 +107,7 @@ describe('the directory source and links out of its root', () => {
 });
 
 describe('human output', () => {
-  test('control characters in names, errors and events are escaped, so no fake rows or terminal escapes', () => {
+  test('control characters in names, errors and events are escaped, so no fake rows or terminal escapes', async () => {
     const evil = 'x\u001b[2J\u001b]0;pwned\u0007\nfake   True   Ready\r';
     const view = {
       apiVersion: 'dockstack.io/v1alpha1',
@@ -116,7 +116,7 @@ describe('human output', () => {
       spec: { service: evil },
       status: { conditions: [{ type: 'Ready', status: 'False', reason: evil, message: evil, lastTransitionTime: new Date().toISOString() }], retries: 0, details: { rejected: [evil] }, lastError: evil, validationErrors: [] },
     } as unknown as ObjectView;
-    const out = renderTable([view], true) + renderDescribe(view, [{ time: new Date().toISOString(), object: 'service/x', type: 'Warning', reason: evil, message: evil }]);
+    const out = renderTable([view], true) + (await renderDescribe(view, [{ time: new Date().toISOString(), object: 'service/x', type: 'Warning', reason: evil, message: evil }]));
     assert.doesNotMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f]/); // eslint-disable-line no-control-regex
     assert.equal(renderTable([view], true).split('\n').length, 3, 'header, one row, trailing newline');
     assert.match(out, /x\\u001b\[2J\\u001b\]0;pwned\\u0007\\nfake/);

@@ -3,11 +3,9 @@
  * custom-columns=HEADER:EXPR,… ; plus --no-headers and --sort-by=EXPR. A list is the kubectl
  * `{kind: List, items: […]}` to JSONPath and JSON, a named object the object itself.
  */
-import YAML from 'yaml';
 import type { ObjectView } from '../agent.ts';
 import { UsageError } from '../errors.ts';
 import { keyOf } from '../object-key.ts';
-import { jsonPathValues, renderJsonPath } from './jsonpath.ts';
 import { renderTable, type LiveBackends } from './output.ts';
 import { terminalSafe } from './terminal-safe.ts';
 import { ordinal } from '../ordinal.ts';
@@ -28,7 +26,8 @@ export function checkOutput(output: string | undefined): void {
 }
 
 /** Order `items` by the value `expr` selects in each (numbers numerically, the rest as text). */
-export function sortItems(items: readonly ObjectView[], expr: string): ObjectView[] {
+export async function sortItems(items: readonly ObjectView[], expr: string): Promise<ObjectView[]> {
+  const { jsonPathValues } = await import('./jsonpath.ts');
   const key = (v: ObjectView) => jsonPathValues(expr, v)[0];
   return [...items].sort((a, b) => {
     const [x, y] = [key(a), key(b)];
@@ -37,19 +36,36 @@ export function sortItems(items: readonly ObjectView[], expr: string): ObjectVie
   });
 }
 
-/** Print `items` (one object when `single`) in the chosen format; `header` false for watch updates after the first. */
-export function formatItems(items: readonly ObjectView[], opts: OutputOptions, single = false, header = true, live?: LiveBackends): string {
+/** Prints `items` (one object when `single`); `header` false for watch updates after the first. */
+export type Format = (items: readonly ObjectView[], single: boolean, header: boolean, live?: LiveBackends) => string;
+
+/**
+ * The printer for `opts`. yaml and jsonpath-plus load only for the formats that use them: a table
+ * needs neither, and loading them was ~200 KB of code for every `get`.
+ */
+export async function formatter(opts: OutputOptions): Promise<Format> {
   const o = opts.output;
-  const data = single ? items[0] : { apiVersion: 'v1', kind: 'List', items };
-  if (o === 'json') return `${JSON.stringify(data, null, 2)}\n`;
-  if (o === 'yaml') return single ? YAML.stringify(items[0]) : items.map((i) => `---\n${YAML.stringify(i)}`).join('');
-  if (o === 'name') return items.map((i) => `${keyOf(i.kind, i.metadata.name)}\n`).join('');
-  if (o?.startsWith('jsonpath=')) return renderJsonPath(o.slice('jsonpath='.length), data);
-  if (o?.startsWith('custom-columns=')) return customColumns(items, o.slice('custom-columns='.length), header && !opts.noHeaders);
-  return renderTable(items, o === 'wide', header && !opts.noHeaders, live);
+  const data = (items: readonly ObjectView[], single: boolean) => (single ? items[0] : { apiVersion: 'v1', kind: 'List', items });
+  if (o === 'json') return (items, single) => `${JSON.stringify(data(items, single), null, 2)}\n`;
+  if (o === 'yaml') {
+    const { default: YAML } = await import('yaml');
+    return (items, single) => (single ? YAML.stringify(items[0]) : items.map((i) => `---\n${YAML.stringify(i)}`).join(''));
+  }
+  if (o === 'name') return (items) => items.map((i) => `${keyOf(i.kind, i.metadata.name)}\n`).join('');
+  if (o?.startsWith('jsonpath=')) {
+    const { renderJsonPath } = await import('./jsonpath.ts');
+    const template = o.slice('jsonpath='.length);
+    return (items, single) => renderJsonPath(template, data(items, single));
+  }
+  if (o?.startsWith('custom-columns=')) {
+    const { jsonPathValues } = await import('./jsonpath.ts');
+    const spec = o.slice('custom-columns='.length);
+    return (items, _single, header) => customColumns(jsonPathValues, items, spec, header && !opts.noHeaders);
+  }
+  return (items, _single, header, live) => renderTable(items, o === 'wide', header && !opts.noHeaders, live);
 }
 
-function customColumns(items: readonly ObjectView[], spec: string, header: boolean): string {
+function customColumns(jsonPathValues: (expr: string, v: unknown) => unknown[], items: readonly ObjectView[], spec: string, header: boolean): string {
   const cols = spec.split(',').map((c) => {
     const i = c.indexOf(':');
     if (i <= 0 || i === c.length - 1) throw new UsageError(`-o custom-columns: "${c}" is not HEADER:EXPR`, { hint: 'e.g. -o custom-columns=NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status' });

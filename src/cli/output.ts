@@ -1,5 +1,4 @@
 /** Human output for get/describe: kubectl-like aligned tables and a describe layout. */
-import YAML from 'yaml';
 import type { ObjectView } from '../agent.ts';
 import type { StatusEvent } from '../reconcile/status-store.ts';
 import type { LiveServer } from '../server/live-backends.ts';
@@ -56,8 +55,9 @@ export function renderTable(items: readonly ObjectView[], wide: boolean, header 
   return all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('   ')).join('\n') + '\n';
 }
 
-/** kubectl-describe-like text: metadata, spec, conditions table, details, events. */
-export function renderDescribe(v: ObjectView, events: readonly StatusEvent[], backends?: readonly LiveServer[] | string): string {
+/** kubectl-describe-like text: metadata, spec, conditions table, details, events. yaml loads here, not with every `get`. */
+export async function renderDescribe(v: ObjectView, events: readonly StatusEvent[], backends?: readonly LiveServer[] | string): Promise<string> {
+  const { default: YAML } = await import('yaml');
   const lines: string[] = [];
   lines.push(`Name:                ${v.metadata.name}`, `Kind:                ${v.kind}`);
   lines.push(`Source:              ${v.metadata.source ?? '-'}`);

@@ -26,10 +26,11 @@ export function getCommand(): Command {
     .action(async (kindArg: string, name: string | undefined, opts: StatusOpts & { output?: string; watch?: boolean; headers: boolean; sortBy?: string }) => {
       const kind = parseKind(kindArg);
       if (!kind) throw new UsageError(`unknown kind "${kindArg}"`, { hint: 'use services or subscriptions' });
-      // The formats (yaml, jsonpath) load when the command runs, not with every command's definition.
-      const { checkOutput, formatItems, sortItems } = await import('../output-format.ts');
+      // The output code loads when the command runs, not with every command's definition.
+      const { checkOutput, formatter, sortItems } = await import('../output-format.ts');
       checkOutput(opts.output);
       const fmt = { ...(opts.output !== undefined && { output: opts.output }), noHeaders: !opts.headers, ...(opts.sortBy !== undefined && { sortBy: opts.sortBy }) };
+      const format = await formatter(fmt);
       const api = new StatusClient(opts);
       if (opts.watch) {
         const ac = new AbortController();
@@ -38,7 +39,7 @@ export function getCommand(): Command {
         await api.stream(`/api/v1/watch?kind=${pluralOf(kind)}`, (item) => {
           const v = item as ObjectView;
           if (!('kind' in v) || (name && v.metadata.name !== name)) return;
-          process.stdout.write(formatItems([v], fmt, false, header));
+          process.stdout.write(format([v], false, header));
           header = false;
         }, ac.signal);
         return;
@@ -46,7 +47,7 @@ export function getCommand(): Command {
       const path = `/api/v1/${pluralOf(kind)}${name ? `/${encodeURIComponent(name)}` : ''}`;
       const res = await api.get<ObjectView | ObjectView[]>(path);
       if (res === undefined) throw new DockstackError('E_NOT_FOUND', `${kind.toLowerCase()} "${name}" not found`);
-      const items = Array.isArray(res) ? (fmt.sortBy ? sortItems(res, fmt.sortBy) : res) : [res];
+      const items = Array.isArray(res) ? (fmt.sortBy ? await sortItems(res, fmt.sortBy) : res) : [res];
       if (items.length === 0 && !opts.output) return void process.stderr.write(`No ${pluralOf(kind)} found.\n`);
       // A table says which commit of the manifests it shows (when they are a git checkout or git-sync link).
       if ((fmt.output === undefined || fmt.output === 'wide') && !fmt.noHeaders) {
@@ -54,7 +55,7 @@ export function getCommand(): Command {
         if (source?.revision) process.stdout.write(`Revision: ${source.revision}\n`);
       }
       const live = fmt.output === 'wide' && kind === 'Subscription' ? await api.get<LiveBackends>('/api/v1/backends').catch(() => undefined) : undefined;
-      process.stdout.write(formatItems(items, fmt, !Array.isArray(res), true, live));
+      process.stdout.write(format(items, !Array.isArray(res), true, live));
     });
 }
 
@@ -77,6 +78,6 @@ export function describeCommand(): Command {
       if (kind === 'Subscription')
         backends = await api.get<LiveServer[]>(`/api/v1/subscriptions/${encodeURIComponent(name)}/backends`).catch((err: unknown) => `unavailable: ${(err as Error).message}`);
       const { renderDescribe } = await import('../output.ts');
-      process.stdout.write(renderDescribe(view, events, backends));
+      process.stdout.write(await renderDescribe(view, events, backends));
     });
 }
