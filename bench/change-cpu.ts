@@ -1,11 +1,13 @@
 /**
- * `node --import tsx bench/change-cpu.ts [zookeeper|etcd]... [--n 10000] [--changes 8] [--prof DIR]`:
+ * `node --import tsx bench/change-cpu.ts [zookeeper|etcd]... [--n 10000] [--changes 8] [--prof DIR] [--floor]`:
  * the agent's CPU for one 1 % change at N instances, the instances bench's measure alone (no
  * sync timing, no baseline), plus the CPU of the second after "applied" (the state file's
  * once-a-second write, deferred status work) against an idle second. With --prof, a V8 CPU profile
  * of the change windows only (inspector, in-process), written to DIR/<kind>-w<change>.cpuprofile
  * (the window) and DIR/<kind>-a<change>.cpuprofile (the second after); read each with
- * bench/profile-summary.ts. ZooKeeper's getChildren reads per change are counted.
+ * bench/profile-summary.ts. ZooKeeper's getChildren reads per change are counted. With --floor, the
+ * same changes are first measured on the registry's watch alone (a Registry of our own, no agent, no
+ * HAProxy): the client library's and the watch cache's share of the agent's figure.
  */
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
@@ -13,6 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Agent } from '../src/agent.ts';
 import type { ObjectKey } from '../src/object-key.ts';
+import { addressOf } from '../src/net/address.ts';
+import { createRegistry } from '../src/registry/create-registry.ts';
 import { ZkClient } from '../src/registry/zookeeper-client.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { StaticSource, subscription } from '../test/harness/static-source.ts';
@@ -30,7 +34,7 @@ ZkClient.prototype.getChildren = function (this: ZkClient, ...args: Parameters<t
   return getChildren.apply(this, args);
 };
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { n: { type: 'string' }, changes: { type: 'string' }, prof: { type: 'string' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { n: { type: 'string' }, changes: { type: 'string' }, prof: { type: 'string' }, floor: { type: 'boolean' } } });
 const n = Number(values.n ?? 10_000);
 const changes = Number(values.changes ?? 8);
 const kinds = (positionals.length ? positionals : ['zookeeper', 'etcd']) as RegistryKind[];
@@ -38,6 +42,45 @@ const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const backends = (a: Agent, key: ObjectKey) => (a.status.get(key)?.details.backends as readonly string[] | undefined) ?? [];
+
+/** The same changes on the registry's watch alone: window CPU until the watch's cache holds the new set. */
+async function floor(env: BenchEnv, kind: RegistryKind): Promise<void> {
+  const url = await env.url(kind);
+  const path = `/bench/cpu/floor-${kind}-${Date.now()}`;
+  const bulk = await spawnBulk(kind, url.replace(/^\w+:\/\//, ''), path, n);
+  env.defer(() => bulk.close());
+  const registry = await createRegistry({ url });
+  env.defer(() => registry.close());
+  const held = new Set<string>();
+  let deliveries = 0;
+  let wake = (): void => {};
+  registry.watch(path, (c) => {
+    deliveries++;
+    if (c.reset) held.clear(), c.current.forEach((_, a) => held.add(a));
+    for (const i of c.added) held.add(addressOf(i));
+    for (const i of c.removed) held.delete(addressOf(i));
+    wake();
+  });
+  const until = (done: () => boolean, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${kind} floor: not ${what} within 60 s`)), 60_000);
+      const check = () => (done() ? (clearTimeout(timer), resolve()) : (wake = check));
+      check();
+    });
+  await until(() => held.size === n, `${n} instances`);
+  await sleep(1500);
+  const win: number[] = [];
+  const d0 = deliveries;
+  for (let c = 0; c < changes; c++) {
+    const cpu0 = process.cpuUsage();
+    const { added, removed } = await bulk.replace(Math.max(1, Math.round(n / 100)));
+    await until(() => added.every((a) => held.has(a)) && !removed.some((a) => held.has(a)), `change ${c}`);
+    win.push(cpuMs(process.cpuUsage(cpu0)));
+    await sleep(500);
+  }
+  const s = summarize(win);
+  console.log(`${kind} n=${n}: the registry's watch alone, change window CPU p50 ${s.p50.toFixed(1)} ms (min ${Math.min(...win).toFixed(1)}, max ${s.max.toFixed(1)}) [${win.map((x) => x.toFixed(0)).join(' ')}]; deliveries per change ${((deliveries - d0) / changes).toFixed(1)}`);
+}
 
 async function one(env: BenchEnv, kind: RegistryKind): Promise<void> {
   const url = await env.url(kind);
@@ -97,7 +140,10 @@ async function one(env: BenchEnv, kind: RegistryKind): Promise<void> {
 
 const env = new BenchEnv();
 try {
-  for (const kind of kinds) await one(env, kind);
+  for (const kind of kinds) {
+    if (values.floor) await floor(env, kind);
+    await one(env, kind);
+  }
 } finally {
   await env.close();
 }
