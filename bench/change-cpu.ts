@@ -15,15 +15,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Agent } from '../src/agent.ts';
 import type { ObjectKey } from '../src/object-key.ts';
-import { addressOf } from '../src/net/address.ts';
-import { createRegistry } from '../src/registry/create-registry.ts';
 import { ZkClient } from '../src/registry/zookeeper-client.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { StaticSource, subscription } from '../test/harness/static-source.ts';
 import { applied, untilStatus } from './agent-wait.ts';
 import { BenchEnv, type RegistryKind } from './bench-env.ts';
 import { spawnBulk } from './load/bulk-process.ts';
-import { hasExactly } from './scenarios/scale-instances.ts';
+import { hasExactly, watchCpuRun } from './scenarios/scale-instances.ts';
 import { summarize } from './stats.ts';
 
 // ZooKeeper re-lists the path per change (a burst coalesces into a read in flight and one more): count them.
@@ -43,43 +41,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const backends = (a: Agent, key: ObjectKey) => (a.status.get(key)?.details.backends as readonly string[] | undefined) ?? [];
 
-/** The same changes on the registry's watch alone: window CPU until the watch's cache holds the new set. */
 async function floor(env: BenchEnv, kind: RegistryKind): Promise<void> {
-  const url = await env.url(kind);
-  const path = `/bench/cpu/floor-${kind}-${Date.now()}`;
-  const bulk = await spawnBulk(kind, url.replace(/^\w+:\/\//, ''), path, n);
-  env.defer(() => bulk.close());
-  const registry = await createRegistry({ url });
-  env.defer(() => registry.close());
-  const held = new Set<string>();
-  let deliveries = 0;
-  let wake = (): void => {};
-  registry.watch(path, (c) => {
-    deliveries++;
-    if (c.reset) held.clear(), c.current.forEach((_, a) => held.add(a));
-    for (const i of c.added) held.add(addressOf(i));
-    for (const i of c.removed) held.delete(addressOf(i));
-    wake();
-  });
-  const until = (done: () => boolean, what: string) =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${kind} floor: not ${what} within 60 s`)), 60_000);
-      const check = () => (done() ? (clearTimeout(timer), resolve()) : (wake = check));
-      check();
-    });
-  await until(() => held.size === n, `${n} instances`);
-  await sleep(1500);
-  const win: number[] = [];
-  const d0 = deliveries;
-  for (let c = 0; c < changes; c++) {
-    const cpu0 = process.cpuUsage();
-    const { added, removed } = await bulk.replace(Math.max(1, Math.round(n / 100)));
-    await until(() => added.every((a) => held.has(a)) && !removed.some((a) => held.has(a)), `change ${c}`);
-    win.push(cpuMs(process.cpuUsage(cpu0)));
-    await sleep(500);
-  }
-  const s = summarize(win);
-  console.log(`${kind} n=${n}: the registry's watch alone, change window CPU p50 ${s.p50.toFixed(1)} ms (min ${Math.min(...win).toFixed(1)}, max ${s.max.toFixed(1)}) [${win.map((x) => x.toFixed(0)).join(' ')}]; deliveries per change ${((deliveries - d0) / changes).toFixed(1)}`);
+  const { cpu, deliveries } = await watchCpuRun(env, kind, n, changes);
+  const s = summarize(cpu);
+  console.log(`${kind} n=${n}: the registry's watch alone, change window CPU p50 ${s.p50.toFixed(1)} ms (min ${Math.min(...cpu).toFixed(1)}, max ${s.max.toFixed(1)}) [${cpu.map((x) => x.toFixed(0)).join(' ')}]; deliveries per change ${(deliveries / changes).toFixed(1)}`);
 }
 
 async function one(env: BenchEnv, kind: RegistryKind): Promise<void> {

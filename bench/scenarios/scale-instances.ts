@@ -7,7 +7,9 @@
 import { join } from 'node:path';
 import type { Agent } from '../../src/agent.ts';
 import { parseShowProc, sendCommand } from '../../src/haproxy/runtime-api.ts';
+import { addressOf } from '../../src/net/address.ts';
 import type { ObjectKey } from '../../src/object-key.ts';
+import { createRegistry } from '../../src/registry/create-registry.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { StaticSource, subscription } from '../../test/harness/static-source.ts';
 import { applied, untilStatus } from '../agent-wait.ts';
@@ -89,6 +91,48 @@ export async function instancesRun(env: BenchEnv, kind: RegistryKind, n: number,
   const reloadReasons = agent.reloadReasons.slice(reasonsBefore);
   await agent.stop();
   return { writeMs: instances.writeMs, ...out, reloadsDuringChanges, reloadReasons };
+}
+
+/**
+ * The same 1 % changes on the registry's watch alone (a Registry of our own: client library and
+ * watch cache, no agent, no HAProxy): CPU per change until the watch holds the new set, and the
+ * watch's deliveries in all. The agent's CPU per change is read against it.
+ */
+export async function watchCpuRun(env: BenchEnv, kind: RegistryKind, n: number, changes: number): Promise<{ cpu: number[]; deliveries: number }> {
+  const url = await env.url(kind);
+  const path = `/bench/scale/w-${kind}-${Date.now()}`;
+  const instances = await bulk(env, kind, path, n);
+  const registry = await createRegistry({ url });
+  env.defer(() => registry.close());
+  const held = new Set<string>();
+  let deliveries = 0;
+  let wake = (): void => {};
+  registry.watch(path, (c) => {
+    deliveries++;
+    if (c.reset) held.clear(), c.current.forEach((_, a) => held.add(a));
+    for (const i of c.added) held.add(addressOf(i));
+    for (const i of c.removed) held.delete(addressOf(i));
+    wake();
+  });
+  const until = (done: () => boolean, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${kind} watch alone: not ${what} within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
+      const check = () => (done() ? (clearTimeout(timer), resolve()) : (wake = check));
+      check();
+    });
+  await until(() => held.size === n, `${n} instances`);
+  await new Promise((r) => setTimeout(r, 1000));
+  const d0 = deliveries;
+  const cpu: number[] = [];
+  for (let c = 0; c < changes; c++) {
+    const cpu0 = process.cpuUsage();
+    const { added, removed } = await instances.replace(Math.max(1, Math.round(n / 100)));
+    await until(() => added.every((a) => held.has(a)) && !removed.some((a) => held.has(a)), `change ${c}`);
+    const used = process.cpuUsage(cpu0);
+    cpu.push((used.user + used.system) / 1000);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { cpu, deliveries: deliveries - d0 };
 }
 
 function backends(a: Agent, key: ObjectKey): readonly string[] {
