@@ -4,7 +4,9 @@
  * run; then 1 % of the instances are replaced, timed until HAProxy has the new set, with reloads
  * and the agent process's CPU counted.
  */
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Agent } from '../../src/agent.ts';
 import { parseShowProc, sendCommand } from '../../src/haproxy/runtime-api.ts';
 import { addressOf } from '../../src/net/address.ts';
@@ -26,6 +28,8 @@ export interface InstancesRun {
   readonly synced: readonly number[];
   /** Subscription added → HAProxy serving the N servers (Ready), ms. */
   readonly ready: readonly number[];
+  /** `haproxy -c` of the agent's config once it serves the N servers, ms: what parsing that config alone costs HAProxy (a reload parses it once more). */
+  readonly parseConfig: readonly number[];
   /** 1 % replaced → HAProxy has exactly the new set, ms: from the first write, and from the registry's ack of the last one. */
   readonly change: readonly number[];
   readonly changeFromAck: readonly number[];
@@ -52,7 +56,7 @@ export async function instancesRun(env: BenchEnv, kind: RegistryKind, n: number,
   const source = new StaticSource();
   const agent = await env.agent(kind, updates, source);
   const a = agent.running.agent;
-  const out = { rawRead: [] as number[], synced: [] as number[], ready: [] as number[], change: [] as number[], changeFromAck: [] as number[], cpu: [] as number[] };
+  const out = { rawRead: [] as number[], synced: [] as number[], ready: [] as number[], parseConfig: [] as number[], change: [] as number[], changeFromAck: [] as number[], cpu: [] as number[] };
 
   let key: ObjectKey = 'subscription/big0';
   for (let s = 0; s < syncs; s++) {
@@ -72,6 +76,11 @@ export async function instancesRun(env: BenchEnv, kind: RegistryKind, n: number,
     out.ready.push((await untilStatus(a, () => applied(a, k, 1) && backends(a, k).length === n, TIMEOUT_MS, 'ready')) - t0);
   }
   await env.settle(agent, 1000);
+  for (let i = 0; i < syncs; i++) {
+    const t0 = now();
+    await promisify(execFile)('haproxy', ['-c', '-q', '-f', join(agent.dir, 'haproxy', 'haproxy.cfg')]);
+    out.parseConfig.push(now() - t0);
+  }
 
   const reloadsBefore = agent.reloads();
   const reasonsBefore = agent.reloadReasons.length;
