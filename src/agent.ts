@@ -3,6 +3,7 @@
  * view the status API serves. Watch callbacks and source snapshots only enqueue keys; all work
  * happens in reconciles. A periodic resync catches drift.
  */
+import { setMaxListeners } from 'node:events';
 import { AbortedError, describeError } from './errors.ts';
 import type { Proxy } from './proxy/proxy.ts';
 import type { HostAddress } from './host-address.ts';
@@ -123,7 +124,11 @@ export class Agent {
     await this.opts.source.close();
     await this.queue.shutdown();
     // Bounded, so that a registry that is down or silent does not hold the exit for its op deadlines.
-    await this.services.shutdown(AbortSignal.timeout(DEREGISTER_MS));
+    // Every Service's deregistration listens on this one signal until it settles: past 10, Node
+    // would warn of a leak at each shutdown of an agent with more than 10 Services.
+    const deadline = AbortSignal.timeout(DEREGISTER_MS);
+    setMaxListeners(0, deadline);
+    await this.services.shutdown(deadline);
     await this.subscriptions.shutdown();
     await this.opts.proxy.close();
     await this.opts.registry.close(AbortSignal.timeout(REGISTRY_CLOSE_MS));
