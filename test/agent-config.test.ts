@@ -94,6 +94,9 @@ describe('agent --config', () => {
     assert.match(syntax.stderr, new RegExp(`^error: ${file.replace('bad.yaml', 'syntax.yaml')}:\\d+:\\d+: YAML syntax error: `));
     const list = await dockstack(['agent', '--config', await config('list.yaml', '- proxy: none\n')]);
     assert.equal(list.stderr, `error: ${join(dir.path, 'list.yaml')}:1:1: expected a mapping of agent options (statusAddr: …, registry: …)\n`);
+    const key = await dockstack(['agent', '--config', await config('key.yaml', 'proxy: none\n? [a, b]\n: 1\n')]);
+    assert.equal(key.code, 2);
+    assert.equal(key.stderr, `error: ${join(dir.path, 'key.yaml')}:2:3: a mapping key must be a scalar (text or a number), not a sequence\n`, 'located, and no Node warning');
     const missing = await dockstack(['agent', '--config', join(dir.path, 'absent.yaml')]);
     assert.equal(missing.code, 2);
     assert.equal(missing.stderr, `error: --config: reading ${join(dir.path, 'absent.yaml')}: ENOENT\n`);

@@ -32,6 +32,23 @@ describe('bad corpus', async () => {
 });
 
 describe('parseManifestText', () => {
+  it('refuses a mapping or sequence used as a key, in its document alone, located, with no Node warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const bad = svc('b').replace('spec:\n', 'spec:\n  ? [a, b]\n  : x\n');
+      const r = parseManifestText(`${svc('a')}---\n${bad}---\n${svc('c')}`, 'k.yaml');
+      assert.deepEqual(r.manifests.map((m) => m.key), ['service/a', 'service/c']);
+      assert.deepEqual(r.errors.map((e) => e.message), ['k.yaml:14:5 spec: a mapping key must be a scalar (text or a number), not a sequence']);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings, []);
+  });
+
   it('keeps the good documents next to a bad one and names the failed key', () => {
     const r = parseManifestText(`${svc('a')}---\n${svc('b', 'x')}---\n${svc('c')}`, 'f.yaml');
     assert.equal(r.fatal, false);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, parseAllDocuments } from 'yaml';
 import { DockstackError, ManifestError, UsageError, USAGE_EXIT_CODE } from '../errors.ts';
 import { issueMessage } from '../manifest/issue-format.ts';
-import { issueErrors, locator, syntaxErrors } from '../manifest/located-issues.ts';
+import { collectionKeyError, issueErrors, locator, syntaxErrors } from '../manifest/located-issues.ts';
 import { MAX_ALIAS_COUNT, MAX_MANIFEST_BYTES } from '../manifest/parse.ts';
 import { nodePosition } from '../manifest/yaml-locate.ts';
 import type { OptionsSchema } from './agent-config.ts';
@@ -48,6 +48,8 @@ export function readConfigFile(file: string, schema: OptionsSchema): Record<stri
   const [doc, extra] = list;
   if (extra) throw configError(file, [new ManifestError('expected one YAML document, found another', { context: { file, position: nodePosition(lc, extra.contents, extra.range[0]) } })]);
   if (!doc || doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return {};
+  const keyError = collectionKeyError(doc, lc, file);
+  if (keyError) throw configError(file, [keyError]);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });

@@ -2,7 +2,7 @@
  * YAML problems as located errors "file:line:col field: detail", for any document checked against
  * a zod schema: the manifests, and the agent's --config file.
  */
-import type { Document, LineCounter } from 'yaml';
+import { isCollection, isMap, isPair, isScalar, isSeq, visit, type Document, type LineCounter, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ManifestError, type Position } from '../errors.ts';
 import { formatPath, locate, nodePosition, positionAt, type PathSegment } from './yaml-locate.ts';
@@ -21,6 +21,31 @@ export function syntaxErrors(docs: readonly Document.Parsed[], lc: LineCounter, 
     out.push(new ManifestError(`YAML syntax error: ${e.message}`, { context: { file, position: pos }, cause: e }));
   }
   return out;
+}
+
+/**
+ * A mapping key that is itself a mapping or a sequence (`{[a]: x}`, `? {a: 1}`), located. JSON has
+ * no such key (kubectl: "invalid map key"), and converting it would stringify it and print a Node
+ * warning on stderr.
+ */
+export function collectionKeyError(doc: Document.Parsed, lc: LineCounter, file: string): ManifestError | undefined {
+  let found: { key: Node; field: PathSegment[] } | undefined;
+  visit(doc, {
+    Pair(_, pair, ancestors) {
+      if (!isCollection(pair.key)) return undefined;
+      // The field holding the bad key: each ancestor pair's key, each sequence's item index.
+      const field: PathSegment[] = [];
+      ancestors.forEach((a, i) => {
+        if (isPair(a) && isScalar(a.key)) field.push(String(a.key.value));
+        else if (isSeq(a)) field.push(a.items.indexOf(ancestors[i + 1] as never));
+      });
+      found = { key: pair.key, field };
+      return visit.BREAK;
+    },
+  });
+  if (!found) return undefined;
+  const what = isMap(found.key) ? 'mapping' : 'sequence';
+  return new ManifestError(`a mapping key must be a scalar (text or a number), not a ${what}`, { context: { file, position: nodePosition(lc, found.key, doc.range[0]), ...(found.field.length && { field: formatPath(found.field) }) } });
 }
 
 /** The position of the value at `path` in `doc` (of its key with `useKey`), or the nearest existing ancestor. */

@@ -9,7 +9,7 @@ import { fatalResult, type FileResult, type LoadedManifest } from './file-result
 import { describeValue, issueMessage } from './issue-format.ts';
 import { keyOf, type ObjectKey } from '../object-key.ts';
 import { KINDS, Manifest, type Kind } from './schema.ts';
-import { issueErrors, locator, syntaxErrors } from './located-issues.ts';
+import { collectionKeyError, issueErrors, locator, syntaxErrors } from './located-issues.ts';
 import { nodePosition } from './yaml-locate.ts';
 import { plainDocuments } from './plain-yaml.ts';
 
@@ -88,6 +88,8 @@ function yamlResult(src: string, file: string): FileResult {
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return; // an empty document is fine
     const position = nodePosition(lc, doc.contents, doc.range[0]);
     const at = locator(doc, lc);
+    const keyError = collectionKeyError(doc, lc, file);
+    if (keyError) return void result.errors.push(keyError);
     let data: unknown;
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
