@@ -41,6 +41,7 @@ describe('parseManifestText', () => {
       const r = parseManifestText(`${svc('a')}---\n${bad}---\n${svc('c')}`, 'k.yaml');
       assert.deepEqual(r.manifests.map((m) => m.key), ['service/a', 'service/c']);
       assert.deepEqual(r.errors.map((e) => e.message), ['k.yaml:14:5 spec: a mapping key must be a scalar (text or a number), not a sequence']);
+      assert.deepEqual([...r.errorKeys.values()], ['service/b'], 'the error names its object, whose last good manifest then stays in force');
       // Warnings are emitted on the next tick.
       await new Promise((resolve) => setImmediate(resolve));
     } finally {

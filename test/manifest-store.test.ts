@@ -38,6 +38,14 @@ describe('ManifestStore', () => {
     assert.deepEqual(s.errors('service/db'), []);
   });
 
+  it('keeps the last good version while a document holds a collection as a key (YAML with no JSON form)', () => {
+    const s = new ManifestStore();
+    s.update(snap({ 'a.yaml': svc('db', 1) }));
+    assert.deepEqual(s.update(snap({ 'a.yaml': svc('db', 2, '  annotations: {[a, b]: x}\n') })), ['service/db']);
+    assert.equal(port(s, 'service/db'), 1, 'the last good manifest stays in force');
+    assert.deepEqual(s.errors('service/db').map((e) => e.message), ['a.yaml:5:17 metadata.annotations: a mapping key must be a scalar (text or a number), not a sequence']);
+  });
+
   it('records a failing new key with no manifest in force', () => {
     const s = new ManifestStore();
     assert.deepEqual(s.update(snap({ 'a.yaml': svc('db', 0) })), ['service/db']);

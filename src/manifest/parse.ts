@@ -89,7 +89,13 @@ function yamlResult(src: string, file: string): FileResult {
     const position = nodePosition(lc, doc.contents, doc.range[0]);
     const at = locator(doc, lc);
     const keyError = collectionKeyError(doc, lc, file);
-    if (keyError) return void result.errors.push(keyError);
+    if (keyError) {
+      // Named from the document's own kind and name, so that the object's last good manifest stays in force.
+      const key = readableKey({ kind: doc.get('kind'), metadata: { name: doc.getIn(['metadata', 'name']) } });
+      result.errors.push(keyError);
+      if (key) result.errorKeys.set(keyError, key);
+      return;
+    }
     let data: unknown;
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
