@@ -46,6 +46,16 @@ describe('ManifestStore', () => {
     assert.deepEqual(s.errors('service/db').map((e) => e.message), ['a.yaml:5:17 metadata.annotations: a mapping key must be a scalar (text or a number), not a sequence']);
   });
 
+  it('keeps the last good version while a document\'s aliases expand past the limit', () => {
+    const s = new ManifestStore();
+    s.update(snap({ 'a.yaml': svc('db', 1) }));
+    let bomb = '  annotations:\n    a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n';
+    for (let i = 1; i < 8; i++) bomb += `    a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]\n`;
+    assert.deepEqual(s.update(snap({ 'a.yaml': svc('db', 2, bomb) })), ['service/db']);
+    assert.equal(port(s, 'service/db'), 1, 'the last good manifest stays in force');
+    assert.match(s.errors('service/db').map((e) => e.message).join(), /^a\.yaml:1:1: cannot expand document: Excessive alias count/);
+  });
+
   it('records a failing new key with no manifest in force', () => {
     const s = new ManifestStore();
     assert.deepEqual(s.update(snap({ 'a.yaml': svc('db', 0) })), ['service/db']);

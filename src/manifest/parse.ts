@@ -88,20 +88,20 @@ function yamlResult(src: string, file: string): FileResult {
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return; // an empty document is fine
     const position = nodePosition(lc, doc.contents, doc.range[0]);
     const at = locator(doc, lc);
-    const keyError = collectionKeyError(doc, lc, file);
-    if (keyError) {
-      // Named from the document's own kind and name, so that the object's last good manifest stays in force.
+    // A document that cannot become data still names its object from its own kind and name, so
+    // that the object's last good manifest stays in force instead of going as if it were deleted.
+    const refuse = (e: ManifestError): void => {
       const key = readableKey({ kind: doc.get('kind'), metadata: { name: doc.getIn(['metadata', 'name']) } });
-      result.errors.push(keyError);
-      if (key) result.errorKeys.set(keyError, key);
-      return;
-    }
+      result.errors.push(e);
+      if (key) result.errorKeys.set(e, key);
+    };
+    const keyError = collectionKeyError(doc, lc, file);
+    if (keyError) return refuse(keyError);
     let data: unknown;
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (err) {
-      result.errors.push(new ManifestError(`cannot expand document: ${(err as Error).message}`, { context: { file, position }, cause: err }));
-      return;
+      return refuse(new ManifestError(`cannot expand document: ${(err as Error).message}`, { context: { file, position }, cause: err }));
     }
     if (!isMap(doc.contents) || data === null || typeof data !== 'object' || Array.isArray(data)) {
       result.errors.push(new ManifestError(`expected a mapping with apiVersion, kind, metadata and spec, got ${describeValue(data)}`, { context: { file, position } }));
