@@ -56,6 +56,25 @@ describe('ManifestStore', () => {
     assert.match(s.errors('service/db').map((e) => e.message).join(), /^a\.yaml:1:1: cannot expand document: Excessive alias count/);
   });
 
+  it('keeps the last good version while its document names no object (not a mapping), and only then', () => {
+    const s = new ManifestStore();
+    s.update(snap({ 'a.yaml': `${svc('web', 1)}---\n${svc('db', 1)}` }));
+    const broken = `${svc('web', 2)}---\n- apiVersion: dockstack.io/v1alpha1\n  kind: Service\n`;
+    assert.deepEqual(s.update(snap({ 'a.yaml': broken })), ['service/db', 'service/web']);
+    assert.equal(port(s, 'service/db'), 1, 'db stays in force: its document may be the broken one');
+    assert.deepEqual(s.errors('service/db').map((e) => e.message), ['a.yaml:9:1: expected a mapping with apiVersion, kind, metadata and spec, got a list']);
+    assert.equal(port(s, 'service/web'), 2, 'the valid document is applied');
+    assert.deepEqual(s.unattributedErrors(), [], 'the error is shown on the object it may belong to');
+    // Moved to another file meanwhile: the fresh copy wins, nothing is held back.
+    s.update(snap({ 'a.yaml': broken, 'b.yaml': svc('db', 3) }));
+    assert.deepEqual([port(s, 'service/db'), s.get('service/db')?.file], [3, 'b.yaml']);
+    assert.deepEqual(s.errors('service/db'), []);
+    assert.equal(s.unattributedErrors().length, 1, 'with no object left to hold, the error is the file\'s own');
+    // Fixed by deleting the broken document: db goes with it.
+    s.update(snap({ 'a.yaml': svc('web', 2) }));
+    assert.equal(s.get('service/db'), undefined);
+  });
+
   it('records a failing new key with no manifest in force', () => {
     const s = new ManifestStore();
     assert.deepEqual(s.update(snap({ 'a.yaml': svc('db', 0) })), ['service/db']);

@@ -43,6 +43,8 @@ export class ManifestStore {
     const claims = new Map<ObjectKey, Claim[]>();
     const claim = (key: ObjectKey, c: Claim) => (claims.get(key) ?? claims.set(key, []).get(key)!).push(c);
     const unattributed: ManifestError[] = [];
+    /** Per file that parsed, its errors that name no object (a document that is not a mapping, say). */
+    const unnamed = new Map<string, { errors: ManifestError[]; revision: string | undefined }>();
 
     for (const file of [...snapshot.keys()].sort(ordinal)) {
       const r = snapshot.get(file)!;
@@ -56,11 +58,20 @@ export class ManifestStore {
       const failed = new Map<ObjectKey, ManifestError[]>();
       for (const e of r.errors) {
         const key = r.errorKeys.get(e);
-        if (key === undefined) unattributed.push(e);
+        if (key === undefined) (unnamed.get(r.file) ?? unnamed.set(r.file, { errors: [], revision: r.revision }).get(r.file)!).errors.push(e);
         else if (r.manifests.some((m) => m.key === key)) claims.get(key)!.at(-1)!.errors.push(e); // in-file duplicate
         else (failed.get(key) ?? failed.set(key, []).get(key)!).push(e);
       }
       for (const [key, errors] of failed) claim(key, { file: r.file, errors, revision: r.revision });
+    }
+    // A document that names no object may be the one that held an object of its file before: each
+    // object the file held and no file claims now stays in force with those errors, as for a file
+    // that stopped parsing. Only removing a document while another of its file is broken is held
+    // back by this, until the file is fixed.
+    for (const [file, u] of unnamed) {
+      const kept = [...this.#desired.values()].filter((s) => s.file === file && !claims.has(s.key));
+      for (const s of kept) claim(s.key, { file, errors: u.errors, revision: u.revision });
+      if (kept.length === 0) unattributed.push(...u.errors);
     }
 
     const desired = new Map<ObjectKey, StoredManifest>();
