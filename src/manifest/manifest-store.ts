@@ -43,15 +43,19 @@ export class ManifestStore {
     const claims = new Map<ObjectKey, Claim[]>();
     const claim = (key: ObjectKey, c: Claim) => (claims.get(key) ?? claims.set(key, []).get(key)!).push(c);
     const unattributed: ManifestError[] = [];
+    // The objects `file` held that `keep` picks stay in force with `errors`; with none, the errors are the file's own.
+    const hold = (file: string, errors: ManifestError[], revision: string | undefined, keep: (s: StoredManifest) => boolean): void => {
+      const kept = [...this.#desired.values()].filter((s) => s.file === file && keep(s));
+      for (const s of kept) claim(s.key, { file, errors, revision });
+      if (kept.length === 0) unattributed.push(...errors);
+    };
     /** Per file that parsed, its errors that name no object (a document that is not a mapping, say). */
     const unnamed = new Map<string, { errors: ManifestError[]; revision: string | undefined }>();
 
     for (const file of [...snapshot.keys()].sort(ordinal)) {
       const r = snapshot.get(file)!;
       if (r.fatal) {
-        const kept = [...this.#desired.values()].filter((s) => s.file === r.file);
-        for (const s of kept) claim(s.key, { file: r.file, errors: r.errors, revision: r.revision });
-        if (kept.length === 0) unattributed.push(...r.errors);
+        hold(r.file, r.errors, r.revision, () => true);
         continue;
       }
       for (const m of r.manifests) claim(m.key, { file: r.file, fresh: { manifest: m.manifest, position: m.position }, errors: [], revision: r.revision });
@@ -68,11 +72,7 @@ export class ManifestStore {
     // object the file held and no file claims now stays in force with those errors, as for a file
     // that stopped parsing. Only removing a document while another of its file is broken is held
     // back by this, until the file is fixed.
-    for (const [file, u] of unnamed) {
-      const kept = [...this.#desired.values()].filter((s) => s.file === file && !claims.has(s.key));
-      for (const s of kept) claim(s.key, { file, errors: u.errors, revision: u.revision });
-      if (kept.length === 0) unattributed.push(...u.errors);
-    }
+    for (const [file, u] of unnamed) hold(file, u.errors, u.revision, (s) => !claims.has(s.key));
 
     const desired = new Map<ObjectKey, StoredManifest>();
     const errors = new Map<ObjectKey, readonly ManifestError[]>();
